@@ -1,0 +1,74 @@
+import { resolve } from "node:path";
+import { z } from "zod";
+
+const port = (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback);
+const flag = (fallback: boolean) =>
+  z
+    .enum(["true", "false", "1", "0", "yes", "no"])
+    .default(fallback ? "true" : "false")
+    .transform((v) => v === "true" || v === "1" || v === "yes");
+const days = (fallback: number) => z.coerce.number().int().min(0).max(3650).default(fallback);
+const optionalString = z
+  .string()
+  .optional()
+  .transform((v) => (v === undefined || v.trim() === "" ? undefined : v.trim()));
+
+/**
+ * Every environment variable Keyward reads, with its default. Parsed once at
+ * start; a bad value stops the process with a message naming the variable.
+ * The README lists the same variables: keep the two in step.
+ */
+export const ConfigSchema = z.object({
+  KEYWARD_DATA_DIR: z.string().min(1).default("./data"),
+  KEYWARD_HOST: z.string().min(1).default("127.0.0.1"),
+  KEYWARD_SERVICE_PORT: port(50051),
+  KEYWARD_CONNECT_PORT: port(50052),
+  KEYWARD_GATEWAY_PORT: port(8787),
+  KEYWARD_SERVICE_TOKEN: optionalString.pipe(z.string().min(32).optional()),
+  KEYWARD_VERIFY_REQUIRES_AUTH: flag(false),
+  KEYWARD_TOKEN_PREFIX: z
+    .string()
+    .regex(/^[a-z][a-z0-9]{0,15}$/, "1-16 lower-case letters and digits, starting with a letter")
+    .default("kw"),
+  KEYWARD_CACHE_SIZE: z.coerce.number().int().min(1).max(10_000_000).default(100_000),
+  KEYWARD_USAGE_FLUSH_MS: z.coerce.number().int().min(50).max(60_000).default(1000),
+  KEYWARD_LOG_RETENTION_DAYS: days(30).pipe(z.number().min(1)),
+  KEYWARD_INACTIVE_DAYS: days(30).pipe(z.number().min(1)),
+  KEYWARD_AUTO_REVOKE_DAYS: days(0),
+  KEYWARD_ROTATION_DAYS: days(90).pipe(z.number().min(1)),
+  KEYWARD_SERVICE_URL: z.url().default("http://127.0.0.1:50052"),
+  KEYWARD_PUBLIC_URL: optionalString.pipe(z.url().optional()),
+  KEYWARD_SWEEP_EVERY: z
+    .string()
+    .regex(/^\d+(ms|s|m|h|d)$/, "a duration such as 30m, 1h or 1d")
+    .default("1h"),
+  KEYWARD_EXPORT_SECRET: optionalString.pipe(z.string().min(32).optional()),
+  KEYWARD_RATELIMIT_REDIS: flag(false),
+  KEYWARD_RATELIMIT_ON_REDIS_DOWN: z.enum(["open", "closed"]).default("open"),
+  REDIS_URL: z.string().regex(/^rediss?:\/\//, "a redis:// or rediss:// URL").default("redis://127.0.0.1:6379"),
+  SMTP_URL: optionalString.pipe(z.string().regex(/^smtps?:\/\//, "an smtp:// or smtps:// URL").optional()),
+  KEYWARD_MAIL_FROM: z.string().min(3).default("Keyward <keyward@localhost>"),
+  LOG_LEVEL: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"),
+});
+
+export type Config = z.output<typeof ConfigSchema> & { dataDir: string };
+
+export class ConfigError extends Error {}
+
+/** Parses the environment (or the given record) into a Config, or throws a ConfigError naming every bad variable. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const result = ConfigSchema.safeParse(env);
+  if (!result.success) {
+    const lines = result.error.issues.map((i) => `  ${i.path.join(".")}: ${i.message}`);
+    throw new ConfigError(`Invalid configuration:\n${lines.join("\n")}`);
+  }
+  return { ...result.data, dataDir: resolve(result.data.KEYWARD_DATA_DIR) };
+}
+
+/** Parses a duration such as 500ms, 30s, 15m, 1h or 7d into milliseconds. */
+export function parseDuration(text: string): number {
+  const match = /^(\d+)(ms|s|m|h|d)$/.exec(text);
+  if (!match) throw new ConfigError(`not a duration: ${text}`);
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[match[2] as "ms"];
+  return Number(match[1]) * unit;
+}

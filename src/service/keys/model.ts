@@ -1,0 +1,206 @@
+/**
+ * The domain's view of keys, usage, audit and exports. Plain data: no
+ * transport or storage types. Times are milliseconds since the epoch.
+ */
+
+export type Permission = "full_access" | "sending_access";
+
+export type KeyStatus = "active" | "inactive" | "expired" | "revoked" | "disabled";
+
+export type VerifyCode =
+  | "VALID"
+  | "MALFORMED"
+  | "NOT_FOUND"
+  | "REVOKED"
+  | "EXPIRED"
+  | "DISABLED"
+  | "IP_NOT_ALLOWED"
+  | "INSUFFICIENT_PERMISSION"
+  | "DOMAIN_MISMATCH"
+  | "MISSING_SCOPES"
+  | "RATE_LIMITED"
+  | "USAGE_EXCEEDED";
+
+export interface RateLimitRule {
+  name: string;
+  limit: number;
+  durationSeconds: number;
+}
+
+export interface RefillRule {
+  interval: "daily" | "monthly";
+  amount: number;
+  /** Monthly only; 1-31. */
+  dayOfMonth: number;
+  lastRefillAt: number | null;
+}
+
+export type JsonObject = { [key: string]: JsonValue };
+export type JsonValue = null | boolean | number | string | JsonValue[] | JsonObject;
+
+/** A key as stored. `hash` is the hex SHA-256 of the token; the token itself is never kept. */
+export interface KeyRecord {
+  id: string;
+  hash: string;
+  tokenHint: string;
+  name: string;
+  description: string;
+  permission: Permission;
+  domainId: string | null;
+  subject: string | null;
+  scopes: string[];
+  claims: JsonObject | null;
+  createdBy: string;
+  expiresAt: number | null;
+  enabled: boolean;
+  allowedCidrs: string[];
+  createdAt: number;
+  updatedAt: number;
+  revokedAt: number | null;
+  revocationReason: string | null;
+  lastUsedAt: number | null;
+  requestCount: number;
+  rotatedFromId: string | null;
+  rotatedToId: string | null;
+  /** Set by the sweep when the key became inactive; cleared when it is used again. */
+  inactiveSince: number | null;
+  /** Set by the sweep when the key was reported as due for rotation. */
+  rotationNotifiedAt: number | null;
+  ratelimits: RateLimitRule[];
+  /** Credits left; null means unlimited. */
+  remaining: number | null;
+  refill: RefillRule | null;
+}
+
+/** Filters of ListKeys, CountKeys and key exports; undefined fields do not filter. */
+export interface KeyFilter {
+  status?: KeyStatus;
+  permission?: Permission;
+  subject?: string;
+  domainId?: string;
+  nameContains?: string;
+  scope?: string;
+}
+
+/** Keyset cursor: the last row of the previous page, newest-first order. */
+export interface KeyCursor {
+  createdAt: number;
+  id: string;
+}
+
+export interface VerifyContext {
+  ip: string;
+  method: string;
+  path: string;
+  userAgent: string;
+  tags: Record<string, string>;
+}
+
+/** One verification as the request log keeps it. */
+export interface KeyLogEntry {
+  keyId: string;
+  at: number;
+  code: VerifyCode;
+  context: VerifyContext | null;
+}
+
+export interface KeyLogRow extends KeyLogEntry {
+  id: number;
+}
+
+export interface KeyLogFilter {
+  code?: VerifyCode;
+  from?: number;
+  to?: number;
+}
+
+/** Usage gathered in memory between two flushes, written in one transaction. */
+export interface UsageBatch {
+  /** Per key: verifications since the last flush, and the latest time. */
+  keys: Map<string, { count: number; lastUsedAt: number }>;
+  /** Per key, hour start (ms) and outcome: count. */
+  buckets: { keyId: string; hourStart: number; code: VerifyCode; count: number }[];
+  logs: KeyLogEntry[];
+}
+
+export interface UsageRow {
+  bucketStart: number;
+  code: VerifyCode;
+  count: number;
+}
+
+export type AuditAction =
+  | "key.create"
+  | "key.update"
+  | "key.delete"
+  | "key.rotate"
+  | "key.enable"
+  | "key.disable"
+  | "key.bootstrap"
+  | "key.auto_revoke"
+  | "export.create";
+
+export interface AuditEntry {
+  at: number;
+  actor: string;
+  action: AuditAction;
+  keyId: string | null;
+  exportId: string | null;
+  summary: string;
+  changedFields: string[];
+}
+
+export interface AuditRow extends AuditEntry {
+  id: number;
+}
+
+export interface AuditFilter {
+  keyId?: string;
+  actor?: string;
+  action?: string;
+  from?: number;
+  to?: number;
+}
+
+export type ExportResource = "api_keys" | "key_logs";
+export type ExportState = "pending" | "ready" | "failed" | "expired";
+
+export interface ExportFilters extends KeyFilter {
+  keyId?: string;
+  code?: VerifyCode;
+  from?: number;
+  to?: number;
+}
+
+export interface ExportRecord {
+  id: string;
+  resource: ExportResource;
+  filters: ExportFilters;
+  state: ExportState;
+  requestedBy: string;
+  createdAt: number;
+  updatedAt: number;
+  expiresAt: number;
+  matchingRows: number;
+  rowCount: number;
+  byteSize: number;
+  error: string | null;
+  attempts: number;
+}
+
+export interface SweepOptions {
+  now: number;
+  inactiveDays: number;
+  autoRevokeDays: number;
+  logRetentionDays: number;
+  rotationDays: number;
+}
+
+export interface SweepResult {
+  newlyInactive: KeyRecord[];
+  autoRevoked: KeyRecord[];
+  expiredKeys: number;
+  expiredExports: ExportRecord[];
+  prunedLogs: number;
+  rotationDue: KeyRecord[];
+}

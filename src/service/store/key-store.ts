@@ -1,0 +1,73 @@
+import type {
+  AuditEntry,
+  AuditFilter,
+  AuditRow,
+  ExportRecord,
+  ExportState,
+  KeyCursor,
+  KeyFilter,
+  KeyLogFilter,
+  KeyLogRow,
+  KeyRecord,
+  SweepOptions,
+  SweepResult,
+  UsageBatch,
+  UsageRow,
+} from "../keys/model.js";
+
+/**
+ * Where the service keeps its data. The store never decides policy: the
+ * domain computes every new value (including status-relevant times) and the
+ * store writes it. Every method that takes an AuditEntry writes it in the same
+ * transaction as the change, and returns only once the change is durable.
+ *
+ * Methods are asynchronous so that a networked database can implement them;
+ * the SQLite implementation answers synchronously inside the promise.
+ */
+export interface KeyStore {
+  insertKey(key: KeyRecord, audit: AuditEntry): Promise<void>;
+  getKeyById(id: string): Promise<KeyRecord | undefined>;
+  getKeyByHash(hash: string): Promise<KeyRecord | undefined>;
+  /**
+   * Newest first (createdAt desc, id desc), rows strictly after `after`.
+   * Status filters are computed from times against `now`.
+   */
+  listKeys(filter: KeyFilter, now: number, limit: number, after?: KeyCursor): Promise<KeyRecord[]>;
+  countKeys(filter: KeyFilter, now: number): Promise<number>;
+  /** Replaces every mutable column of the key with the given record's values. */
+  updateKey(key: KeyRecord, audit: AuditEntry): Promise<void>;
+  /** Inserts `created`, writes `previous` (now linked and expiring/revoked), one transaction. */
+  rotateKey(previous: KeyRecord, created: KeyRecord, audit: AuditEntry): Promise<void>;
+
+  /** Adds counts, moves last-used times forward, appends logs: one transaction. */
+  applyUsage(batch: UsageBatch): Promise<void>;
+  /** Hourly rows for the key in [from, to), oldest first. */
+  getUsage(keyId: string, from: number, to: number): Promise<UsageRow[]>;
+  /** Newest first; rows with id < beforeId when given. */
+  listKeyLogs(keyId: string, filter: KeyLogFilter, limit: number, beforeId?: number): Promise<KeyLogRow[]>;
+
+  /**
+   * Atomically spends `cost` credits if at least that many remain; returns the
+   * balance after, or null when there were too few (nothing is spent). A key
+   * with unlimited credits returns Infinity. Durable once it resolves.
+   */
+  spendCredits(keyId: string, cost: number): Promise<number | null>;
+
+  /** Newest first; rows with id < beforeId when given. */
+  listAuditEvents(filter: AuditFilter, limit: number, beforeId?: number): Promise<AuditRow[]>;
+
+  insertExport(record: ExportRecord, audit: AuditEntry): Promise<void>;
+  getExport(id: string): Promise<ExportRecord | undefined>;
+  /** Newest first; rows created before the cursor export's creation. */
+  listExports(state: ExportState | undefined, limit: number, after?: KeyCursor): Promise<ExportRecord[]>;
+  updateExport(record: ExportRecord): Promise<void>;
+  /** Log rows matching an export's filters, newest first, id < beforeId. */
+  listLogsForExport(filter: KeyLogFilter & { keyId?: string }, limit: number, beforeId?: number): Promise<KeyLogRow[]>;
+  countLogsForExport(filter: KeyLogFilter & { keyId?: string }): Promise<number>;
+
+  /** One maintenance pass; each step is one set-based statement in one transaction. */
+  sweep(options: SweepOptions, audit: Omit<AuditEntry, "keyId">): Promise<SweepResult>;
+
+  /** Flushes and closes; later calls fail. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,19 @@
+import { pino, type Logger } from "pino";
+
+export type { Logger };
+
+/**
+ * The one logger factory. Tokens never reach it: no call site logs a request
+ * body, and the redaction below is a second line of defence for header-shaped
+ * fields.
+ */
+export function createLogger(level: string, name = "keyward"): Logger {
+  return pino({
+    name,
+    level,
+    redact: {
+      paths: ["token", "*.token", "authorization", "*.authorization", "headers.authorization"],
+      censor: "[redacted]",
+    },
+  });
+}
