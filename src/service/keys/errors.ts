@@ -1,0 +1,31 @@
+/**
+ * Domain errors. Each edge maps them once: the service's handlers to gRPC
+ * codes, the gateway to tRPC codes. Messages are written for the caller and
+ * never contain a token.
+ */
+
+/** A field of the input is wrong; `field` is its proto name, e.g. `scopes[2]`. */
+export class ValidationError extends Error {
+  constructor(
+    readonly field: string,
+    reason: string,
+  ) {
+    super(`${field}: ${reason}`);
+    this.name = "ValidationError";
+  }
+}
+
+export class NotFoundError extends Error {
+  constructor(what: string, id: string) {
+    super(`${what} ${JSON.stringify(id)} not found`);
+    this.name = "NotFoundError";
+  }
+}
+
+/** The thing exists but is in a state that forbids the action (e.g. revoked). */
+export class FailedPreconditionError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "FailedPreconditionError";
+  }
+}
