@@ -1,0 +1,36 @@
+import { BlockList, isIP } from "node:net";
+
+/** Parses `a.b.c.d/n`, `x::/n` or a bare address into its canonical CIDR form, or null. */
+export function normalizeCidr(text: string): string | null {
+  const [address, prefixText, extra] = text.trim().split("/");
+  if (address === undefined || extra !== undefined) return null;
+  const family = isIP(address);
+  if (family === 0) return null;
+  const max = family === 4 ? 32 : 128;
+  if (prefixText !== undefined && !/^\d{1,3}$/.test(prefixText)) return null;
+  const prefix = prefixText === undefined ? max : Number(prefixText);
+  if (prefix > max) return null;
+  return `${address.toLowerCase()}/${prefix}`;
+}
+
+/** Matches addresses against a key's allowed CIDRs; built once per cached key. */
+export class CidrMatcher {
+  private readonly list = new BlockList();
+
+  constructor(cidrs: readonly string[]) {
+    for (const cidr of cidrs) {
+      const [address, prefix] = cidr.split("/") as [string, string];
+      this.list.addSubnet(address, Number(prefix), isIP(address) === 4 ? "ipv4" : "ipv6");
+    }
+  }
+
+  matches(ip: string): boolean {
+    const family = isIP(ip);
+    if (family === 0) return false;
+    // An IPv4-mapped IPv6 address (::ffff:a.b.c.d) is checked as IPv4 too.
+    if (family === 6 && ip.toLowerCase().startsWith("::ffff:") && isIP(ip.slice(7)) === 4) {
+      return this.list.check(ip.slice(7), "ipv4") || this.list.check(ip, "ipv6");
+    }
+    return this.list.check(ip, family === 4 ? "ipv4" : "ipv6");
+  }
+}

@@ -1,0 +1,166 @@
+import { uuidv7 } from "uuidv7";
+import type { KeyStore } from "../store/key-store.js";
+import type { KeysApi, KeyView } from "./api.js";
+import { FailedPreconditionError, NotFoundError, ValidationError } from "./errors.js";
+import type { CreateExportInput, Page, PageRequest, UpdateExportInput } from "./inputs.js";
+import type { ExportFilters, ExportRecord, ExportState, KeyRecord, VerifyCode } from "./model.js";
+import { decodeTimeCursor, encodeTimeCursor, pageSize } from "./page-token.js";
+import { validateFilter } from "./request-validation.js";
+import { validateId } from "./validation.js";
+
+export const EXPORT_LIFETIME_MS = 7 * 86_400_000;
+const STATES: readonly ExportState[] = ["pending", "ready", "failed", "expired"];
+const CODES = new Set<VerifyCode>([
+  "VALID",
+  "MALFORMED",
+  "NOT_FOUND",
+  "REVOKED",
+  "EXPIRED",
+  "DISABLED",
+  "IP_NOT_ALLOWED",
+  "INSUFFICIENT_PERMISSION",
+  "DOMAIN_MISMATCH",
+  "MISSING_SCOPES",
+  "RATE_LIMITED",
+  "USAGE_EXCEEDED",
+]);
+
+export type ExportsApi = Pick<KeysApi, "createExport" | "getExport" | "listExports" | "updateExport" | "exportRows">;
+
+interface Deps {
+  store: KeyStore;
+  now: () => number;
+  view: (record: KeyRecord) => KeyView;
+  inactiveDays: number;
+}
+
+function validateExportFilters(input: CreateExportInput): ExportFilters {
+  if (input.resource !== "api_keys" && input.resource !== "key_logs") {
+    throw new ValidationError("resource", "must be api_keys or key_logs");
+  }
+  const raw = input.filters;
+  const filters: ExportFilters = validateFilter(raw);
+  if (raw.keyId) filters.keyId = validateId(raw.keyId, "filters.key_id");
+  if (raw.code !== undefined) {
+    if (!CODES.has(raw.code)) throw new ValidationError("filters.code", "is not a verify code");
+    filters.code = raw.code;
+  }
+  if (raw.from !== undefined) filters.from = raw.from;
+  if (raw.to !== undefined) filters.to = raw.to;
+  if (filters.from !== undefined && filters.to !== undefined && filters.from >= filters.to) {
+    throw new ValidationError("filters.from_time", "must be before filters.to_time");
+  }
+  return filters;
+}
+
+/** Exports as records in the service's database; the files are the workers' and the gateway's. */
+export function createExportsApi({ store, now, view }: Deps): ExportsApi {
+  async function load(id: string): Promise<ExportRecord> {
+    const record = await store.getExport(validateId(id));
+    if (!record) throw new NotFoundError("export", id);
+    return record;
+  }
+
+  return {
+    async createExport(input, actor) {
+      const filters = validateExportFilters(input);
+      const at = now();
+      const matchingRows =
+        input.resource === "api_keys"
+          ? await store.countKeys(filters, at)
+          : await store.countLogsForExport({ keyId: filters.keyId, code: filters.code, from: filters.from, to: filters.to });
+      const record: ExportRecord = {
+        id: uuidv7(),
+        resource: input.resource,
+        filters,
+        state: "pending",
+        requestedBy: actor,
+        createdAt: at,
+        updatedAt: at,
+        expiresAt: at + EXPORT_LIFETIME_MS,
+        matchingRows,
+        rowCount: 0,
+        byteSize: 0,
+        error: null,
+        attempts: 0,
+      };
+      await store.insertExport(record, {
+        at,
+        actor,
+        action: "export.create",
+        keyId: filters.keyId ?? null,
+        exportId: record.id,
+        summary: `asked for an export of ${input.resource} (${matchingRows} rows)`,
+        changedFields: [],
+      });
+      return record;
+    },
+
+    getExport: load,
+
+    async listExports(input: PageRequest & { state?: ExportState }): Promise<Page<ExportRecord>> {
+      const size = pageSize(input.pageSize);
+      if (input.state !== undefined && !STATES.includes(input.state)) {
+        throw new ValidationError("state", "is not an export state");
+      }
+      const after = decodeTimeCursor(input.pageToken);
+      const rows = await store.listExports(input.state, size + 1, after);
+      const page = rows.slice(0, size);
+      const last = page[page.length - 1];
+      return { items: page, nextPageToken: rows.length > size && last ? encodeTimeCursor(last) : "" };
+    },
+
+    async updateExport(input: UpdateExportInput) {
+      const current = await load(input.id);
+      if (input.state !== "pending" && input.state !== "ready" && input.state !== "failed") {
+        throw new ValidationError("state", "must be PENDING, READY or FAILED");
+      }
+      if (current.state === "expired") throw new FailedPreconditionError(`export ${input.id} has expired`);
+      const count = (value: number | undefined, field: string) => {
+        if (value === undefined) return 0;
+        if (!Number.isSafeInteger(value) || value < 0) throw new ValidationError(field, "must be 0 or more");
+        return value;
+      };
+      const error = (input.error ?? "").slice(0, 1000);
+      const next: ExportRecord = {
+        ...current,
+        state: input.state,
+        rowCount: input.state === "ready" ? count(input.rowCount, "row_count") : current.rowCount,
+        byteSize: input.state === "ready" ? count(input.byteSize, "byte_size") : current.byteSize,
+        error: input.state === "failed" ? error || "the export failed" : null,
+        attempts: input.attempts === undefined ? current.attempts : count(input.attempts, "attempts"),
+        updatedAt: now(),
+      };
+      await store.updateExport(next);
+      return next;
+    },
+
+    async *exportRows(id: string, batchSize: number) {
+      const size = batchSize === 0 ? 500 : batchSize;
+      if (!Number.isInteger(size) || size < 1 || size > 1000) throw new ValidationError("batch_size", "must be 1-1000");
+      const record = await load(id);
+      if (record.state === "expired") throw new FailedPreconditionError(`export ${id} has expired`);
+      const f = record.filters;
+      // The status filter is evaluated at the export's creation time, so a retried job sees the same rows.
+      const at = record.createdAt;
+      if (record.resource === "api_keys") {
+        let after: { createdAt: number; id: string } | undefined;
+        for (;;) {
+          const rows = await store.listKeys(f, at, size, after);
+          if (rows.length > 0) yield { keys: rows.map(view), logs: [] };
+          const last = rows[rows.length - 1];
+          if (rows.length < size || !last) return;
+          after = { createdAt: last.createdAt, id: last.id };
+        }
+      }
+      let before: number | undefined;
+      for (;;) {
+        const rows = await store.listLogsForExport({ keyId: f.keyId, code: f.code, from: f.from, to: f.to }, size, before);
+        if (rows.length > 0) yield { keys: [], logs: rows };
+        const last = rows[rows.length - 1];
+        if (rows.length < size || !last) return;
+        before = last.id;
+      }
+    },
+  };
+}

@@ -1,0 +1,461 @@
+import type { Logger } from "pino";
+import { uuidv7 } from "uuidv7";
+import type { KeyStore } from "../store/key-store.js";
+import type { UsageRecorder } from "../usage/usage-recorder.js";
+import type { KeyView, KeysApi, RateLimitState, SweepOutcome, VerifyResult } from "./api.js";
+import { FailedPreconditionError, NotFoundError, ValidationError } from "./errors.js";
+import { createExportsApi, type ExportsApi } from "./exports.js";
+import type {
+  CreateKeyInput,
+  ListAuditInput,
+  ListKeyLogsInput,
+  ListKeysInput,
+  Page,
+  SweepInput,
+  UpdateKeyInput,
+  UsageInput,
+  VerifyInput,
+} from "./inputs.js";
+import { KeyCache, type CachedKey } from "./key-cache.js";
+import type { AuditAction, AuditEntry, AuditRow, KeyFilter, KeyLogRow, KeyRecord, RateLimitRule } from "./model.js";
+import {
+  decodeIdCursor,
+  decodeTimeCursor,
+  encodeIdCursor,
+  encodeTimeCursor,
+  pageSize,
+} from "./page-token.js";
+import { readUsage } from "./usage-report.js";
+import { deriveStatus } from "./status.js";
+import { generateToken, hashToken, isWellFormedToken, tokenHint } from "./token.js";
+import { validateFilter, validateVerifyInput } from "./request-validation.js";
+import * as v from "./validation.js";
+
+/** The part of a rate limiter verification needs; see src/service/limits. */
+export interface RateLimitCheck {
+  check(
+    keyId: string,
+    rules: readonly RateLimitRule[],
+    cost: number,
+    now: number,
+  ): { allowed: boolean; state?: RateLimitState } | Promise<{ allowed: boolean; state?: RateLimitState }>;
+  reset(keyId: string): void;
+}
+
+export interface KeyManagerOptions {
+  store: KeyStore;
+  usage: UsageRecorder;
+  logger: Logger;
+  clock?: () => number;
+  tokenPrefix: string;
+  cacheSize: number;
+  inactiveDays: number;
+  logRetentionDays: number;
+  rateLimiter?: RateLimitCheck;
+}
+
+const UPDATABLE = new Set([
+  "name",
+  "description",
+  "permission",
+  "domain_id",
+  "scopes",
+  "claims",
+  "expire_time",
+  "enabled",
+  "allowed_cidrs",
+  "ratelimits",
+  "remaining",
+  "refill",
+]);
+const MAX_GRACE_SECONDS = 30 * 86_400;
+
+/**
+ * The key service's domain: issuing, verifying, updating, rotating and
+ * revoking keys. Writes go to the store first (durable), then to the cache,
+ * so the next verification sees them.
+ */
+export class KeyManager implements KeysApi {
+  private readonly store: KeyStore;
+  private readonly usageRecorder: UsageRecorder;
+  private readonly cache: KeyCache;
+  private readonly now: () => number;
+  private readonly exportsApi: ExportsApi;
+  /** Concurrent misses for one hash share one store read. */
+  private readonly loading = new Map<string, Promise<CachedKey | null>>();
+
+  constructor(private readonly options: KeyManagerOptions) {
+    this.store = options.store;
+    this.usageRecorder = options.usage;
+    this.now = options.clock ?? Date.now;
+    this.cache = new KeyCache(options.cacheSize);
+    this.exportsApi = createExportsApi({
+      store: options.store,
+      now: this.now,
+      view: (record) => this.view(record),
+      inactiveDays: options.inactiveDays,
+    });
+  }
+
+  private view(record: KeyRecord): KeyView {
+    return { record, status: deriveStatus(record, this.now(), this.options.inactiveDays) };
+  }
+
+  private auditEntry(actor: string, action: AuditAction, keyId: string, summary: string, changed: string[] = []): AuditEntry {
+    return { at: this.now(), actor, action, keyId, exportId: null, summary, changedFields: changed };
+  }
+
+  private async load(id: string): Promise<KeyRecord> {
+    const record = await this.store.getKeyById(v.validateId(id));
+    if (!record) throw new NotFoundError("key", id);
+    return record;
+  }
+
+  private async loadLive(id: string): Promise<KeyRecord> {
+    const record = await this.load(id);
+    if (record.revokedAt !== null && record.revokedAt <= this.now()) {
+      throw new FailedPreconditionError(`key ${id} is revoked`);
+    }
+    return record;
+  }
+
+  async create(input: CreateKeyInput, actor: string): Promise<{ key: KeyView; token: string }> {
+    const now = this.now();
+    const name = v.validateName(input.name);
+    const description = v.validateDescription(input.description);
+    const permission = v.validatePermission(input.permission);
+    const domainId = v.validateDomain(v.validateIdentifier(input.domainId, "domain_id"), permission);
+    const subject = v.validateIdentifier(input.subject, "subject");
+    const scopes = v.validateScopes(input.scopes);
+    const claims = v.validateClaims(input.claims);
+    const expiresIn = v.validateExpiresIn(input.expiresInSeconds);
+    const allowedCidrs = v.validateCidrs(input.allowedCidrs);
+    const ratelimits = v.validateRatelimits(input.ratelimits);
+    const refill = v.validateRefill(input.refill, now);
+    const remaining = v.validateRemaining(input.remaining) ?? (refill ? refill.amount : null);
+    const token = generateToken(this.options.tokenPrefix);
+    const record: KeyRecord = {
+      id: uuidv7(),
+      hash: hashToken(token),
+      tokenHint: tokenHint(token),
+      name,
+      description,
+      permission,
+      domainId,
+      subject,
+      scopes,
+      claims,
+      createdBy: actor,
+      expiresAt: expiresIn === undefined ? null : now + expiresIn * 1000,
+      enabled: input.enabled ?? true,
+      allowedCidrs,
+      createdAt: now,
+      updatedAt: now,
+      revokedAt: null,
+      revocationReason: null,
+      lastUsedAt: null,
+      requestCount: 0,
+      rotatedFromId: null,
+      rotatedToId: null,
+      inactiveSince: null,
+      rotationNotifiedAt: null,
+      ratelimits,
+      remaining,
+      refill,
+    };
+    const action: AuditAction = actor === "bootstrap" ? "key.bootstrap" : "key.create";
+    await this.store.insertKey(record, this.auditEntry(actor, action, record.id, `created key "${name}"`));
+    this.cache.set(record);
+    return { key: this.view(record), token };
+  }
+
+  async get(id: string): Promise<KeyView> {
+    return this.view(await this.load(id));
+  }
+
+  async list(input: ListKeysInput): Promise<Page<KeyView>> {
+    const size = pageSize(input.pageSize);
+    const filter = validateFilter(input);
+    const after = decodeTimeCursor(input.pageToken);
+    // One extra row tells whether another page exists.
+    const rows = await this.store.listKeys(filter, this.now(), size + 1, after);
+    const page = rows.slice(0, size);
+    const last = page[page.length - 1];
+    return {
+      items: page.map((r) => this.view(r)),
+      nextPageToken: rows.length > size && last ? encodeTimeCursor(last) : "",
+    };
+  }
+
+  async count(filter: KeyFilter): Promise<number> {
+    return this.store.countKeys(validateFilter(filter), this.now());
+  }
+
+  async update(id: string, input: UpdateKeyInput, actor: string): Promise<KeyView> {
+    if (input.fields.length === 0) throw new ValidationError("update_mask", "must name at least one field");
+    input.fields.forEach((field, i) => {
+      if (!UPDATABLE.has(field)) {
+        throw new ValidationError(`update_mask.paths[${i}]`, `"${field}" cannot be updated`);
+      }
+    });
+    const current = await this.loadLive(id);
+    const now = this.now();
+    const fields = new Set(input.fields);
+    const next: KeyRecord = { ...current, updatedAt: now };
+    if (fields.has("name")) next.name = v.validateName(input.name);
+    if (fields.has("description")) next.description = v.validateDescription(input.description);
+    if (fields.has("permission")) next.permission = v.validatePermission(input.permission);
+    if (fields.has("domain_id")) next.domainId = v.validateIdentifier(input.domainId, "domain_id");
+    v.validateDomain(next.domainId, next.permission);
+    if (fields.has("scopes")) next.scopes = v.validateScopes(input.scopes);
+    if (fields.has("claims")) next.claims = v.validateClaims(input.claims);
+    if (fields.has("expire_time")) {
+      if (input.expiresAt !== undefined && (!Number.isSafeInteger(input.expiresAt) || input.expiresAt <= now)) {
+        throw new ValidationError("expire_time", "must be in the future");
+      }
+      next.expiresAt = input.expiresAt ?? null;
+    }
+    if (fields.has("enabled")) next.enabled = input.enabled ?? false;
+    if (fields.has("allowed_cidrs")) next.allowedCidrs = v.validateCidrs(input.allowedCidrs);
+    if (fields.has("ratelimits")) next.ratelimits = v.validateRatelimits(input.ratelimits);
+    if (fields.has("refill")) next.refill = v.validateRefill(input.refill, now);
+    if (fields.has("remaining")) next.remaining = v.validateRemaining(input.remaining);
+    const onlyEnabled = fields.size === 1 && fields.has("enabled");
+    const action: AuditAction = onlyEnabled ? (next.enabled ? "key.enable" : "key.disable") : "key.update";
+    const summary = onlyEnabled
+      ? `${next.enabled ? "enabled" : "disabled"} key "${next.name}"`
+      : `changed ${[...fields].join(", ")}`;
+    await this.store.updateKey(next, this.auditEntry(actor, action, next.id, summary, [...fields]));
+    this.cache.refresh(next);
+    if (fields.has("ratelimits")) this.options.rateLimiter?.reset(next.id);
+    return this.view(next);
+  }
+
+  async delete(id: string, reason: string, actor: string): Promise<KeyView> {
+    const revocationReason = v.validateReason(reason);
+    const current = await this.loadLive(id);
+    const now = this.now();
+    const next: KeyRecord = { ...current, revokedAt: now, revocationReason, updatedAt: now };
+    const summary = `revoked key "${current.name}"${revocationReason ? `: ${revocationReason}` : ""}`;
+    await this.store.updateKey(next, this.auditEntry(actor, "key.delete", id, summary));
+    this.cache.refresh(next);
+    this.options.rateLimiter?.reset(id);
+    return this.view(next);
+  }
+
+  async rotate(
+    id: string,
+    gracePeriodSeconds: number,
+    actor: string,
+  ): Promise<{ key: KeyView; token: string; previous: KeyView }> {
+    if (!Number.isInteger(gracePeriodSeconds) || gracePeriodSeconds < 0 || gracePeriodSeconds > MAX_GRACE_SECONDS) {
+      throw new ValidationError("grace_period_seconds", `must be 0-${MAX_GRACE_SECONDS} (30 days)`);
+    }
+    const old = await this.loadLive(id);
+    if (old.rotatedToId !== null) {
+      throw new FailedPreconditionError(`key ${id} was already rotated to ${old.rotatedToId}`);
+    }
+    const now = this.now();
+    const token = generateToken(this.options.tokenPrefix);
+    // The new key keeps the old one's lifetime, so a 90-day key rotates into a 90-day key.
+    const lifetime = old.expiresAt === null ? null : old.expiresAt - old.createdAt;
+    const created: KeyRecord = {
+      ...old,
+      id: uuidv7(),
+      hash: hashToken(token),
+      tokenHint: tokenHint(token),
+      createdBy: actor,
+      createdAt: now,
+      updatedAt: now,
+      expiresAt: lifetime === null ? null : now + lifetime,
+      revokedAt: null,
+      revocationReason: null,
+      lastUsedAt: null,
+      requestCount: 0,
+      rotatedFromId: old.id,
+      rotatedToId: null,
+      inactiveSince: null,
+      rotationNotifiedAt: null,
+      refill: old.refill ? { ...old.refill, lastRefillAt: now } : null,
+    };
+    const graceEnd = now + gracePeriodSeconds * 1000;
+    const previous: KeyRecord =
+      gracePeriodSeconds === 0
+        ? { ...old, rotatedToId: created.id, revokedAt: now, revocationReason: "rotated", updatedAt: now }
+        : {
+            ...old,
+            rotatedToId: created.id,
+            expiresAt: old.expiresAt === null ? graceEnd : Math.min(old.expiresAt, graceEnd),
+            updatedAt: now,
+          };
+    const summary = `rotated key "${old.name}" to ${created.id} with ${gracePeriodSeconds} s grace`;
+    await this.store.rotateKey(previous, created, this.auditEntry(actor, "key.rotate", old.id, summary));
+    this.cache.refresh(previous);
+    this.cache.set(created);
+    return { key: this.view(created), token, previous: this.view(previous) };
+  }
+
+  async verify(input: VerifyInput): Promise<VerifyResult> {
+    const token = input.token;
+    if (typeof token !== "string" || !isWellFormedToken(token)) return { valid: false, code: "MALFORMED" };
+    const cost = validateVerifyInput(input);
+    const hash = hashToken(token);
+    let entry = this.cache.get(hash);
+    if (entry === undefined) entry = await this.loadByHash(hash);
+    if (entry === null) return { valid: false, code: "NOT_FOUND" };
+    const now = this.now();
+    const result = await this.check(entry, input, cost, now);
+    const context = input.context ?? null;
+    this.usageRecorder.record(entry.record.id, result.code, now, context);
+    return result;
+  }
+
+  private loadByHash(hash: string): Promise<CachedKey | null> {
+    let pending = this.loading.get(hash);
+    if (pending === undefined) {
+      pending = this.store
+        .getKeyByHash(hash)
+        .then((record) => {
+          if (record === undefined) {
+            this.cache.setMissing(hash);
+            return null;
+          }
+          // A write may have cached a newer version while the read was in flight.
+          return this.cache.get(hash) ?? this.cache.set(record);
+        })
+        .finally(() => this.loading.delete(hash));
+      this.loading.set(hash, pending);
+    }
+    return pending;
+  }
+
+  private async check(entry: CachedKey, input: VerifyInput, cost: number, now: number): Promise<VerifyResult> {
+    const key = entry.record;
+    if (key.revokedAt !== null && key.revokedAt <= now) return { valid: false, code: "REVOKED", key };
+    if (key.expiresAt !== null && key.expiresAt <= now) return { valid: false, code: "EXPIRED", key };
+    if (!key.enabled) return { valid: false, code: "DISABLED", key };
+    if (entry.cidrs !== null) {
+      const ip = input.context?.ip;
+      if (!ip || !entry.cidrs.matches(ip)) return { valid: false, code: "IP_NOT_ALLOWED", key };
+    }
+    if (input.requiredPermission === "full_access" && key.permission !== "full_access") {
+      return { valid: false, code: "INSUFFICIENT_PERMISSION", key };
+    }
+    if (input.domainId && key.domainId !== null && key.domainId !== input.domainId) {
+      return { valid: false, code: "DOMAIN_MISMATCH", key };
+    }
+    const required = input.requiredScopes;
+    if (required !== undefined && required.length > 0 && !hasScopes(entry, required)) {
+      return { valid: false, code: "MISSING_SCOPES", key };
+    }
+    let ratelimit: RateLimitState | undefined;
+    const limiter = this.options.rateLimiter;
+    if (limiter !== undefined && key.ratelimits.length > 0) {
+      const names = input.ratelimits;
+      const rules = names && names.length > 0 ? key.ratelimits.filter((r) => names.includes(r.name)) : key.ratelimits;
+      if (rules.length > 0) {
+        const decision = await limiter.check(key.id, rules, cost, now);
+        ratelimit = decision.state;
+        if (!decision.allowed) return { valid: false, code: "RATE_LIMITED", key, ratelimit };
+      }
+    }
+    if (key.remaining !== null) {
+      const left = await this.store.spendCredits(key.id, cost);
+      if (left === null) return { valid: false, code: "USAGE_EXCEEDED", key, ratelimit, remaining: 0 };
+      if (Number.isFinite(left)) return { valid: true, code: "VALID", key, ratelimit, remaining: left };
+    }
+    return { valid: true, code: "VALID", key, ratelimit };
+  }
+
+  async usage(input: UsageInput) {
+    const key = await this.load(input.id);
+    await this.usageRecorder.flush();
+    return readUsage(this.store, key.id, input, this.now());
+  }
+
+  async logs(input: ListKeyLogsInput): Promise<Page<KeyLogRow>> {
+    const key = await this.load(input.id);
+    const size = pageSize(input.pageSize);
+    const before = decodeIdCursor(input.pageToken);
+    if (input.from !== undefined && input.to !== undefined && input.from >= input.to) {
+      throw new ValidationError("from_time", "must be before to_time");
+    }
+    await this.usageRecorder.flush();
+    const rows = await this.store.listKeyLogs(
+      key.id,
+      { code: input.code, from: input.from, to: input.to },
+      size + 1,
+      before,
+    );
+    const page = rows.slice(0, size);
+    const last = page[page.length - 1];
+    return { items: page, nextPageToken: rows.length > size && last ? encodeIdCursor(last.id) : "" };
+  }
+
+  async audit(input: ListAuditInput): Promise<Page<AuditRow>> {
+    const size = pageSize(input.pageSize);
+    const before = decodeIdCursor(input.pageToken);
+    if (input.keyId) v.validateId(input.keyId, "key_id");
+    if (input.actor !== undefined && input.actor.length > 254) throw new ValidationError("actor", "is too long");
+    if (input.action !== undefined && input.action.length > 64) throw new ValidationError("action", "is too long");
+    const rows = await this.store.listAuditEvents(
+      { keyId: input.keyId || undefined, actor: input.actor || undefined, action: input.action || undefined, from: input.from, to: input.to },
+      size + 1,
+      before,
+    );
+    const page = rows.slice(0, size);
+    const last = page[page.length - 1];
+    return { items: page, nextPageToken: rows.length > size && last ? encodeIdCursor(last.id) : "" };
+  }
+
+  createExport: ExportsApi["createExport"] = (input, actor) => this.exportsApi.createExport(input, actor);
+  getExport: ExportsApi["getExport"] = (id) => this.exportsApi.getExport(id);
+  listExports: ExportsApi["listExports"] = (input) => this.exportsApi.listExports(input);
+  updateExport: ExportsApi["updateExport"] = (input) => this.exportsApi.updateExport(input);
+  exportRows: ExportsApi["exportRows"] = (id, batchSize) => this.exportsApi.exportRows(id, batchSize);
+
+  async sweep(input: SweepInput): Promise<SweepOutcome> {
+    const at = this.now();
+    const days = (value: number | undefined, fallback: number, field: string, min = 1) => {
+      const d = value === undefined || value === 0 ? fallback : value;
+      if (!Number.isInteger(d) || d < min || d > 3650) throw new ValidationError(field, `must be ${min}-3650`);
+      return d;
+    };
+    const options = {
+      now: at,
+      inactiveDays: days(input.inactiveDays, this.options.inactiveDays, "inactive_days"),
+      autoRevokeDays: days(input.autoRevokeDays, 0, "auto_revoke_days", 0),
+      logRetentionDays: days(input.logRetentionDays, this.options.logRetentionDays, "log_retention_days"),
+      rotationDays: days(input.rotationDays, 90, "rotation_days"),
+    };
+    await this.usageRecorder.flush();
+    const result = await this.store.sweep(options, {
+      at,
+      actor: "service",
+      action: "key.auto_revoke",
+      exportId: null,
+      summary: `revoked: unused for ${options.autoRevokeDays} days`,
+      changedFields: [],
+    });
+    // Auto-revoked keys must fail verification at once, cache or not.
+    for (const key of result.autoRevoked) this.cache.refresh(key);
+    return {
+      at,
+      newlyInactive: result.newlyInactive.map((k) => this.view(k)),
+      autoRevoked: result.autoRevoked.map((k) => this.view(k)),
+      expiredKeys: result.expiredKeys,
+      expiredExports: result.expiredExports,
+      prunedLogs: result.prunedLogs,
+      rotationDue: result.rotationDue.map((k) => this.view(k)),
+    };
+  }
+}
+
+function hasScopes(entry: CachedKey, required: readonly string[]): boolean {
+  for (const scope of required) {
+    if (entry.scopes.has(scope)) continue;
+    if (!entry.wildcardScopes.some((prefix) => scope.startsWith(prefix))) return false;
+  }
+  return true;
+}
+
