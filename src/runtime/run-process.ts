@@ -1,0 +1,81 @@
+import type { Config } from "../config.js";
+import { startGateway } from "../gateway/server.js";
+import { startService } from "../service/server.js";
+import { createLogger } from "../shared/logger.js";
+import { resolveServiceToken } from "../shared/service-token.js";
+
+export type ProcessKind = "service" | "gateway" | "workers";
+
+interface Running {
+  name: ProcessKind;
+  close(): Promise<void>;
+}
+
+/** How long a graceful shutdown may take before the process exits anyway. */
+const SHUTDOWN_LIMIT_MS = 15_000;
+
+/**
+ * Runs the named parts in this process until SIGTERM or SIGINT, then shuts
+ * them down in reverse order of start: stop accepting, drain, flush usage,
+ * close workers, close the database. Resolves once everything is closed.
+ */
+export async function runProcess(kinds: readonly ProcessKind[], config: Config): Promise<void> {
+  const logger = createLogger(config.LOG_LEVEL);
+  const running: Running[] = [];
+  let serviceUrl = config.KEYWARD_SERVICE_URL;
+  const stopAll = async () => {
+    for (const part of running.reverse()) {
+      try {
+        await part.close();
+      } catch (error) {
+        logger.error({ err: error, part: part.name }, "shutdown step failed");
+      }
+    }
+  };
+  try {
+    if (kinds.includes("service")) {
+      const service = await startService(config, { logger: logger.child({ part: "service" }) });
+      running.push({ name: "service", close: service.close });
+      // In one process the gateway and workers talk to this service, wherever it bound.
+      serviceUrl = `http://${connectHost(config.KEYWARD_HOST)}:${service.connectPort}`;
+    }
+    const serviceToken = resolveServiceToken(config);
+    if (kinds.includes("gateway")) {
+      const gateway = await startGateway(config, { logger: logger.child({ part: "gateway" }), serviceToken, serviceUrl });
+      running.push({ name: "gateway", close: gateway.close });
+    }
+  } catch (error) {
+    logger.fatal({ err: error }, "start failed");
+    await stopAll();
+    throw error;
+  }
+  logger.info({ parts: kinds }, "keyward running");
+
+  await new Promise<void>((resolve) => {
+    const onSignal = (signal: NodeJS.Signals) => {
+      process.off("SIGTERM", onSignal);
+      process.off("SIGINT", onSignal);
+      logger.info({ signal }, "shutting down");
+      const limit = setTimeout(() => {
+        logger.error("shutdown took too long; exiting");
+        process.exit(1);
+      }, SHUTDOWN_LIMIT_MS);
+      limit.unref();
+      void stopAll().then(() => {
+        clearTimeout(limit);
+        resolve();
+      });
+    };
+    process.on("SIGTERM", onSignal);
+    process.on("SIGINT", onSignal);
+  });
+  logger.info("keyward stopped");
+  logger.flush();
+}
+
+/** The address to reach a server bound to `host` from this machine. */
+function connectHost(host: string): string {
+  if (host === "0.0.0.0") return "127.0.0.1";
+  if (host === "::" || host === "[::]") return "[::1]";
+  return host.includes(":") && !host.startsWith("[") ? `[${host}]` : host;
+}

@@ -1,0 +1,102 @@
+import { join } from "node:path";
+import type { Config } from "../config.js";
+import { createLogger, type Logger } from "../shared/logger.js";
+import { resolveServiceToken } from "../shared/service-token.js";
+import { createHandlers } from "./handlers.js";
+import { KeyManager } from "./keys/key-manager.js";
+import { createRateLimiter } from "./limits/index.js";
+import { createSqliteKeyStore } from "./store/sqlite/sqlite-key-store.js";
+import { createConnectServer } from "./transport/connect-server.js";
+import { createGrpcServer } from "./transport/grpc-server.js";
+import { UsageRecorder } from "./usage/usage-recorder.js";
+
+export interface StartedService {
+  grpcPort: number;
+  connectPort: number;
+  serviceToken: string;
+  /** The domain, for in-process callers and tests that need the clock-driven parts. */
+  keys: KeyManager;
+  /** Stops accepting, drains in-flight calls, flushes usage, closes the database. */
+  close(): Promise<void>;
+}
+
+export interface StartServiceOptions {
+  logger?: Logger;
+  /** Milliseconds since the epoch; tests move it instead of waiting. */
+  clock?: () => number;
+}
+
+/**
+ * Builds the key service and starts both transports: grpc-js (gRPC, health,
+ * reflection) and connect-node (Connect, gRPC-Web). Ports 0 pick free ports.
+ */
+export async function startService(config: Config, options: StartServiceOptions = {}): Promise<StartedService> {
+  const logger = options.logger ?? createLogger(config.LOG_LEVEL, "service");
+  const serviceToken = resolveServiceToken(config);
+  const store = createSqliteKeyStore({
+    path: join(config.dataDir, "keyward.db"),
+    inactiveDays: config.KEYWARD_INACTIVE_DAYS,
+    logger,
+  });
+  const usage = new UsageRecorder(store, logger);
+  usage.start(config.KEYWARD_USAGE_FLUSH_MS);
+  const rateLimiter = createRateLimiter({
+    shared: config.KEYWARD_RATELIMIT_REDIS,
+    redisUrl: config.REDIS_URL,
+    onRedisDown: config.KEYWARD_RATELIMIT_ON_REDIS_DOWN,
+    logger,
+  });
+  const keys = new KeyManager({
+    store,
+    usage,
+    logger,
+    clock: options.clock,
+    tokenPrefix: config.KEYWARD_TOKEN_PREFIX,
+    cacheSize: config.KEYWARD_CACHE_SIZE,
+    inactiveDays: config.KEYWARD_INACTIVE_DAYS,
+    logRetentionDays: config.KEYWARD_LOG_RETENTION_DAYS,
+    rateLimiter,
+  });
+  const impl = createHandlers({
+    keys,
+    serviceToken,
+    verifyRequiresAuth: config.KEYWARD_VERIFY_REQUIRES_AUTH,
+    logger,
+  });
+  const closeStorage = async () => {
+    await usage.stop();
+    await rateLimiter.close();
+    await store.close();
+  };
+  let grpc: Awaited<ReturnType<typeof createGrpcServer>> | undefined;
+  let connect: Awaited<ReturnType<typeof createConnectServer>> | undefined;
+  try {
+    grpc = await createGrpcServer(impl, { host: config.KEYWARD_HOST, port: config.KEYWARD_SERVICE_PORT, logger });
+    connect = await createConnectServer(impl, { host: config.KEYWARD_HOST, port: config.KEYWARD_CONNECT_PORT, logger });
+  } catch (error) {
+    await grpc?.close(0);
+    await closeStorage();
+    throw error;
+  }
+  const grpcServer = grpc;
+  const connectServer = connect;
+  logger.info(
+    { grpcPort: grpcServer.port, connectPort: connectServer.port, dataDir: config.dataDir },
+    "key service listening",
+  );
+  let closing: Promise<void> | undefined;
+  return {
+    grpcPort: grpcServer.port,
+    connectPort: connectServer.port,
+    serviceToken,
+    keys,
+    close() {
+      closing ??= (async () => {
+        await Promise.all([grpcServer.close(), connectServer.close()]);
+        await closeStorage();
+        logger.info("key service stopped");
+      })();
+      return closing;
+    },
+  };
+}
