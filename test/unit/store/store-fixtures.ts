@@ -1,0 +1,120 @@
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import type { AuditEntry, ExportRecord, KeyRecord } from "../../../src/service/keys/model.js";
+import { DAY_MS } from "../../../src/service/keys/status.js";
+import { createSqliteKeyStore } from "../../../src/service/store/sqlite/sqlite-key-store.js";
+import type { KeyStore } from "../../../src/service/store/key-store.js";
+
+export { DAY_MS };
+
+/** A fixed clock for every test: 2025-06-01T00:00:00Z. */
+export const NOW = Date.UTC(2025, 5, 1);
+export const INACTIVE_DAYS = 30;
+
+export interface TempStore {
+  store: KeyStore;
+  file: string;
+  dir: string;
+  /** Closes the store (if still open) and removes the directory. */
+  cleanup(): Promise<void>;
+}
+
+/** A store on a fresh file in its own temp directory (a subdirectory, to prove it is created). */
+export function openTempStore(inactiveDays = INACTIVE_DAYS): TempStore {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "keyward-store-"));
+  const file = path.join(dir, "data", "keyward.db");
+  const store = createSqliteKeyStore({ path: file, inactiveDays });
+  return {
+    store,
+    file,
+    dir,
+    async cleanup() {
+      await store.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+let sequence = 0;
+
+/** A unique, time-ordered-looking id; the suffix keeps ids distinct within a millisecond. */
+export function nextId(prefix = "k"): string {
+  sequence += 1;
+  return `${prefix}-${String(sequence).padStart(6, "0")}`;
+}
+
+export function makeKey(overrides: Partial<KeyRecord> = {}): KeyRecord {
+  const id = overrides.id ?? nextId();
+  const createdAt = overrides.createdAt ?? NOW - DAY_MS;
+  return {
+    id,
+    hash: `hash-${id}`,
+    tokenHint: "kw_Ab12…x9Yz",
+    name: `Key ${id}`,
+    description: "",
+    permission: "full_access",
+    domainId: null,
+    subject: null,
+    scopes: [],
+    claims: null,
+    createdBy: "admin@example.com",
+    expiresAt: null,
+    enabled: true,
+    allowedCidrs: [],
+    createdAt,
+    updatedAt: createdAt,
+    revokedAt: null,
+    revocationReason: null,
+    lastUsedAt: null,
+    requestCount: 0,
+    rotatedFromId: null,
+    rotatedToId: null,
+    inactiveSince: null,
+    rotationNotifiedAt: null,
+    ratelimits: [],
+    remaining: null,
+    refill: null,
+    ...overrides,
+  };
+}
+
+export function makeAudit(overrides: Partial<AuditEntry> = {}): AuditEntry {
+  return {
+    at: NOW,
+    actor: "admin@example.com",
+    action: "key.create",
+    keyId: null,
+    exportId: null,
+    summary: "created",
+    changedFields: [],
+    ...overrides,
+  };
+}
+
+export function makeExport(overrides: Partial<ExportRecord> = {}): ExportRecord {
+  const createdAt = overrides.createdAt ?? NOW;
+  return {
+    id: overrides.id ?? nextId("exp"),
+    resource: "api_keys",
+    filters: {},
+    state: "pending",
+    requestedBy: "admin@example.com",
+    createdAt,
+    updatedAt: createdAt,
+    expiresAt: createdAt + 7 * DAY_MS,
+    matchingRows: 5_000,
+    rowCount: 0,
+    byteSize: 0,
+    error: null,
+    attempts: 0,
+    ...overrides,
+  };
+}
+
+/** Inserts keys one by one, each with a create audit entry. */
+export async function insertKeys(store: KeyStore, keys: KeyRecord[]): Promise<void> {
+  for (const key of keys) {
+    await store.insertKey(key, makeAudit({ keyId: key.id, at: key.createdAt }));
+  }
+}
