@@ -1,0 +1,24 @@
+import { describe, expect, it } from "vitest";
+import { CidrMatcher, normalizeCidr } from "../../../src/service/keys/cidr.js";
+
+describe("CIDR allowlists", () => {
+  it("normalise addresses and ranges and refuse anything else", () => {
+    expect(normalizeCidr("10.0.0.0/8")).toBe("10.0.0.0/8");
+    expect(normalizeCidr(" 192.168.1.7 ")).toBe("192.168.1.7/32");
+    expect(normalizeCidr("2001:DB8::/32")).toBe("2001:db8::/32");
+    expect(normalizeCidr("::1")).toBe("::1/128");
+    for (const bad of ["10.0.0.0/33", "::/129", "10.0.0/8", "banana", "10.0.0.0/8/8", "10.0.0.0/-1", "10.0.0.0/"]) {
+      expect(normalizeCidr(bad), bad).toBeNull();
+    }
+  });
+
+  it("match IPv4, IPv6 and IPv4-mapped IPv6 addresses", () => {
+    const m = new CidrMatcher(["10.0.0.0/8", "2001:db8::/32"]);
+    expect(m.matches("10.200.3.4")).toBe(true);
+    expect(m.matches("11.0.0.1")).toBe(false);
+    expect(m.matches("2001:db8:1::5")).toBe(true);
+    expect(m.matches("2001:db9::1")).toBe(false);
+    expect(m.matches("::ffff:10.1.1.1")).toBe(true);
+    expect(m.matches("not an ip")).toBe(false);
+  });
+});
