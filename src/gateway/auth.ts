@@ -1,0 +1,119 @@
+import { TRPCError } from "@trpc/server";
+import type { VerifyKeyResponse } from "../gen/keyward/v1/verify_pb.js";
+import type { GatewayContext } from "./context.js";
+import { verifyCodeWords } from "./enums.js";
+import { middleware, publicProcedure } from "./trpc.js";
+
+/**
+ * Admins are keys too (SPEC §4): the caller presents a Keyward token, the
+ * gateway verifies it with VerifyKey on every request (no cache, so a revoked
+ * admin key fails on the very next call), and the key's scopes say who it is.
+ */
+
+export const ADMIN_SCOPE = "console:admin";
+export const MEMBER_SCOPE = "console:member";
+
+export type Role = "admin" | "member";
+
+/** The person behind a request. */
+export interface Principal {
+  role: Role;
+  /** From the key's claims.email; `key:<id>` for a console key without one. */
+  email: string;
+  keyId: string;
+  keyName: string;
+  scopes: string[];
+}
+
+/** The token of an `Authorization: Bearer <token>` header, or undefined. */
+export function bearerToken(header: string | undefined): string | undefined {
+  const match = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(header ?? "");
+  return match?.[1];
+}
+
+/** Verifies the caller's key and derives their role; throws UNAUTHORIZED, FORBIDDEN or TOO_MANY_REQUESTS. */
+export async function authenticate(ctx: GatewayContext): Promise<Principal> {
+  const token = bearerToken(ctx.authorization);
+  if (!token) {
+    throw new TRPCError({
+      code: "UNAUTHORIZED",
+      message:
+        ctx.authorization === undefined
+          ? "missing Authorization header: send Authorization: Bearer <your Keyward admin key>"
+          : "the Authorization header must be Bearer <your Keyward admin key>",
+    });
+  }
+  const { ip, method, path, userAgent } = ctx.request;
+  const response = await ctx.service.verifyKey({
+    token,
+    // Unset fields are omitted: the service treats "" as a value to validate.
+    context: {
+      ...(ip ? { ip } : {}),
+      ...(method ? { method } : {}),
+      ...(path ? { path } : {}),
+      ...(userAgent ? { userAgent } : {}),
+      tags: { via: "gateway" },
+    },
+  });
+  if (!response.valid || !response.key) throw rejection(response);
+  const key = response.key;
+  const role: Role | undefined = key.scopes.includes(ADMIN_SCOPE)
+    ? "admin"
+    : key.scopes.includes(MEMBER_SCOPE)
+      ? "member"
+      : undefined;
+  if (!role) {
+    throw new TRPCError({
+      code: "FORBIDDEN",
+      message: `this key is not a console key: it needs the scope ${ADMIN_SCOPE} or ${MEMBER_SCOPE}`,
+    });
+  }
+  const email = key.claims?.email;
+  return {
+    role,
+    email: typeof email === "string" && email.trim() !== "" ? email.trim() : `key:${key.id}`,
+    keyId: key.id,
+    keyName: key.name,
+    scopes: [...key.scopes],
+  };
+}
+
+function rejection(response: VerifyKeyResponse): TRPCError {
+  const code = verifyCodeWords.word(response.code);
+  switch (code) {
+    case "rate_limited":
+    case "usage_exceeded":
+      return new TRPCError({ code: "TOO_MANY_REQUESTS", message: `this key is ${code.replace("_", " ")}` });
+    case "revoked":
+      return new TRPCError({ code: "UNAUTHORIZED", message: "this key has been revoked" });
+    case "expired":
+      return new TRPCError({ code: "UNAUTHORIZED", message: "this key has expired" });
+    case "disabled":
+      return new TRPCError({ code: "UNAUTHORIZED", message: "this key is disabled" });
+    case "ip_not_allowed":
+      return new TRPCError({ code: "UNAUTHORIZED", message: "this key may not be used from your address" });
+    default:
+      // malformed, not_found: say nothing that helps guess tokens.
+      return new TRPCError({ code: "UNAUTHORIZED", message: "invalid API key" });
+  }
+}
+
+const authenticated = middleware(async ({ ctx, next }) => {
+  ctx.memo.principal ??= authenticate(ctx);
+  const principal = await ctx.memo.principal;
+  return next({ ctx: { principal } });
+});
+
+/** Any console key: admins and members may read everything. */
+export const memberProcedure = publicProcedure.use(authenticated);
+
+/** Only console:admin keys: every change to keys (and exports). */
+export const adminProcedure = memberProcedure.use(({ ctx, next }) => {
+  if (ctx.principal.role !== "admin") {
+    throw new TRPCError({
+      code: "FORBIDDEN",
+      message: `members can only read; this needs a key with the scope ${ADMIN_SCOPE}`,
+    });
+  }
+  return next();
+});

@@ -1,0 +1,76 @@
+import type { IncomingMessage } from "node:http";
+import type { Logger } from "../shared/logger.js";
+import type { Principal } from "./auth.js";
+import type { KeyServiceClient } from "./service-client.js";
+
+/** What the caller's request looked like; passed to VerifyKey so the admin key's own log and CIDR checks see it. */
+export interface RequestInfo {
+  ip?: string;
+  method?: string;
+  path?: string;
+  userAgent?: string;
+}
+
+/** The context of every procedure. Built once per HTTP request (one batch shares it). */
+export interface GatewayContext {
+  service: KeyServiceClient;
+  logger: Logger;
+  /** The Authorization header as sent; undefined when absent. Never logged. */
+  authorization: string | undefined;
+  request: RequestInfo;
+  /** Authentication runs at most once per context, however many calls a batch holds. */
+  memo: { principal?: Promise<Principal> };
+}
+
+export interface ContextDeps {
+  service: KeyServiceClient;
+  logger: Logger;
+}
+
+/**
+ * A context without HTTP: what `appRouter.createCaller(createContext(...))`
+ * takes in tests and in-process callers.
+ */
+export function createContext(
+  deps: ContextDeps,
+  input: { authorization?: string; request?: RequestInfo } = {},
+): GatewayContext {
+  return {
+    service: deps.service,
+    logger: deps.logger,
+    authorization: input.authorization,
+    request: input.request ?? {},
+    memo: {},
+  };
+}
+
+/** The adapter's createContext: reads the Authorization header and the client's address. */
+export function createHTTPContextFactory(deps: ContextDeps) {
+  return ({ req }: { req: IncomingMessage }): GatewayContext => {
+    const url = req.url ?? "/";
+    const q = url.indexOf("?");
+    return createContext(deps, {
+      authorization: req.headers.authorization,
+      request: {
+        ip: clientIp(req.socket.remoteAddress),
+        method: req.method,
+        // The path only: the query string holds the input.
+        path: short(q === -1 ? url : url.slice(0, q)),
+        userAgent: short(req.headers["user-agent"]),
+      },
+    });
+  };
+}
+
+/** A dual-stack socket reports IPv4 clients as ::ffff:a.b.c.d; IPv4 CIDRs expect a.b.c.d. */
+function clientIp(address: string | undefined): string | undefined {
+  if (address?.startsWith("::ffff:") && address.includes(".")) return address.slice(7);
+  return address;
+}
+
+/** The request log keeps short strings; a long batch path or user agent is cut rather than refused. */
+function short(value: string | undefined): string | undefined {
+  return value === undefined || value.length <= MAX_LOGGED_LENGTH ? value : value.slice(0, MAX_LOGGED_LENGTH);
+}
+
+const MAX_LOGGED_LENGTH = 200;

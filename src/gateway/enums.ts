@@ -1,0 +1,87 @@
+import type { DescEnum } from "@bufbuild/protobuf";
+import { ExportResource, ExportResourceSchema, ExportState, ExportStateSchema } from "../gen/keyward/v1/export_pb.js";
+import {
+  KeyStatus,
+  KeyStatusSchema,
+  Permission,
+  PermissionSchema,
+  RefillInterval,
+  RefillIntervalSchema,
+} from "../gen/keyward/v1/key_pb.js";
+import { Granularity, GranularitySchema } from "../gen/keyward/v1/usage_pb.js";
+import { VerifyCode, VerifyCodeSchema } from "../gen/keyward/v1/verify_pb.js";
+
+/**
+ * Enum values as the gateway's JSON spells them: the proto name without its
+ * shared prefix, in lower case (PERMISSION_FULL_ACCESS -> "full_access"), as
+ * Resend's API does. The word lists are the zod enums of the inputs.
+ */
+export const PERMISSION_WORDS = ["full_access", "sending_access"] as const;
+export const KEY_STATUS_WORDS = ["active", "inactive", "expired", "revoked", "disabled"] as const;
+export const VERIFY_CODE_WORDS = [
+  "valid",
+  "malformed",
+  "not_found",
+  "revoked",
+  "expired",
+  "disabled",
+  "ip_not_allowed",
+  "insufficient_permission",
+  "domain_mismatch",
+  "missing_scopes",
+  "rate_limited",
+  "usage_exceeded",
+] as const;
+export const EXPORT_STATE_WORDS = ["pending", "ready", "failed", "expired"] as const;
+export const EXPORT_RESOURCE_WORDS = ["api_keys", "key_logs"] as const;
+export const GRANULARITY_WORDS = ["hour", "day"] as const;
+export const REFILL_INTERVAL_WORDS = ["daily", "monthly"] as const;
+
+export type PermissionWord = (typeof PERMISSION_WORDS)[number];
+export type KeyStatusWord = (typeof KEY_STATUS_WORDS)[number];
+export type VerifyCodeWord = (typeof VERIFY_CODE_WORDS)[number];
+export type ExportStateWord = (typeof EXPORT_STATE_WORDS)[number];
+export type ExportResourceWord = (typeof EXPORT_RESOURCE_WORDS)[number];
+export type GranularityWord = (typeof GRANULARITY_WORDS)[number];
+export type RefillIntervalWord = (typeof REFILL_INTERVAL_WORDS)[number];
+
+interface EnumWords<W extends string> {
+  /** The word of a value; null for UNSPECIFIED or a number this build does not know. */
+  word(value: number): W | null;
+  value(word: W): number;
+}
+
+function enumWords<W extends string>(schema: DescEnum, words: readonly W[]): EnumWords<W> {
+  const prefix = schema.sharedPrefix ?? "";
+  const byNumber = new Map<number, W>();
+  const byWord = new Map<W, number>();
+  for (const v of schema.values) {
+    const word = v.name.slice(prefix.length).toLowerCase() as W;
+    if (!words.includes(word)) continue; // UNSPECIFIED
+    byNumber.set(v.number, word);
+    byWord.set(word, v.number);
+  }
+  // A word list out of step with the proto is a programming error: fail at load, not per request.
+  for (const w of words) if (!byWord.has(w)) throw new Error(`${schema.typeName} has no value for "${w}"`);
+  return {
+    word: (value) => byNumber.get(value) ?? null,
+    value: (word) => byWord.get(word) as number,
+  };
+}
+
+export const permissionWords = enumWords(PermissionSchema, PERMISSION_WORDS);
+export const keyStatusWords = enumWords(KeyStatusSchema, KEY_STATUS_WORDS);
+export const verifyCodeWords = enumWords(VerifyCodeSchema, VERIFY_CODE_WORDS);
+export const exportStateWords = enumWords(ExportStateSchema, EXPORT_STATE_WORDS);
+export const exportResourceWords = enumWords(ExportResourceSchema, EXPORT_RESOURCE_WORDS);
+export const granularityWords = enumWords(GranularitySchema, GRANULARITY_WORDS);
+export const refillIntervalWords = enumWords(RefillIntervalSchema, REFILL_INTERVAL_WORDS);
+
+/** Typed shorthands for the request builders. */
+export const toPermission = (w: PermissionWord) => permissionWords.value(w) as Permission;
+export const toKeyStatus = (w: KeyStatusWord) => keyStatusWords.value(w) as KeyStatus;
+export const toVerifyCode = (w: VerifyCodeWord) => verifyCodeWords.value(w) as VerifyCode;
+export const toExportState = (w: ExportStateWord) => exportStateWords.value(w) as ExportState;
+export const toExportResource = (w: ExportResourceWord) => exportResourceWords.value(w) as ExportResource;
+export const toGranularity = (w: GranularityWord) => granularityWords.value(w) as Granularity;
+export const toRefillInterval = (w: RefillIntervalWord) => refillIntervalWords.value(w) as RefillInterval;

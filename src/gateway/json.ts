@@ -1,0 +1,260 @@
+import type { JsonObject } from "@bufbuild/protobuf";
+import { type Timestamp, timestampDate } from "@bufbuild/protobuf/wkt";
+import type { AuditEvent } from "../gen/keyward/v1/audit_pb.js";
+import type { Export, ExportFilters } from "../gen/keyward/v1/export_pb.js";
+import type { Key, RateLimit, Refill } from "../gen/keyward/v1/key_pb.js";
+import type { KeyLog, UsageBucket } from "../gen/keyward/v1/usage_pb.js";
+import {
+  type ExportResourceWord,
+  type ExportStateWord,
+  exportResourceWords,
+  exportStateWords,
+  type KeyStatusWord,
+  keyStatusWords,
+  type PermissionWord,
+  permissionWords,
+  type RefillIntervalWord,
+  refillIntervalWords,
+  type VerifyCodeWord,
+  verifyCodeWords,
+} from "./enums.js";
+
+/**
+ * Proto messages -> the gateway's plain JSON: the proto's JSON field names,
+ * timestamps as ISO-8601 strings, enums as short lower-case words, int64 as
+ * numbers, and null (not "" or a missing field) for what is unset, so that
+ * curl users and the CLI see every field of a key.
+ */
+
+export interface RateLimitJson {
+  name: string;
+  limit: number;
+  durationSeconds: number;
+}
+
+export interface RefillJson {
+  interval: RefillIntervalWord | null;
+  amount: number;
+  dayOfMonth: number | null;
+  lastRefillTime: string | null;
+}
+
+export interface KeyJson {
+  id: string;
+  name: string;
+  description: string | null;
+  permission: PermissionWord;
+  domainId: string | null;
+  subject: string | null;
+  scopes: string[];
+  claims: JsonObject | null;
+  createdBy: string | null;
+  expireTime: string | null;
+  enabled: boolean;
+  allowedCidrs: string[];
+  createTime: string | null;
+  updateTime: string | null;
+  revokeTime: string | null;
+  lastUsedTime: string | null;
+  revocationReason: string | null;
+  requestCount: number;
+  tokenHint: string;
+  status: KeyStatusWord | null;
+  rotatedFromId: string | null;
+  rotatedToId: string | null;
+  ratelimits: RateLimitJson[];
+  /** Uses left; null means unlimited. */
+  remaining: number | null;
+  refill: RefillJson | null;
+}
+
+export interface UsageBucketJson {
+  startTime: string | null;
+  total: number;
+  outcomes: { code: VerifyCodeWord | null; count: number }[];
+}
+
+export interface KeyLogJson {
+  id: string;
+  keyId: string;
+  time: string | null;
+  code: VerifyCodeWord | null;
+  ip: string | null;
+  method: string | null;
+  path: string | null;
+  userAgent: string | null;
+  tags: Record<string, string>;
+}
+
+export interface AuditEventJson {
+  id: string;
+  time: string | null;
+  actor: string;
+  action: string;
+  keyId: string | null;
+  summary: string;
+  changedFields: string[];
+  exportId: string | null;
+}
+
+export interface ExportFiltersJson {
+  status: KeyStatusWord | null;
+  permission: PermissionWord | null;
+  subject: string | null;
+  domainId: string | null;
+  nameContains: string | null;
+  keyId: string | null;
+  code: VerifyCodeWord | null;
+  fromTime: string | null;
+  toTime: string | null;
+}
+
+export interface ExportJson {
+  id: string;
+  resource: ExportResourceWord | null;
+  filters: ExportFiltersJson;
+  state: ExportStateWord | null;
+  requestedBy: string;
+  createTime: string | null;
+  updateTime: string | null;
+  expireTime: string | null;
+  matchingRows: number;
+  rowCount: number;
+  byteSize: number;
+  error: string | null;
+  attempts: number;
+}
+
+/** A page of a list: `nextPageToken` is null on the last page. */
+export interface PageJson {
+  nextPageToken: string | null;
+}
+
+export function isoTime(ts: Timestamp | undefined): string | null {
+  return ts ? timestampDate(ts).toISOString() : null;
+}
+
+const orNull = (s: string): string | null => (s === "" ? null : s);
+
+/** int64 counters never come near 2^53; Number() keeps JSON plain. */
+const num = (n: bigint | number): number => Number(n);
+
+export function rateLimitJson(r: RateLimit): RateLimitJson {
+  return { name: r.name, limit: r.limit, durationSeconds: r.durationSeconds };
+}
+
+export function refillJson(r: Refill | undefined): RefillJson | null {
+  if (!r || r.interval === 0) return null;
+  return {
+    interval: refillIntervalWords.word(r.interval),
+    amount: num(r.amount),
+    dayOfMonth: r.dayOfMonth === 0 ? null : r.dayOfMonth,
+    lastRefillTime: isoTime(r.lastRefillTime),
+  };
+}
+
+export function keyJson(k: Key): KeyJson {
+  return {
+    id: k.id,
+    name: k.name,
+    description: orNull(k.description),
+    // Unset means full access (SPEC §2).
+    permission: permissionWords.word(k.permission) ?? "full_access",
+    domainId: orNull(k.domainId),
+    subject: orNull(k.subject),
+    scopes: [...k.scopes],
+    claims: k.claims ?? null,
+    createdBy: orNull(k.createdBy),
+    expireTime: isoTime(k.expireTime),
+    enabled: k.enabled,
+    allowedCidrs: [...k.allowedCidrs],
+    createTime: isoTime(k.createTime),
+    updateTime: isoTime(k.updateTime),
+    revokeTime: isoTime(k.revokeTime),
+    lastUsedTime: isoTime(k.lastUsedTime),
+    revocationReason: orNull(k.revocationReason),
+    requestCount: num(k.requestCount),
+    tokenHint: k.tokenHint,
+    status: keyStatusWords.word(k.status),
+    rotatedFromId: orNull(k.rotatedFromId),
+    rotatedToId: orNull(k.rotatedToId),
+    ratelimits: k.ratelimits.map(rateLimitJson),
+    remaining: k.remaining === undefined ? null : num(k.remaining),
+    refill: refillJson(k.refill),
+  };
+}
+
+export function usageBucketJson(b: UsageBucket): UsageBucketJson {
+  return {
+    startTime: isoTime(b.startTime),
+    total: num(b.total),
+    outcomes: b.outcomes.map((o) => ({ code: verifyCodeWords.word(o.code), count: num(o.count) })),
+  };
+}
+
+export function keyLogJson(l: KeyLog): KeyLogJson {
+  return {
+    id: l.id,
+    keyId: l.keyId,
+    time: isoTime(l.time),
+    code: verifyCodeWords.word(l.code),
+    ip: orNull(l.ip),
+    method: orNull(l.method),
+    path: orNull(l.path),
+    userAgent: orNull(l.userAgent),
+    tags: { ...l.tags },
+  };
+}
+
+export function auditEventJson(e: AuditEvent): AuditEventJson {
+  return {
+    id: e.id,
+    time: isoTime(e.time),
+    actor: e.actor,
+    action: e.action,
+    keyId: orNull(e.keyId),
+    summary: e.summary,
+    changedFields: [...e.changedFields],
+    exportId: orNull(e.exportId),
+  };
+}
+
+export function exportFiltersJson(f: ExportFilters | undefined): ExportFiltersJson {
+  return {
+    status: f ? keyStatusWords.word(f.status) : null,
+    permission: f ? permissionWords.word(f.permission) : null,
+    subject: f ? orNull(f.subject) : null,
+    domainId: f ? orNull(f.domainId) : null,
+    nameContains: f ? orNull(f.nameContains) : null,
+    keyId: f ? orNull(f.keyId) : null,
+    code: f ? verifyCodeWords.word(f.code) : null,
+    fromTime: isoTime(f?.fromTime),
+    toTime: isoTime(f?.toTime),
+  };
+}
+
+export function exportJson(e: Export): ExportJson {
+  return {
+    id: e.id,
+    resource: exportResourceWords.word(e.resource),
+    filters: exportFiltersJson(e.filters),
+    state: exportStateWords.word(e.state),
+    requestedBy: e.requestedBy,
+    createTime: isoTime(e.createTime),
+    updateTime: isoTime(e.updateTime),
+    expireTime: isoTime(e.expireTime),
+    matchingRows: num(e.matchingRows),
+    rowCount: num(e.rowCount),
+    byteSize: num(e.byteSize),
+    error: orNull(e.error),
+    attempts: e.attempts,
+  };
+}
+
+export const nextPage = (token: string): string | null => orNull(token);
+
+/** A response message's required sub-message; its absence is the service's bug, not the caller's. */
+export function required<T>(value: T | undefined, what: string): T {
+  if (value === undefined) throw new Error(`the key service answered without ${what}`);
+  return value;
+}

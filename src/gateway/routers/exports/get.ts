@@ -1,0 +1,12 @@
+import { z } from "zod";
+import { memberProcedure } from "../../auth.js";
+import { exportJson, required } from "../../json.js";
+import { IdSchema } from "../../schemas.js";
+
+export const GetExportInputSchema = z.strictObject({ id: IdSchema });
+
+/** exports.get: one export and its state. */
+export const get = memberProcedure.input(GetExportInputSchema).query(async ({ ctx, input }) => {
+  const response = await ctx.service.getExport({ id: input.id });
+  return exportJson(required(response.export, "the export"));
+});

@@ -1,0 +1,12 @@
+import { z } from "zod";
+import { memberProcedure } from "../../auth.js";
+import { keyJson, required } from "../../json.js";
+import { IdSchema } from "../../schemas.js";
+
+export const GetKeyInputSchema = z.strictObject({ id: IdSchema });
+
+/** keys.get: one key, whatever its status. */
+export const get = memberProcedure.input(GetKeyInputSchema).query(async ({ ctx, input }) => {
+  const response = await ctx.service.getKey({ id: input.id });
+  return keyJson(required(response.key, "the key"));
+});

@@ -1,0 +1,24 @@
+import { z } from "zod";
+import { adminProcedure } from "../../auth.js";
+import { keyJson, required } from "../../json.js";
+import { GracePeriodSecondsSchema, IdSchema } from "../../schemas.js";
+import { asActor } from "../../service-client.js";
+
+export const RotateKeyInputSchema = z.strictObject({
+  id: IdSchema,
+  /** How long the old key keeps working; 0 (the default, as in the proto) revokes it now. */
+  gracePeriodSeconds: GracePeriodSecondsSchema.optional(),
+});
+
+/** keys.rotate: a new key like the old one; its token is shown this once. */
+export const rotate = adminProcedure.input(RotateKeyInputSchema).mutation(async ({ ctx, input }) => {
+  const response = await ctx.service.rotateKey(
+    { id: input.id, gracePeriodSeconds: input.gracePeriodSeconds ?? 0 },
+    asActor(ctx.principal.email),
+  );
+  return {
+    key: keyJson(required(response.key, "the new key")),
+    token: response.token,
+    previousKey: keyJson(required(response.previousKey, "the previous key")),
+  };
+});

@@ -1,0 +1,146 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { ConnectError } from "@connectrpc/connect";
+import { createHTTPHandler } from "@trpc/server/adapters/standalone";
+import type { Config } from "../config.js";
+import type { Logger } from "../shared/logger.js";
+import { createHTTPContextFactory } from "./context.js";
+import { sendError, sendJson, setSecurityHeaders } from "./http-responses.js";
+import { appRouter } from "./routers/_app.js";
+import { createServiceClient } from "./service-client.js";
+
+/** Request bodies are small JSON inputs; claims (4 KiB) are the largest field. */
+export const MAX_BODY_BYTES = 1024 * 1024;
+/** How long close() waits for in-flight requests before cutting their connections. */
+const DRAIN_LIMIT_MS = 10_000;
+const MAX_BATCH_SIZE = 50;
+
+export interface GatewayOptions {
+  logger: Logger;
+  /** The credential the gateway presents to the key service. */
+  serviceToken: string;
+  /** Defaults to config.KEYWARD_SERVICE_URL; `keyward start` passes the in-process service's address. */
+  serviceUrl?: string;
+  /** Deadline of each service call; default 5 s. */
+  serviceTimeoutMs?: number;
+}
+
+export interface RunningGateway {
+  port: number;
+  /** Stops accepting, drains in-flight requests, then closes the service client's connections. */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts the admin gateway on KEYWARD_HOST:KEYWARD_GATEWAY_PORT (0 picks a
+ * free port): tRPC at /trpc, GET /healthz, a JSON 404 for anything else.
+ */
+export async function startGateway(config: Config, options: GatewayOptions): Promise<RunningGateway> {
+  const { logger } = options;
+  const service = createServiceClient({
+    baseUrl: options.serviceUrl ?? config.KEYWARD_SERVICE_URL,
+    serviceToken: options.serviceToken,
+    timeoutMs: options.serviceTimeoutMs,
+  });
+  const trpc = createHTTPHandler({
+    router: appRouter,
+    basePath: "/trpc/",
+    createContext: createHTTPContextFactory({ service: service.client, logger }),
+    allowBatching: true,
+    maxBatchSize: MAX_BATCH_SIZE,
+    maxBodySize: MAX_BODY_BYTES,
+    onError: ({ error, path }) => {
+      // Client errors are answers, not incidents; mapped service failures were logged in errors.ts.
+      if (error.code === "INTERNAL_SERVER_ERROR" && !isLogged(error)) logger.error({ err: error, path }, "procedure failed");
+    },
+  });
+
+  const handle = (req: IncomingMessage, res: ServerResponse) => {
+    const started = performance.now();
+    setSecurityHeaders(res);
+    const url = req.url ?? "/";
+    const path = url.split("?", 1)[0] as string;
+    res.once("finish", () => {
+      const ms = Math.round(performance.now() - started);
+      // The path only: query strings carry inputs, headers carry tokens.
+      logger[path === "/healthz" ? "debug" : "info"]({ method: req.method, path, status: res.statusCode, ms }, "request");
+    });
+
+    if (path === "/trpc" || path.startsWith("/trpc/")) {
+      const length = Number(req.headers["content-length"] ?? 0);
+      if (length > MAX_BODY_BYTES) {
+        res.setHeader("connection", "close");
+        sendError(res, 413, "PAYLOAD_TOO_LARGE", -32013, `the request body exceeds ${MAX_BODY_BYTES} bytes`);
+        return;
+      }
+      if (req.method === "POST") acceptPlainCurlBody(req);
+      trpc(req, res);
+      return;
+    }
+    if (path === "/healthz") {
+      if (req.method !== "GET" && req.method !== "HEAD") {
+        sendError(res, 405, "METHOD_NOT_SUPPORTED", -32005, "use GET /healthz");
+        return;
+      }
+      sendJson(res, 200, { status: "ok" });
+      return;
+    }
+    sendError(res, 404, "NOT_FOUND", -32004, `no such path: ${path}`);
+  };
+
+  const server = createServer(handle);
+  const port = await listen(server, config.KEYWARD_GATEWAY_PORT, config.KEYWARD_HOST);
+  logger.info({ host: config.KEYWARD_HOST, port, serviceUrl: options.serviceUrl ?? config.KEYWARD_SERVICE_URL }, "gateway listening");
+
+  let closing: Promise<void> | undefined;
+  return {
+    port,
+    close() {
+      closing ??= (async () => {
+        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+        server.closeIdleConnections();
+        const force = setTimeout(() => server.closeAllConnections(), DRAIN_LIMIT_MS);
+        force.unref();
+        await closed;
+        clearTimeout(force);
+        service.close();
+        logger.info("gateway closed");
+      })();
+      return closing;
+    },
+  };
+}
+
+/**
+ * `curl -d '{"name":"x"}'` sends application/x-www-form-urlencoded (or, with
+ * --data-binary from a pipe, nothing). tRPC would answer 415; the body is
+ * JSON either way, so it is read as JSON.
+ */
+function acceptPlainCurlBody(req: IncomingMessage): void {
+  const type = req.headers["content-type"]?.split(";", 1)[0]?.trim().toLowerCase();
+  if (type === undefined || type === "" || type === "application/x-www-form-urlencoded") {
+    req.headers["content-type"] = "application/json";
+  }
+}
+
+function isLogged(error: { cause?: unknown }): boolean {
+  // errors.ts logs every service failure it maps; the ConnectError stays as the cause.
+  return error.cause instanceof ConnectError;
+}
+
+function listen(server: Server, port: number, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const onError = (error: NodeJS.ErrnoException) => {
+      reject(
+        error.code === "EADDRINUSE"
+          ? new Error(`the gateway cannot listen on ${host}:${port}: the port is in use (KEYWARD_GATEWAY_PORT)`)
+          : error,
+      );
+    };
+    server.once("error", onError);
+    server.listen(port, host, () => {
+      server.off("error", onError);
+      resolve((server.address() as AddressInfo).port);
+    });
+  });
+}
