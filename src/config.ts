@@ -45,8 +45,16 @@ export const ConfigSchema = z.object({
   KEYWARD_EXPORT_SECRET: optionalString.pipe(z.string().min(32).optional()),
   KEYWARD_RATELIMIT_REDIS: flag(false),
   KEYWARD_RATELIMIT_ON_REDIS_DOWN: z.enum(["open", "closed"]).default("open"),
-  REDIS_URL: z.string().regex(/^rediss?:\/\//, "a redis:// or rediss:// URL").default("redis://127.0.0.1:6379"),
-  SMTP_URL: optionalString.pipe(z.string().regex(/^smtps?:\/\//, "an smtp:// or smtps:// URL").optional()),
+  REDIS_URL: z
+    .string()
+    .regex(/^rediss?:\/\//, "a redis:// or rediss:// URL")
+    .default("redis://127.0.0.1:6379"),
+  SMTP_URL: optionalString.pipe(
+    z
+      .string()
+      .regex(/^smtps?:\/\//, "an smtp:// or smtps:// URL")
+      .optional(),
+  ),
   KEYWARD_MAIL_FROM: z.string().min(3).default("Keyward <keyward@localhost>"),
   LOG_LEVEL: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"),
 });

@@ -41,7 +41,11 @@ export async function runProcess(kinds: readonly ProcessKind[], config: Config):
     }
     const serviceToken = resolveServiceToken(config);
     if (kinds.includes("gateway")) {
-      const gateway = await startGateway(config, { logger: logger.child({ part: "gateway" }), serviceToken, serviceUrl });
+      const gateway = await startGateway(config, {
+        logger: logger.child({ part: "gateway" }),
+        serviceToken,
+        serviceUrl,
+      });
       running.push({ name: "gateway", close: gateway.close });
     }
   } catch (error) {

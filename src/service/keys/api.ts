@@ -88,9 +88,6 @@ export interface KeysApi {
   listExports(input: PageRequest & { state?: ExportState }): Promise<Page<ExportRecord>>;
   updateExport(input: UpdateExportInput): Promise<ExportRecord>;
   /** Batches of rows in a stable order; memory stays flat whatever the count. */
-  exportRows(
-    id: string,
-    batchSize: number,
-  ): AsyncIterable<{ keys: KeyView[]; logs: KeyLogRow[] }>;
+  exportRows(id: string, batchSize: number): AsyncIterable<{ keys: KeyView[]; logs: KeyLogRow[] }>;
   sweep(input: SweepInput): Promise<SweepOutcome>;
 }

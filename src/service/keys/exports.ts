@@ -68,7 +68,12 @@ export function createExportsApi({ store, now, view }: Deps): ExportsApi {
       const matchingRows =
         input.resource === "api_keys"
           ? await store.countKeys(filters, at)
-          : await store.countLogsForExport({ keyId: filters.keyId, code: filters.code, from: filters.from, to: filters.to });
+          : await store.countLogsForExport({
+              keyId: filters.keyId,
+              code: filters.code,
+              from: filters.from,
+              to: filters.to,
+            });
       const record: ExportRecord = {
         id: uuidv7(),
         resource: input.resource,
@@ -155,7 +160,11 @@ export function createExportsApi({ store, now, view }: Deps): ExportsApi {
       }
       let before: number | undefined;
       for (;;) {
-        const rows = await store.listLogsForExport({ keyId: f.keyId, code: f.code, from: f.from, to: f.to }, size, before);
+        const rows = await store.listLogsForExport(
+          { keyId: f.keyId, code: f.code, from: f.from, to: f.to },
+          size,
+          before,
+        );
         if (rows.length > 0) yield { keys: [], logs: rows };
         const last = rows[rows.length - 1];
         if (rows.length < size || !last) return;

@@ -1,11 +1,11 @@
 import type {
+  AuditFilter,
   ExportFilters,
   ExportResource,
   ExportState,
   JsonObject,
   KeyFilter,
   KeyLogFilter,
-  AuditFilter,
   Permission,
   RateLimitRule,
   RefillRule,

@@ -2,7 +2,7 @@ import type { Logger } from "pino";
 import { uuidv7 } from "uuidv7";
 import type { KeyStore } from "../store/key-store.js";
 import type { UsageRecorder } from "../usage/usage-recorder.js";
-import type { KeyView, KeysApi, RateLimitState, SweepOutcome, VerifyResult } from "./api.js";
+import type { KeysApi, KeyView, RateLimitState, SweepOutcome, VerifyResult } from "./api.js";
 import { FailedPreconditionError, NotFoundError, ValidationError } from "./errors.js";
 import { createExportsApi, type ExportsApi } from "./exports.js";
 import type {
@@ -16,19 +16,13 @@ import type {
   UsageInput,
   VerifyInput,
 } from "./inputs.js";
-import { KeyCache, type CachedKey } from "./key-cache.js";
+import { type CachedKey, KeyCache } from "./key-cache.js";
 import type { AuditAction, AuditEntry, AuditRow, KeyFilter, KeyLogRow, KeyRecord, RateLimitRule } from "./model.js";
-import {
-  decodeIdCursor,
-  decodeTimeCursor,
-  encodeIdCursor,
-  encodeTimeCursor,
-  pageSize,
-} from "./page-token.js";
-import { readUsage } from "./usage-report.js";
+import { decodeIdCursor, decodeTimeCursor, encodeIdCursor, encodeTimeCursor, pageSize } from "./page-token.js";
+import { validateFilter, validateVerifyInput } from "./request-validation.js";
 import { deriveStatus } from "./status.js";
 import { generateToken, hashToken, isWellFormedToken, tokenHint } from "./token.js";
-import { validateFilter, validateVerifyInput } from "./request-validation.js";
+import { readUsage } from "./usage-report.js";
 import * as v from "./validation.js";
 
 /** The part of a rate limiter verification needs; see src/service/limits. */
@@ -101,7 +95,13 @@ export class KeyManager implements KeysApi {
     return { record, status: deriveStatus(record, this.now(), this.options.inactiveDays) };
   }
 
-  private auditEntry(actor: string, action: AuditAction, keyId: string, summary: string, changed: string[] = []): AuditEntry {
+  private auditEntry(
+    actor: string,
+    action: AuditAction,
+    keyId: string,
+    summary: string,
+    changed: string[] = [],
+  ): AuditEntry {
     return { at: this.now(), actor, action, keyId, exportId: null, summary, changedFields: changed };
   }
 
@@ -399,7 +399,13 @@ export class KeyManager implements KeysApi {
     if (input.actor !== undefined && input.actor.length > 254) throw new ValidationError("actor", "is too long");
     if (input.action !== undefined && input.action.length > 64) throw new ValidationError("action", "is too long");
     const rows = await this.store.listAuditEvents(
-      { keyId: input.keyId || undefined, actor: input.actor || undefined, action: input.action || undefined, from: input.from, to: input.to },
+      {
+        keyId: input.keyId || undefined,
+        actor: input.actor || undefined,
+        action: input.action || undefined,
+        from: input.from,
+        to: input.to,
+      },
       size + 1,
       before,
     );
@@ -458,4 +464,3 @@ function hasScopes(entry: CachedKey, required: readonly string[]): boolean {
   }
   return true;
 }
-

@@ -36,7 +36,12 @@ function decode(token: string): Record<string, unknown> {
 export function decodeTimeCursor(token: string | undefined): { createdAt: number; id: string } | undefined {
   if (!token) return undefined;
   const value = decode(token);
-  if (typeof value.t !== "number" || !Number.isSafeInteger(value.t) || typeof value.i !== "string" || value.i.length > 64) {
+  if (
+    typeof value.t !== "number" ||
+    !Number.isSafeInteger(value.t) ||
+    typeof value.i !== "string" ||
+    value.i.length > 64
+  ) {
     throw new ValidationError("page_token", "is not valid");
   }
   return { createdAt: value.t, id: value.i };
