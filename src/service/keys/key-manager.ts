@@ -225,7 +225,9 @@ export class KeyManager implements KeysApi {
     const summary = onlyEnabled
       ? `${next.enabled ? "enabled" : "disabled"} key "${next.name}"`
       : `changed ${[...fields].join(", ")}`;
-    await this.store.updateKey(next, this.auditEntry(actor, action, next.id, summary, [...fields]));
+    await this.store.updateKey(next, this.auditEntry(actor, action, next.id, summary, [...fields]), {
+      writeCredits: fields.has("remaining"),
+    });
     this.cache.refresh(next);
     if (fields.has("ratelimits")) this.options.rateLimiter?.reset(next.id);
     return this.view(next);

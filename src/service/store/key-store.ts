@@ -34,8 +34,12 @@ export interface KeyStore {
    */
   listKeys(filter: KeyFilter, now: number, limit: number, after?: KeyCursor): Promise<KeyRecord[]>;
   countKeys(filter: KeyFilter, now: number): Promise<number>;
-  /** Replaces every mutable column of the key with the given record's values. */
-  updateKey(key: KeyRecord, audit: AuditEntry): Promise<void>;
+  /**
+   * Replaces every mutable column of the key with the given record's values,
+   * except the credit balance, which changes only with `writeCredits` (spends
+   * race with updates; see spendCredits).
+   */
+  updateKey(key: KeyRecord, audit: AuditEntry, options?: { writeCredits?: boolean }): Promise<void>;
   /** Inserts `created`, writes `previous` (now linked and expiring/revoked), one transaction. */
   rotateKey(previous: KeyRecord, created: KeyRecord, audit: AuditEntry): Promise<void>;
 

@@ -201,7 +201,9 @@ describe("updateKey", () => {
       remaining: 99,
       refill: { interval: "daily", amount: 99, dayOfMonth: 1, lastRefillAt: NOW },
     };
-    await store.updateKey(updated, makeAudit({ action: "key.update", keyId: key.id, changedFields: ["name"] }));
+    await store.updateKey(updated, makeAudit({ action: "key.update", keyId: key.id, changedFields: ["name"] }), {
+      writeCredits: true,
+    });
 
     await expect(store.getKeyById(key.id)).resolves.toEqual(updated);
     const events = await store.listAuditEvents({ keyId: key.id, action: "key.update" }, 10);
@@ -212,8 +214,21 @@ describe("updateKey", () => {
     const key = makeKey({ domainId: "d", claims: { a: 1 }, expiresAt: NOW + DAY_MS, remaining: 5 });
     await insertKeys(store, [key]);
     const cleared = { ...key, domainId: null, claims: null, expiresAt: null, remaining: null };
-    await store.updateKey(cleared, makeAudit({ action: "key.update", keyId: key.id }));
+    await store.updateKey(cleared, makeAudit({ action: "key.update", keyId: key.id }), { writeCredits: true });
     await expect(store.getKeyById(key.id)).resolves.toEqual(cleared);
+  });
+
+  it("does not give back credits spent since the record was read, unless the update sets them", async () => {
+    const key = makeKey({ remaining: 10 });
+    await insertKeys(store, [key]);
+    const stale = (await store.getKeyById(key.id)) as KeyRecord;
+    await expect(store.spendCredits(key.id, 4)).resolves.toBe(6);
+    await store.updateKey({ ...stale, name: "Renamed" }, makeAudit({ action: "key.update", keyId: key.id }));
+    await expect(store.getKeyById(key.id)).resolves.toMatchObject({ name: "Renamed", remaining: 6 });
+    await store.updateKey({ ...stale, remaining: 50 }, makeAudit({ action: "key.update", keyId: key.id }), {
+      writeCredits: true,
+    });
+    await expect(store.getKeyById(key.id)).resolves.toMatchObject({ remaining: 50 });
   });
 
   it("does not roll back usage recorded since the record was read", async () => {

@@ -96,6 +96,7 @@ export class SqliteKeyStore implements KeyStore {
 
   private readonly insertKeyRow: Database.Statement<[KeyColumns]>;
   private readonly updateKeyRow: Database.Statement<[KeyColumns]>;
+  private readonly updateKeyRowWithCredits: Database.Statement<[KeyColumns]>;
   private readonly keyById: Database.Statement<[string], KeyColumns>;
   private readonly keyByHash: Database.Statement<[string], KeyColumns>;
   private readonly insertAuditRow: Database.Statement<[Omit<AuditColumns, "id">]>;
@@ -109,7 +110,7 @@ export class SqliteKeyStore implements KeyStore {
   private readonly writeUsage: (batch: UsageBatch) => void;
   private readonly runSweep: (options: SweepOptions, audit: Omit<AuditEntry, "keyId">) => SweepResult;
   private readonly insertKeyTx: (key: KeyRecord, audit: AuditEntry) => void;
-  private readonly updateKeyTx: (key: KeyRecord, audit: AuditEntry) => void;
+  private readonly updateKeyTx: (key: KeyRecord, audit: AuditEntry, writeCredits: boolean) => void;
   private readonly rotateKeyTx: (previous: KeyRecord, created: KeyRecord, audit: AuditEntry) => void;
   private readonly insertExportTx: (record: ExportRecord, audit: AuditEntry) => void;
 
@@ -121,7 +122,12 @@ export class SqliteKeyStore implements KeyStore {
     this.shapes = new StatementCache(db);
 
     this.insertKeyRow = db.prepare<[KeyColumns]>(insertSql("keys", KEY_COLUMNS));
-    this.updateKeyRow = db.prepare<[KeyColumns]>(updateSql("keys", KEY_COLUMNS, KEY_COLUMNS_NOT_UPDATED));
+    // `remaining` is written only when an update names it: otherwise a record
+    // read before a concurrent spend would give the spent credits back.
+    this.updateKeyRow = db.prepare<[KeyColumns]>(
+      updateSql("keys", KEY_COLUMNS, new Set([...KEY_COLUMNS_NOT_UPDATED, "remaining"])),
+    );
+    this.updateKeyRowWithCredits = db.prepare<[KeyColumns]>(updateSql("keys", KEY_COLUMNS, KEY_COLUMNS_NOT_UPDATED));
     this.keyById = db.prepare<[string], KeyColumns>("SELECT * FROM keys WHERE id = ?");
     this.keyByHash = db.prepare<[string], KeyColumns>("SELECT * FROM keys WHERE hash = ?");
     this.insertAuditRow = db.prepare<[Omit<AuditColumns, "id">]>(
@@ -153,13 +159,13 @@ export class SqliteKeyStore implements KeyStore {
       this.insertKeyRow.run(keyToColumns(key));
       this.insertAuditRow.run(auditToColumns(audit));
     });
-    this.updateKeyTx = db.transaction((key: KeyRecord, audit: AuditEntry) => {
-      this.updateExisting(key);
+    this.updateKeyTx = db.transaction((key: KeyRecord, audit: AuditEntry, writeCredits: boolean) => {
+      this.updateExisting(key, writeCredits);
       this.insertAuditRow.run(auditToColumns(audit));
     });
     this.rotateKeyTx = db.transaction((previous: KeyRecord, created: KeyRecord, audit: AuditEntry) => {
       this.insertKeyRow.run(keyToColumns(created));
-      this.updateExisting(previous);
+      this.updateExisting(previous, false);
       this.insertAuditRow.run(auditToColumns(audit));
     });
     this.insertExportTx = db.transaction((record: ExportRecord, audit: AuditEntry) => {
@@ -208,8 +214,8 @@ export class SqliteKeyStore implements KeyStore {
    * provenance and the usage counters (last used, request count, inactive
    * since) are left alone: applyUsage and the sweep own those.
    */
-  async updateKey(key: KeyRecord, audit: AuditEntry): Promise<void> {
-    this.updateKeyTx(key, audit);
+  async updateKey(key: KeyRecord, audit: AuditEntry, options?: { writeCredits?: boolean }): Promise<void> {
+    this.updateKeyTx(key, audit, options?.writeCredits ?? false);
   }
 
   async rotateKey(previous: KeyRecord, created: KeyRecord, audit: AuditEntry): Promise<void> {
@@ -306,8 +312,9 @@ export class SqliteKeyStore implements KeyStore {
     this.db.close();
   }
 
-  private updateExisting(key: KeyRecord): void {
-    if (this.updateKeyRow.run(keyToColumns(key)).changes === 0) {
+  private updateExisting(key: KeyRecord, writeCredits: boolean): void {
+    const statement = writeCredits ? this.updateKeyRowWithCredits : this.updateKeyRow;
+    if (statement.run(keyToColumns(key)).changes === 0) {
       throw new NotFoundError("key", key.id);
     }
   }
