@@ -21,7 +21,8 @@ export async function readUsage(
   const granularity = input.granularity ?? "hour";
   const step = granularity === "day" ? DAY_MS : HOUR_MS;
   const to = input.to ?? now;
-  const from = input.from ?? to - (granularity === "day" ? 30 * DAY_MS : 24 * HOUR_MS);
+  // By default the last 24 hours or 30 days, counting the current one.
+  const from = input.from ?? to - (to % step) - ((granularity === "day" ? 30 : 24) - 1) * step;
   if (from >= to) throw new ValidationError("from_time", "must be before to_time");
   const start = from - (from % step);
   if ((to - start) / step > MAX_BUCKETS) {
