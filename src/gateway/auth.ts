@@ -2,6 +2,7 @@ import { TRPCError } from "@trpc/server";
 import type { VerifyKeyResponse } from "../gen/keyward/v1/verify_pb.js";
 import type { GatewayContext } from "./context.js";
 import { verifyCodeWords } from "./enums.js";
+import { ADMIN_SCOPE, MEMBER_SCOPE } from "./scopes.js";
 import { middleware, publicProcedure } from "./trpc.js";
 
 /**
@@ -10,8 +11,7 @@ import { middleware, publicProcedure } from "./trpc.js";
  * admin key fails on the very next call), and the key's scopes say who it is.
  */
 
-export const ADMIN_SCOPE = "console:admin";
-export const MEMBER_SCOPE = "console:member";
+export { ADMIN_SCOPE, MEMBER_SCOPE };
 
 export type Role = "admin" | "member";
 
