@@ -7,13 +7,16 @@ export type { Logger };
  * body, and the redaction below is a second line of defence for header-shaped
  * fields.
  */
-export function createLogger(level: string, name = "keyward"): Logger {
-  return pino({
-    name,
-    level,
-    redact: {
-      paths: ["token", "*.token", "authorization", "*.authorization", "headers.authorization"],
-      censor: "[redacted]",
+export function createLogger(level: string, name = "keyward", fd: 1 | 2 = 1): Logger {
+  return pino(
+    {
+      name,
+      level,
+      redact: {
+        paths: ["token", "*.token", "authorization", "*.authorization", "headers.authorization"],
+        censor: "[redacted]",
+      },
     },
-  });
+    pino.destination({ fd, sync: true }),
+  );
 }
