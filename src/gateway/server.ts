@@ -112,13 +112,13 @@ export async function startGateway(config: Config, options: GatewayOptions): Pro
 }
 
 /**
- * `curl -d '{"name":"x"}'` sends application/x-www-form-urlencoded (or, with
- * --data-binary from a pipe, nothing). tRPC would answer 415; the body is
- * JSON either way, so it is read as JSON.
+ * `curl -d '{"name":"x"}'` sends application/x-www-form-urlencoded; fetch()
+ * with a string body sends text/plain; some clients send none. tRPC would
+ * answer 415; the body is JSON in each case, so it is read as JSON.
  */
 function acceptPlainCurlBody(req: IncomingMessage): void {
   const type = req.headers["content-type"]?.split(";", 1)[0]?.trim().toLowerCase();
-  if (type === undefined || type === "" || type === "application/x-www-form-urlencoded") {
+  if (type === undefined || type === "" || type === "application/x-www-form-urlencoded" || type === "text/plain") {
     req.headers["content-type"] = "application/json";
   }
 }

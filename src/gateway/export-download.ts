@@ -1,0 +1,145 @@
+import { createReadStream } from "node:fs";
+import { stat } from "node:fs/promises";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { pipeline } from "node:stream/promises";
+import { timestampDate } from "@bufbuild/protobuf/wkt";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { TRPCError } from "@trpc/server";
+import { getHTTPStatusCodeFromError } from "@trpc/server/http";
+import { TRPC_ERROR_CODES_BY_KEY } from "@trpc/server/rpc";
+import { type Export, ExportState } from "../gen/keyward/v1/export_pb.js";
+import type { Logger } from "../shared/logger.js";
+import { exportFilePath, isSafeExportId, removeExportFiles } from "../workers/exports/export-files.js";
+import { verifyExportLink } from "../workers/links.js";
+import { authenticate, type Principal } from "./auth.js";
+import { createHTTPContextFactory } from "./context.js";
+import { exportResourceWords } from "./enums.js";
+import { fromServiceError } from "./errors.js";
+import { sendError } from "./http-responses.js";
+import type { KeyServiceClient } from "./service-client.js";
+
+/** GET /exports/<id>/download: the one path this handler answers. */
+const DOWNLOAD_PATH = /^\/exports\/([^/]+)\/download$/;
+
+export function isExportDownloadPath(path: string): boolean {
+  return DOWNLOAD_PATH.test(path);
+}
+
+export interface ExportDownloadDeps {
+  service: KeyServiceClient;
+  logger: Logger;
+  /** <data dir>/exports, where the workers (and exports.create) write the files. */
+  dir: string;
+  linkSecret: Buffer;
+  /** Milliseconds since the epoch; tests move it. */
+  now?: () => number;
+}
+
+/**
+ * Serves an export's CSV to an admin holding a valid link. In this order:
+ * the caller's admin key (401 without one, 403 for a member), the link's
+ * signature in constant time (403 when changed), the export's life (410 once
+ * expired, and the file is deleted if the sweep has not yet), then the file.
+ */
+export function createExportDownloadHandler(deps: ExportDownloadDeps) {
+  const contextOf = createHTTPContextFactory({ service: deps.service, logger: deps.logger });
+  const now = deps.now ?? Date.now;
+
+  return async function handleExportDownload(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    try {
+      const url = new URL(req.url ?? "/", "http://gateway.invalid");
+      const match = DOWNLOAD_PATH.exec(url.pathname);
+      if (req.method !== "GET" && req.method !== "HEAD") {
+        return fail(res, 405, "METHOD_NOT_SUPPORTED", "use GET to download an export");
+      }
+      const exportId = match ? safeDecode(match[1] as string) : undefined;
+      if (!exportId || !isSafeExportId(exportId)) return fail(res, 404, "NOT_FOUND", "no such export");
+
+      const principal = await authenticate(contextOf({ req }));
+      if (principal.role !== "admin") {
+        return fail(res, 403, "FORBIDDEN", "only admins can download exports; this key is a member key");
+      }
+      const link = verifyExportLink(deps.linkSecret, {
+        exportId,
+        expires: url.searchParams.get("expires"),
+        sig: url.searchParams.get("sig"),
+      });
+      if (!link.ok) return fail(res, 403, "FORBIDDEN", "this download link is not valid: it was changed or not issued by Keyward");
+
+      const record = await getExport(deps.service, exportId);
+      if (!record) return fail(res, 404, "NOT_FOUND", `export ${exportId} does not exist`);
+      const expiresAt = Math.min(link.expiresAtMs, record.expireTime ? timestampDate(record.expireTime).getTime() : Infinity);
+      if (record.state === ExportState.EXPIRED || now() >= expiresAt) {
+        // The sweep deletes expired files; an early request does it first, so "expired" always means "gone".
+        await removeExportFiles(deps.dir, exportId);
+        return fail(res, 410, "GONE", "this export has expired and its file has been deleted; ask for a new export");
+      }
+      if (record.state !== ExportState.READY) {
+        const state = record.state === ExportState.FAILED ? `failed: ${record.error}` : "is still being produced";
+        return fail(res, 409, "CONFLICT", `this export ${state}`);
+      }
+      await sendFile(req, res, deps, record, principal);
+    } catch (error) {
+      const mapped = fromServiceError(error, deps.logger);
+      if (mapped instanceof TRPCError) {
+        return fail(res, getHTTPStatusCodeFromError(mapped), mapped.code, mapped.message);
+      }
+      deps.logger.error({ err: error }, "export download failed");
+      if (!res.headersSent) fail(res, 500, "INTERNAL_SERVER_ERROR", "the download failed");
+      else res.destroy();
+    }
+  };
+}
+
+async function sendFile(
+  req: IncomingMessage,
+  res: ServerResponse,
+  deps: ExportDownloadDeps,
+  record: Export,
+  principal: Principal,
+): Promise<void> {
+  const path = exportFilePath(deps.dir, record.id);
+  let size: number;
+  try {
+    size = (await stat(path)).size;
+  } catch {
+    // READY in the service but not on this disk: the gateway and the workers do not share KEYWARD_DATA_DIR.
+    deps.logger.error({ exportId: record.id, path }, "export is READY but its file is missing from this gateway's data dir");
+    return fail(res, 404, "NOT_FOUND", "the export's file is not on this server");
+  }
+  const resource = exportResourceWords.word(record.resource) ?? "export";
+  res.writeHead(200, {
+    "content-type": "text/csv; charset=utf-8",
+    "content-disposition": `attachment; filename="keyward-${resource}-${record.id}.csv"`,
+    "content-length": size,
+  });
+  deps.logger.info({ exportId: record.id, by: principal.email, bytes: size }, "export downloaded");
+  if (req.method === "HEAD") {
+    res.end();
+    return;
+  }
+  await pipeline(createReadStream(path), res);
+}
+
+async function getExport(service: KeyServiceClient, id: string): Promise<Export | undefined> {
+  try {
+    return (await service.getExport({ id })).export;
+  } catch (error) {
+    if (error instanceof ConnectError && error.code === Code.NotFound) return undefined;
+    throw error;
+  }
+}
+
+function safeDecode(segment: string): string | undefined {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return undefined;
+  }
+}
+
+function fail(res: ServerResponse, status: number, code: string, message: string): void {
+  const known = TRPC_ERROR_CODES_BY_KEY[code as keyof typeof TRPC_ERROR_CODES_BY_KEY];
+  // 410 has no tRPC code; -32000 is JSON-RPC's generic server error.
+  sendError(res, status, code, known ?? -32000, message);
+}
