@@ -39,7 +39,7 @@ function sha256(text: string): Buffer {
 const ACTOR_HEADER = "keyward-actor";
 const MAX_ACTOR_LENGTH = 254; // the longest email address
 // C0 and C1 control characters and DEL: an actor is written to the audit log and emails.
-const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+const CONTROL = /\p{Cc}/u;
 
 /** Who acts, from metadata `keyward-actor` (the gateway sends the admin's email); default "service". */
 export function actorFrom(headers: Headers): string {

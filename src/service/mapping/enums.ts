@@ -1,5 +1,10 @@
 import type { DescEnum } from "@bufbuild/protobuf";
-import { ExportResource, ExportResourceSchema, ExportState, ExportStateSchema } from "../../gen/keyward/v1/export_pb.js";
+import {
+  ExportResource,
+  ExportResourceSchema,
+  ExportState,
+  ExportStateSchema,
+} from "../../gen/keyward/v1/export_pb.js";
 import {
   KeyStatus,
   KeyStatusSchema,
@@ -81,13 +86,10 @@ export const granularities = enumMapping<Granularity, "hour" | "day">(Granularit
   [Granularity.DAY, "day"],
 ]);
 
-export const refillIntervals = enumMapping<RefillInterval, model.RefillRule["interval"]>(
-  RefillIntervalSchema,
-  [
-    [RefillInterval.DAILY, "daily"],
-    [RefillInterval.MONTHLY, "monthly"],
-  ],
-);
+export const refillIntervals = enumMapping<RefillInterval, model.RefillRule["interval"]>(RefillIntervalSchema, [
+  [RefillInterval.DAILY, "daily"],
+  [RefillInterval.MONTHLY, "monthly"],
+]);
 
 export const exportResources = enumMapping<ExportResource, model.ExportResource>(ExportResourceSchema, [
   [ExportResource.API_KEYS, "api_keys"],

@@ -5,8 +5,9 @@
  * business rules (lengths, scope syntax, CIDRs, ranges) are the domain's, so
  * every transport gets the same ones. Errors name the proto field.
  */
-import type { Refill, RateLimit } from "../../gen/keyward/v1/key_pb.js";
+
 import type { ExportFilters as ProtoExportFilters } from "../../gen/keyward/v1/export_pb.js";
+import type { RateLimit, Refill } from "../../gen/keyward/v1/key_pb.js";
 import type {
   CountKeysRequest,
   CreateExportRequest,

@@ -1,4 +1,5 @@
 import { createServer, type Server } from "node:http";
+import type { Socket } from "node:net";
 import type { ServiceImpl } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { Logger } from "pino";
@@ -21,6 +22,7 @@ export interface StartedConnectServer {
 
 const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
 const DEFAULT_GRACE_MS = 5000;
+const IDLE_SWEEP_MS = 50;
 
 /**
  * The Connect protocol and gRPC-Web (and gRPC, for completeness) on a plain
@@ -35,26 +37,43 @@ export async function createConnectServer(
     routes: (router) => router.service(KeyService, impl),
     readMaxBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
   });
-  const server = createServer(handler);
-  server.on("clientError", (error, socket) => {
-    // A malformed HTTP request is the client's problem: answer 400 and move on.
-    options.logger.debug({ err: error }, "bad HTTP request on the Connect port");
-    if (socket.writable) socket.end("HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n");
+  // connect-node answers an oversized body without reading the rest, and
+  // the socket is left mid-request: never idle, so close() could not end it
+  // until the grace ran out (Node itself drops it after keepAliveTimeout).
+  // Remember such sockets; close() ends them, their answer long since sent.
+  const abandoned = new Set<Socket>();
+  const server = createServer((req, res) => {
+    const socket = req.socket;
+    res.once("finish", () => {
+      if (req.complete || socket.destroyed) return;
+      abandoned.add(socket);
+      socket.once("close", () => abandoned.delete(socket));
+    });
+    handler(req, res);
   });
   const port = await listen(server, options.host, options.port);
+  server.on("error", (error) => options.logger.error({ err: error }, "Connect server error"));
 
   let closing: Promise<void> | undefined;
   return {
     port,
     close(graceMs = DEFAULT_GRACE_MS) {
       closing ??= new Promise<void>((resolve) => {
-        const timer = setTimeout(() => server.closeAllConnections(), graceMs);
+        // Keep-alive sockets between requests would hold close() open, and a
+        // socket busy with an in-flight call turns idle when the call ends:
+        // sweep until the server has closed; cut what is left at the grace.
+        const closeIdle = () => {
+          server.closeIdleConnections();
+          for (const socket of abandoned) socket.destroySoon();
+        };
+        const sweep = setInterval(closeIdle, IDLE_SWEEP_MS);
+        const cut = setTimeout(() => server.closeAllConnections(), graceMs);
         server.close(() => {
-          clearTimeout(timer);
+          clearInterval(sweep);
+          clearTimeout(cut);
           resolve();
         });
-        // Keep-alive sockets between requests would hold close() open.
-        server.closeIdleConnections();
+        closeIdle();
       });
       return closing;
     },

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { create, type DescMethod, type DescService, type Message, toBinary } from "@bufbuild/protobuf";
-import { Code, ConnectError, createHandlerContext } from "@connectrpc/connect";
 import type { HandlerContext } from "@connectrpc/connect";
+import { Code, ConnectError, createHandlerContext } from "@connectrpc/connect";
 import * as grpc from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import { asBuffer, MalformedRequest } from "./grpc-definition.js";

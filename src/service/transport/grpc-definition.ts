@@ -19,8 +19,7 @@ export function asBuffer(bytes: Uint8Array): Buffer {
 function serializer(schema: DescMessage) {
   // Already-encoded bytes pass through: the server adapter encodes inside its
   // own try so that an encoding failure is logged and answered as INTERNAL.
-  return (value: unknown): Buffer =>
-    asBuffer(value instanceof Uint8Array ? value : toBinary(schema, value as Message));
+  return (value: unknown): Buffer => asBuffer(value instanceof Uint8Array ? value : toBinary(schema, value as Message));
 }
 
 /**

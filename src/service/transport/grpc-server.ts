@@ -1,5 +1,5 @@
-import * as grpc from "@grpc/grpc-js";
 import type { ServiceImpl } from "@connectrpc/connect";
+import * as grpc from "@grpc/grpc-js";
 import { ReflectionService } from "@grpc/reflection";
 import { HealthImplementation } from "grpc-health-check";
 import type { Logger } from "pino";

@@ -1,9 +1,9 @@
 import { create } from "@bufbuild/protobuf";
 import {
   type FileDescriptorProto,
+  FileDescriptorProtoSchema,
   FieldDescriptorProto_Label as Label,
   FieldDescriptorProto_Type as Type,
-  FileDescriptorProtoSchema,
 } from "@bufbuild/protobuf/wkt";
 
 const PKG = ".grpc.health.v1";

@@ -3,7 +3,7 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { status } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Permission } from "../../../src/gen/keyward/v1/key_pb.js";
+import type { Permission } from "../../../src/gen/keyward/v1/key_pb.js";
 import { VerifyCode } from "../../../src/gen/keyward/v1/verify_pb.js";
 import { grpcFailure, startHarness, type TransportHarness } from "./harness.js";
 
@@ -162,7 +162,8 @@ describe("grpc-js server", () => {
   });
 
   it("streams export rows as a server stream", async () => {
-    for (const name of ["a", "b", "c"]) await t.admin.unary("createKey", { name: `export-${name}`, subject: "org_export" });
+    for (const name of ["a", "b", "c"])
+      await t.admin.unary("createKey", { name: `export-${name}`, subject: "org_export" });
     const { export: created } = await t.admin.unary("createExport", {
       resource: 1,
       filters: { subject: "org_export" },
