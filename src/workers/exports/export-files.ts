@@ -1,0 +1,120 @@
+import { randomBytes } from "node:crypto";
+import { createWriteStream } from "node:fs";
+import { mkdir, readdir, rename, rm, stat } from "node:fs/promises";
+import { join } from "node:path";
+import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import type { KeyServiceClient } from "../../gateway/service-client.js";
+import { createCsvStringifier, type ExportResourceName, keyLogRow, keyRow } from "./csv.js";
+
+/**
+ * Export files on disk: `<data dir>/exports/<id>.csv`, written under a
+ * temporary dot-name and renamed when complete, so that a reader (the
+ * download route) never sees half a file and a retried job replaces rather
+ * than adds. The gateway and the workers share this directory.
+ */
+
+export function exportsDir(dataDir: string): string {
+  return join(dataDir, "exports");
+}
+
+/** Export ids are UUIDs; anything else never becomes part of a path. */
+export function isSafeExportId(id: string): boolean {
+  return /^[A-Za-z0-9-]{1,64}$/.test(id);
+}
+
+export function exportFilePath(dir: string, exportId: string): string {
+  if (!isSafeExportId(exportId)) throw new Error("not an export id");
+  return join(dir, `${exportId}.csv`);
+}
+
+export interface WrittenExport {
+  path: string;
+  rowCount: number;
+  byteSize: number;
+}
+
+export interface WriteExportOptions {
+  service: KeyServiceClient;
+  exportId: string;
+  resource: ExportResourceName;
+  dir: string;
+  /** Rows per streamed message, 1-1000. */
+  batchSize?: number;
+  /** Deadline of the whole stream; a million rows take a while. */
+  timeoutMs?: number;
+  signal?: AbortSignal;
+}
+
+/** How long one export stream may take by default. */
+export const EXPORT_STREAM_TIMEOUT_MS = 30 * 60_000;
+
+/**
+ * Streams an export's rows from the service into its CSV file. Memory stays
+ * flat: rows are pulled from the RPC stream only as fast as the file takes
+ * them (the pipeline's backpressure pauses the HTTP response, which pauses
+ * the service), and no more than one batch is held at a time.
+ */
+export async function writeExportFile(options: WriteExportOptions): Promise<WrittenExport> {
+  const { service, exportId, resource, dir } = options;
+  const finalPath = exportFilePath(dir, exportId);
+  await mkdir(dir, { recursive: true });
+  const tempPath = join(dir, `.${exportId}.${randomBytes(6).toString("hex")}.tmp`);
+  let rowCount = 0;
+
+  async function* rows() {
+    const stream = service.streamExportRows(
+      { id: exportId, batchSize: options.batchSize ?? 500 },
+      { timeoutMs: options.timeoutMs ?? EXPORT_STREAM_TIMEOUT_MS, signal: options.signal },
+    );
+    for await (const batch of stream) {
+      if (resource === "api_keys") {
+        for (const key of batch.keys) {
+          rowCount++;
+          yield keyRow(key);
+        }
+      } else {
+        for (const log of batch.logs) {
+          rowCount++;
+          yield keyLogRow(log);
+        }
+      }
+    }
+  }
+
+  try {
+    await pipeline(
+      Readable.from(rows()),
+      createCsvStringifier(resource),
+      // flush: fsync before close, so the rename below publishes a file that is on disk.
+      createWriteStream(tempPath, { flags: "wx", mode: 0o600, flush: true }),
+    );
+    const { size } = await stat(tempPath);
+    await rename(tempPath, finalPath);
+    return { path: finalPath, rowCount, byteSize: size };
+  } catch (error) {
+    await rm(tempPath, { force: true });
+    throw error;
+  }
+}
+
+/** Removes an export's file, its temporary files and its mail receipts. Idempotent. */
+export async function removeExportFiles(dir: string, exportId: string): Promise<boolean> {
+  if (!isSafeExportId(exportId)) return false;
+  let existed = false;
+  try {
+    await stat(exportFilePath(dir, exportId));
+    existed = true;
+  } catch {
+    // already gone
+  }
+  let names: string[] = [];
+  try {
+    names = await readdir(dir);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
+  }
+  const mine = names.filter((n) => n === `${exportId}.csv` || n.startsWith(`.${exportId}.`));
+  await Promise.all(mine.map((n) => rm(join(dir, n), { force: true })));
+  return existed;
+}

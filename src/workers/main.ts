@@ -1,0 +1,190 @@
+import { join } from "node:path";
+import { Queue, Worker } from "bullmq";
+import type { Transporter } from "nodemailer";
+import { type Config, parseDuration } from "../config.js";
+import { createServiceClient } from "../gateway/service-client.js";
+import type { Logger } from "../shared/logger.js";
+import { createExportProcessor } from "./exports/export-job.js";
+import { exportsDir } from "./exports/export-files.js";
+import { exportLinkSecret, publicBaseUrl } from "./links.js";
+import { createMailer } from "./mail/mailer.js";
+import {
+  DEFAULT_EXPORT_BACKOFF_MS,
+  EXPORT_BACKOFF_TYPE,
+  EXPORT_QUEUE,
+  exportBackoffDelay,
+  resolveQueuePrefix,
+  SWEEP_JOB,
+  SWEEP_QUEUE,
+  workerConnection,
+} from "./queues.js";
+import { createRedisMonitor, redisHost } from "./redis-monitor.js";
+import { createSweepProcessor } from "./sweeps/sweep-job.js";
+import type { SweepSummary } from "./sweeps/sweep-report.js";
+import { scheduleSweeps } from "./sweeps/sweep-scheduler.js";
+
+export interface WorkersOptions {
+  logger: Logger;
+  /** The credential for the key service (and the root of the derived link secret). */
+  serviceToken: string;
+  /** The key service's Connect endpoint, e.g. http://127.0.0.1:50052. */
+  serviceUrl: string;
+  /** BullMQ key prefix; default KEYWARD_QUEUE_PREFIX or "keyward". Must match the gateway's. */
+  queuePrefix?: string;
+  /** A ready nodemailer transport instead of SMTP_URL / the outbox. */
+  mailTransport?: Transporter;
+  /** Base of links in mails; default KEYWARD_PUBLIC_URL, else http://127.0.0.1:<gateway port>. */
+  publicUrl?: string;
+  /** First retry delay of a failed export (doubling after); default 10 s. */
+  exportBackoffMs?: number;
+  /** Exports produced at once by this process; default 2. */
+  exportConcurrency?: number;
+  /** false: no periodic schedule (sweeps only through sweepNow); default true. */
+  scheduleSweeps?: boolean;
+}
+
+export interface RunningWorkers {
+  /** Runs one maintenance sweep through the queue now and resolves with what it did. */
+  sweepNow(timeoutMs?: number): Promise<SweepSummary>;
+  /** Stops taking jobs, lets running ones finish (10 s at most), closes Redis, mail and service connections. */
+  close(): Promise<void>;
+}
+
+const CLOSE_LIMIT_MS = 10_000;
+
+/**
+ * Starts the export and sweep workers and the maintenance schedule. Resolves
+ * at once even when Redis is down: the workers wait for it, the log says so
+ * once, and work resumes when it is back.
+ */
+export async function startWorkers(config: Config, options: WorkersOptions): Promise<RunningWorkers> {
+  const logger = options.logger;
+  const prefix = resolveQueuePrefix(config, options.queuePrefix);
+  const dir = exportsDir(config.dataDir);
+  const publicUrl = (options.publicUrl ?? publicBaseUrl(config)).replace(/\/+$/, "");
+  const connection = workerConnection(config.REDIS_URL);
+  const service = createServiceClient({ baseUrl: options.serviceUrl, serviceToken: options.serviceToken, timeoutMs: 30_000 });
+  const mailer = createMailer({
+    smtpUrl: config.SMTP_URL,
+    from: config.KEYWARD_MAIL_FROM,
+    outboxDir: join(config.dataDir, "outbox"),
+    logger,
+    transport: options.mailTransport,
+  });
+  const monitor = createRedisMonitor({
+    redisUrl: config.REDIS_URL,
+    logger,
+    pausedWork: "CSV exports and maintenance sweeps",
+  });
+  const backoffMs = options.exportBackoffMs ?? DEFAULT_EXPORT_BACKOFF_MS;
+
+  const exportWorker = new Worker(
+    EXPORT_QUEUE,
+    createExportProcessor({
+      service: service.client,
+      mailer,
+      logger: logger.child({ job: "export" }),
+      dir,
+      linkSecret: exportLinkSecret(config, options.serviceToken),
+      publicUrl,
+    }),
+    {
+      connection,
+      prefix,
+      concurrency: options.exportConcurrency ?? 2,
+      settings: {
+        backoffStrategy: (attemptsMade, type) => (type === EXPORT_BACKOFF_TYPE ? exportBackoffDelay(attemptsMade, backoffMs) : backoffMs),
+      },
+    },
+  );
+  const sweepWorker = new Worker(
+    SWEEP_QUEUE,
+    createSweepProcessor({
+      service: service.client,
+      mailer,
+      logger: logger.child({ job: "sweep" }),
+      dir,
+      days: {
+        inactive: config.KEYWARD_INACTIVE_DAYS,
+        autoRevoke: config.KEYWARD_AUTO_REVOKE_DAYS,
+        logRetention: config.KEYWARD_LOG_RETENTION_DAYS,
+        rotation: config.KEYWARD_ROTATION_DAYS,
+      },
+      consoleUrl: `${publicUrl}/`,
+    }),
+    { connection, prefix, concurrency: 1 },
+  );
+  const sweepQueue = new Queue(SWEEP_QUEUE, { connection, prefix });
+
+  // Connection errors repeat on every reconnect attempt; the monitor reports the outage once.
+  const onError = (source: string) => (error: Error) => {
+    if (!monitor.isUp() || isConnectionError(error)) logger.debug({ source, reason: error.message }, "redis connection error");
+    else logger.error({ err: error, source }, "queue error");
+  };
+  exportWorker.on("error", onError("export worker"));
+  sweepWorker.on("error", onError("sweep worker"));
+  sweepQueue.on("error", onError("sweep queue"));
+  exportWorker.on("failed", (job, error) => {
+    logger.warn({ exportId: job?.id, attemptsMade: job?.attemptsMade, reason: error.message }, "export job failed");
+  });
+  sweepWorker.on("failed", (job, error) => {
+    logger.error({ jobId: job?.id, attemptsMade: job?.attemptsMade, reason: error.message }, "sweep job failed");
+  });
+
+  if (options.scheduleSweeps !== false) {
+    const everyMs = parseDuration(config.KEYWARD_SWEEP_EVERY);
+    // Again on every reconnection: a Redis restarted without its data has lost the schedule.
+    monitor.onUp(() => {
+      scheduleSweeps(sweepQueue, everyMs).then(
+        () => logger.debug({ everyMs }, "maintenance sweep scheduled"),
+        (error: unknown) => logger.warn({ err: error }, "could not schedule the maintenance sweep; retrying when Redis is back"),
+      );
+    });
+  }
+  logger.info({ prefix, publicUrl, mail: mailer.kind, redis: redisHost(config.REDIS_URL) }, "workers started");
+
+  let closing: Promise<void> | undefined;
+  return {
+    async sweepNow(timeoutMs = 30_000) {
+      const job = await sweepQueue.add(SWEEP_JOB, {}, { attempts: 1, removeOnComplete: { count: 100 }, removeOnFail: { count: 100 } });
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const state = await job.getState();
+        if (state === "completed" || state === "failed") {
+          const finished = await sweepQueue.getJob(job.id as string);
+          if (state === "failed") throw new Error(`the sweep failed: ${finished?.failedReason ?? "unknown reason"}`);
+          return finished?.returnvalue as SweepSummary;
+        }
+        if (Date.now() > deadline) throw new Error(`the sweep did not finish within ${timeoutMs} ms`);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    },
+    close() {
+      closing ??= (async () => {
+        const graceful = Promise.all([exportWorker.close(), sweepWorker.close()]);
+        const limit = new Promise<"timeout">((resolve) => setTimeout(() => resolve("timeout"), CLOSE_LIMIT_MS).unref());
+        if ((await Promise.race([graceful, limit])) === "timeout") {
+          logger.warn("workers did not stop in time; closing them by force");
+          await Promise.all([exportWorker.close(true), sweepWorker.close(true)]);
+        }
+        await sweepQueue.close();
+        await monitor.close();
+        mailer.close();
+        service.close();
+        logger.info("workers stopped");
+      })();
+      return closing;
+    },
+  };
+}
+
+function isConnectionError(error: Error): boolean {
+  const code = (error as NodeJS.ErrnoException).code;
+  return (
+    code === "ECONNREFUSED" ||
+    code === "ECONNRESET" ||
+    code === "ETIMEDOUT" ||
+    code === "EPIPE" ||
+    /Connection is closed|connect ETIMEDOUT|Stream isn't writeable/i.test(error.message)
+  );
+}

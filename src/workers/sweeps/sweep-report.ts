@@ -1,0 +1,55 @@
+import { timestampDate } from "@bufbuild/protobuf/wkt";
+import type { Key } from "../../gen/keyward/v1/key_pb.js";
+import type { RunSweepResponse } from "../../gen/keyward/v1/key_service_pb.js";
+import type { DigestKey } from "../mail/digest-mail.js";
+
+/**
+ * What one RunSweep said, as plain JSON: it is kept in the job's data so that
+ * a retry (after a failed mail) reuses it. The service reports each key once,
+ * so a second RunSweep would not say it again.
+ */
+export interface SweepReport {
+  sweptAt: string;
+  newlyInactive: DigestKey[];
+  autoRevoked: DigestKey[];
+  rotationDue: DigestKey[];
+  expiredKeys: number;
+  expiredExports: string[];
+  prunedLogs: number;
+}
+
+/** What a sweep job returns: ids and counts, for logs, tests and `sweepNow()`. */
+export interface SweepSummary {
+  sweptAt: string;
+  newlyInactive: string[];
+  autoRevoked: string[];
+  rotationDue: string[];
+  expiredKeys: number;
+  expiredExports: string[];
+  deletedFiles: number;
+  prunedLogs: number;
+  /** Admins the digest went to; empty when there was nothing to say. */
+  mailedTo: string[];
+}
+
+function digestKey(key: Key): DigestKey {
+  return {
+    id: key.id,
+    name: key.name,
+    subject: key.subject,
+    createTime: key.createTime ? timestampDate(key.createTime).toISOString() : "",
+    lastUsedTime: key.lastUsedTime ? timestampDate(key.lastUsedTime).toISOString() : "",
+  };
+}
+
+export function sweepReport(response: RunSweepResponse): SweepReport {
+  return {
+    sweptAt: (response.sweepTime ? timestampDate(response.sweepTime) : new Date()).toISOString(),
+    newlyInactive: response.newlyInactive.map(digestKey),
+    autoRevoked: response.autoRevoked.map(digestKey),
+    rotationDue: response.rotationDue.map(digestKey),
+    expiredKeys: Number(response.expiredKeys),
+    expiredExports: response.expiredExports.map((e) => e.id),
+    prunedLogs: Number(response.prunedLogs),
+  };
+}
