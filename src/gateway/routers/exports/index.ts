@@ -1,9 +1,7 @@
 import { router } from "../../trpc.js";
+import { create } from "./create.js";
 import { get } from "./get.js";
 import { list } from "./list.js";
 
-/**
- * exports.*: `create` (admins only, with the workers' queue) joins this
- * router from its own file, ./create.ts, when the exports issue lands.
- */
-export const exportsRouter = router({ list, get });
+/** exports.*: `create` (admins only, through the workers' queue above 1,000 rows), `list` and `get`. */
+export const exportsRouter = router({ create, list, get });
