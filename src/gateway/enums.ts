@@ -10,41 +10,30 @@ import {
 } from "../gen/keyward/v1/key_pb.js";
 import { Granularity, GranularitySchema } from "../gen/keyward/v1/usage_pb.js";
 import { VerifyCode, VerifyCodeSchema } from "../gen/keyward/v1/verify_pb.js";
+import {
+  EXPORT_RESOURCE_WORDS,
+  EXPORT_STATE_WORDS,
+  type ExportResourceWord,
+  type ExportStateWord,
+  GRANULARITY_WORDS,
+  type GranularityWord,
+  KEY_STATUS_WORDS,
+  type KeyStatusWord,
+  PERMISSION_WORDS,
+  type PermissionWord,
+  REFILL_INTERVAL_WORDS,
+  type RefillIntervalWord,
+  VERIFY_CODE_WORDS,
+  type VerifyCodeWord,
+} from "./words.js";
+
+export * from "./words.js";
 
 /**
- * Enum values as the gateway's JSON spells them: the proto name without its
- * shared prefix, in lower case (PERMISSION_FULL_ACCESS -> "full_access"), as
- * Resend's API does. The word lists are the zod enums of the inputs.
+ * Enum values as the gateway's JSON spells them (the word lists live in
+ * words.ts, which the CLI loads without the protobuf descriptors): the proto
+ * name without its shared prefix, in lower case.
  */
-export const PERMISSION_WORDS = ["full_access", "sending_access"] as const;
-export const KEY_STATUS_WORDS = ["active", "inactive", "expired", "revoked", "disabled"] as const;
-export const VERIFY_CODE_WORDS = [
-  "valid",
-  "malformed",
-  "not_found",
-  "revoked",
-  "expired",
-  "disabled",
-  "ip_not_allowed",
-  "insufficient_permission",
-  "domain_mismatch",
-  "missing_scopes",
-  "rate_limited",
-  "usage_exceeded",
-] as const;
-export const EXPORT_STATE_WORDS = ["pending", "ready", "failed", "expired"] as const;
-export const EXPORT_RESOURCE_WORDS = ["api_keys", "key_logs"] as const;
-export const GRANULARITY_WORDS = ["hour", "day"] as const;
-export const REFILL_INTERVAL_WORDS = ["daily", "monthly"] as const;
-
-export type PermissionWord = (typeof PERMISSION_WORDS)[number];
-export type KeyStatusWord = (typeof KEY_STATUS_WORDS)[number];
-export type VerifyCodeWord = (typeof VERIFY_CODE_WORDS)[number];
-export type ExportStateWord = (typeof EXPORT_STATE_WORDS)[number];
-export type ExportResourceWord = (typeof EXPORT_RESOURCE_WORDS)[number];
-export type GranularityWord = (typeof GRANULARITY_WORDS)[number];
-export type RefillIntervalWord = (typeof REFILL_INTERVAL_WORDS)[number];
-
 interface EnumWords<W extends string> {
   /** The word of a value; null for UNSPECIFIED or a number this build does not know. */
   word(value: number): W | null;

@@ -55,15 +55,19 @@ export async function startGateway(config: Config, options: GatewayOptions): Pro
     },
   });
 
+  let draining = false;
   const handle = (req: IncomingMessage, res: ServerResponse) => {
     const started = performance.now();
     setSecurityHeaders(res);
+    // While draining, a keep-alive connection is closed after its answer rather than left idle.
+    if (draining) res.setHeader("connection", "close");
     const url = req.url ?? "/";
     const path = url.split("?", 1)[0] as string;
     res.once("finish", () => {
       const ms = Math.round(performance.now() - started);
       // The path only: query strings carry inputs, headers carry tokens.
       logger[path === "/healthz" ? "debug" : "info"]({ method: req.method, path, status: res.statusCode, ms }, "request");
+      if (draining) setImmediate(() => server.closeIdleConnections());
     });
 
     if (path === "/trpc" || path.startsWith("/trpc/")) {
@@ -97,6 +101,7 @@ export async function startGateway(config: Config, options: GatewayOptions): Pro
     port,
     close() {
       closing ??= (async () => {
+        draining = true;
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeIdleConnections();
         const force = setTimeout(() => server.closeAllConnections(), DRAIN_LIMIT_MS);

@@ -1,5 +1,5 @@
 import { type Command, Option } from "commander";
-import { KEY_STATUS_WORDS, PERMISSION_WORDS, VERIFY_CODE_WORDS } from "../../gateway/enums.js";
+import { KEY_STATUS_WORDS, PERMISSION_WORDS, VERIFY_CODE_WORDS } from "../../gateway/words.js";
 import type { KeyJson } from "../../gateway/json.js";
 import { UsageError } from "../errors.js";
 import { keyDetails, keysTable } from "../format/key.js";

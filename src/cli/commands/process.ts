@@ -18,7 +18,7 @@ export function registerProcesses(program: Command, ctx: CommandContext): void {
       .command(name)
       .description(`${description}; stops gracefully on SIGTERM/SIGINT`)
       .action(async () => {
-        const config = loadServerConfig(ctx.io.env);
+        const config = await loadServerConfig(ctx.io.env);
         // Loaded on demand: the key commands should not pay for the service's start-up.
         const { runProcess } = await import("../../runtime/run-process.js");
         await runProcess(kinds, config);

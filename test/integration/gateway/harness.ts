@@ -49,6 +49,7 @@ export async function startHarness(options: { startGateway?: boolean } = {}): Pr
   }
   const direct = createServiceClient({ baseUrl: serviceUrl, serviceToken: started.serviceToken });
   let n = 0;
+  let closing: Promise<void> | undefined;
   return {
     dir,
     config,
@@ -67,11 +68,14 @@ export async function startHarness(options: { startGateway?: boolean } = {}): Pr
     client(token) {
       return createGatewayClient({ url: `http://127.0.0.1:${gateway?.port ?? 0}`, token });
     },
-    async close() {
-      await gateway?.close();
-      direct.close();
-      await started.close();
-      rmSync(dir, { recursive: true, force: true });
+    close() {
+      closing ??= (async () => {
+        await gateway?.close();
+        direct.close();
+        await started.close();
+        rmSync(dir, { recursive: true, force: true });
+      })();
+      return closing;
     },
   };
 }
