@@ -1,21 +1,22 @@
 import { randomUUID } from "node:crypto";
 import { create, type DescMethod, type DescService, type Message, toBinary } from "@bufbuild/protobuf";
 import type { HandlerContext } from "@connectrpc/connect";
-import { Code, ConnectError, createHandlerContext } from "@connectrpc/connect";
+import { ConnectError } from "@connectrpc/connect";
 import * as grpc from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import { asBuffer, MalformedRequest } from "./grpc-definition.js";
+import { GrpcHandlerContext } from "./grpc-handler-context.js";
 
 /** What a ServiceImpl method is, seen without its per-method types. */
 type AnyMethodImpl = (request: Message, context: HandlerContext) => unknown;
 
 /**
- * grpc-js handlers that run the Connect ServiceImpl: the same handler object
- * serves both transports. Each call gets a HandlerContext like connect-node
- * builds (request headers from metadata, the deadline, a signal aborted when
- * the caller cancels or the call ends); a ConnectError becomes the gRPC status
- * with the same code number and its message; anything else is logged and
- * answered INTERNAL with only a request id.
+ * grpc-js handlers that run the Connect ServiceImpl, so one handler object
+ * serves both transports. Each call gets a HandlerContext (request headers
+ * from metadata, the deadline, a signal aborted when the caller cancels or
+ * the call ends); a ConnectError becomes the gRPC status with the same code
+ * number and its message; anything else is logged and answered INTERNAL with
+ * only a request id.
  */
 export function createGrpcImplementation(
   service: DescService,
@@ -26,7 +27,11 @@ export function createGrpcImplementation(
   const methods = impl as Record<string, AnyMethodImpl | undefined>;
   for (const method of service.methods) {
     const fn = methods[method.localName];
-    const bound: AnyMethodImpl | undefined = typeof fn === "function" ? fn.bind(impl) : undefined;
+    if (typeof fn !== "function") {
+      handlers[method.localName] = unimplemented(method);
+      continue;
+    }
+    const bound: AnyMethodImpl = fn.bind(impl);
     switch (method.methodKind) {
       case "unary":
         handlers[method.localName] = unaryHandler(service, method, bound, logger);
@@ -36,10 +41,7 @@ export function createGrpcImplementation(
         break;
       default:
         // KeyService has no client or bidi streams; say so instead of hanging.
-        handlers[method.localName] = (_call: unknown, callback?: grpc.sendUnaryData<unknown>) => {
-          const status = { code: grpc.status.UNIMPLEMENTED, details: `${method.name} is not served over grpc-js` };
-          if (callback) callback(status);
-        };
+        handlers[method.localName] = unimplemented(method);
     }
   }
   return handlers;
@@ -48,7 +50,7 @@ export function createGrpcImplementation(
 function unaryHandler(
   service: DescService,
   method: DescMethod,
-  fn: AnyMethodImpl | undefined,
+  fn: AnyMethodImpl,
   logger: Logger,
 ): grpc.handleUnaryCall<Message | MalformedRequest, Buffer> {
   return (call, callback) => {
@@ -57,41 +59,39 @@ function unaryHandler(
       callback(malformedStatus(request));
       return;
     }
-    if (fn === undefined) {
-      callback({ code: grpc.status.UNIMPLEMENTED, details: `${method.name} is not implemented` });
-      return;
-    }
-    const context = handlerContext(service, method, call);
-    const onCancel = () => context.abort(new ConnectError("call cancelled by the client", Code.Canceled));
-    call.once("cancelled", onCancel);
-    Promise.resolve()
-      .then(() => fn(request, context))
-      .then(
-        (response) => {
-          let bytes: Buffer;
-          try {
-            bytes = asBuffer(toBinary(method.output, create(method.output, response as never)));
-          } catch (error) {
-            callback(statusFrom(error, method, logger));
-            return;
-          }
-          callback(null, bytes);
-        },
-        (error: unknown) => callback(statusFrom(error, method, logger)),
-      )
-      .finally(() => {
-        call.off("cancelled", onCancel);
-        // Ends the deadline timer; the HandlerContext contract aborts the
-        // signal when the call completes, too.
-        context.abort();
-      });
+    void runUnary(new GrpcHandlerContext(service, method, call), fn, request, call, callback, logger);
   };
+}
+
+async function runUnary(
+  context: GrpcHandlerContext,
+  fn: AnyMethodImpl,
+  request: Message,
+  call: grpc.ServerUnaryCall<unknown, unknown>,
+  callback: grpc.sendUnaryData<Buffer>,
+  logger: Logger,
+): Promise<void> {
+  const output = context.method.output;
+  let bytes: Buffer;
+  try {
+    // Encoded here rather than by grpc-js, so that a failure to encode is
+    // logged and answered like any other error.
+    bytes = asBuffer(toBinary(output, create(output, (await fn(request, context)) as never)));
+  } catch (error) {
+    context.end();
+    callback({ ...statusFrom(error, context.method, logger), metadata: context.trailerMetadata() });
+    return;
+  }
+  context.end();
+  const header = context.responseMetadata();
+  if (header !== undefined) call.sendMetadata(header);
+  callback(null, bytes, context.trailerMetadata());
 }
 
 function serverStreamingHandler(
   service: DescService,
   method: DescMethod,
-  fn: AnyMethodImpl | undefined,
+  fn: AnyMethodImpl,
   logger: Logger,
 ): grpc.handleServerStreamingCall<Message | MalformedRequest, Buffer> {
   return (call) => {
@@ -100,32 +100,40 @@ function serverStreamingHandler(
       call.emit("error", malformedStatus(request));
       return;
     }
-    if (fn === undefined) {
-      call.emit("error", { code: grpc.status.UNIMPLEMENTED, details: `${method.name} is not implemented` });
-      return;
-    }
-    const context = handlerContext(service, method, call);
-    const onCancel = () => context.abort(new ConnectError("call cancelled by the client", Code.Canceled));
-    call.once("cancelled", onCancel);
-    void (async () => {
-      try {
-        const responses = fn(request, context) as AsyncIterable<unknown>;
-        for await (const response of responses) {
-          if (call.cancelled) break;
-          const bytes = asBuffer(toBinary(method.output, create(method.output, response as never)));
-          // Backpressure: a slow reader holds the producer (and the store
-          // cursor behind it) instead of growing an unbounded queue.
-          if (!call.write(bytes)) await drainedOrCancelled(call);
-        }
-        if (!call.cancelled) call.end();
-      } catch (error) {
-        if (!call.cancelled) call.emit("error", statusFrom(error, method, logger));
-      } finally {
-        call.off("cancelled", onCancel);
-        context.abort();
-      }
-    })();
+    void runServerStreaming(new GrpcHandlerContext(service, method, call), fn, request, call, logger);
   };
+}
+
+async function runServerStreaming(
+  context: GrpcHandlerContext,
+  fn: AnyMethodImpl,
+  request: Message,
+  call: grpc.ServerWritableStream<unknown, unknown>,
+  logger: Logger,
+): Promise<void> {
+  const output = context.method.output;
+  let headerSent = false;
+  try {
+    for await (const response of fn(request, context) as AsyncIterable<unknown>) {
+      if (call.cancelled) break;
+      const bytes = asBuffer(toBinary(output, create(output, response as never)));
+      if (!headerSent) {
+        headerSent = true;
+        const header = context.responseMetadata();
+        if (header !== undefined) call.sendMetadata(header);
+      }
+      // Backpressure: a slow reader holds the producer (and the store cursor
+      // behind it) instead of growing an unbounded queue.
+      if (!call.write(bytes)) await drainedOrCancelled(call);
+    }
+    if (!call.cancelled) call.end(context.trailerMetadata());
+  } catch (error) {
+    if (!call.cancelled) {
+      call.emit("error", { ...statusFrom(error, context.method, logger), metadata: context.trailerMetadata() });
+    }
+  } finally {
+    context.end();
+  }
 }
 
 function drainedOrCancelled(call: grpc.ServerWritableStream<unknown, unknown>): Promise<void> {
@@ -140,36 +148,12 @@ function drainedOrCancelled(call: grpc.ServerWritableStream<unknown, unknown>): 
   });
 }
 
-function handlerContext(
-  service: DescService,
-  method: DescMethod,
-  call: grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerWritableStream<unknown, unknown>,
-): ReturnType<typeof createHandlerContext> {
-  const deadline = call.getDeadline();
-  const deadlineMs = deadline instanceof Date ? deadline.getTime() : deadline;
-  return createHandlerContext({
-    service,
-    method,
-    protocolName: "grpc",
-    requestMethod: "POST",
-    url: call.getPath(),
-    // grpc-js reports "no deadline" as Infinity.
-    timeoutMs: Number.isFinite(deadlineMs) ? Math.max(0, deadlineMs - Date.now()) : undefined,
-    requestHeader: headersFrom(call.metadata),
-  });
-}
-
-/** gRPC metadata as fetch Headers; binary (`-bin`) values in their wire form, base64. */
-function headersFrom(metadata: grpc.Metadata): [string, string][] {
-  const entries: [string, string][] = [];
-  const all = metadata.toJSON();
-  for (const key in all) {
-    if (key.charCodeAt(0) === 58 /* ":" */) continue;
-    for (const value of all[key] ?? []) {
-      entries.push([key, typeof value === "string" ? value : value.toString("base64")]);
-    }
-  }
-  return entries;
+function unimplemented(method: DescMethod) {
+  const status = { code: grpc.status.UNIMPLEMENTED, details: `${method.name} is not implemented` };
+  return (call: { emit(event: "error", status: unknown): unknown }, callback?: grpc.sendUnaryData<unknown>) => {
+    if (callback) callback(status);
+    else call.emit("error", status);
+  };
 }
 
 function malformedStatus(request: MalformedRequest): Partial<grpc.StatusObject> {
@@ -180,6 +164,6 @@ function malformedStatus(request: MalformedRequest): Partial<grpc.StatusObject> 
 function statusFrom(error: unknown, method: DescMethod, logger: Logger): Partial<grpc.StatusObject> {
   if (error instanceof ConnectError) return { code: error.code as number, details: error.rawMessage };
   const requestId = randomUUID();
-  logger.error({ err: error, requestId, rpc: method.name }, "unexpected error in gRPC transport");
+  logger.error({ err: error, requestId, rpc: method.name }, "unexpected error in the gRPC transport");
   return { code: grpc.status.INTERNAL, details: `internal error (request id ${requestId})` };
 }
