@@ -5,6 +5,8 @@ import { createHTTPHandler } from "@trpc/server/adapters/standalone";
 import type { Config } from "../config.js";
 import type { Logger } from "../shared/logger.js";
 import { createHTTPContextFactory } from "./context.js";
+import { isExportDownloadPath } from "./export-download.js";
+import { startGatewayExports } from "./export-queue.js";
 import { sendError, sendJson, setSecurityHeaders } from "./http-responses.js";
 import { appRouter } from "./routers/_app.js";
 import { createServiceClient } from "./service-client.js";
@@ -42,6 +44,7 @@ export async function startGateway(config: Config, options: GatewayOptions): Pro
     serviceToken: options.serviceToken,
     timeoutMs: options.serviceTimeoutMs,
   });
+  const exportsPart = startGatewayExports(config, { logger, serviceToken: options.serviceToken, service: service.client });
   const trpc = createHTTPHandler({
     router: appRouter,
     basePath: "/trpc/",
@@ -81,6 +84,10 @@ export async function startGateway(config: Config, options: GatewayOptions): Pro
       trpc(req, res);
       return;
     }
+    if (isExportDownloadPath(path)) {
+      void exportsPart.download(req, res);
+      return;
+    }
     if (path === "/healthz") {
       if (req.method !== "GET" && req.method !== "HEAD") {
         sendError(res, 405, "METHOD_NOT_SUPPORTED", -32005, "use GET /healthz");
@@ -108,6 +115,7 @@ export async function startGateway(config: Config, options: GatewayOptions): Pro
         force.unref();
         await closed;
         clearTimeout(force);
+        await exportsPart.close();
         service.close();
         logger.info("gateway closed");
       })();
