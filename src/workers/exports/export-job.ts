@@ -8,6 +8,7 @@ import { type Export, ExportState } from "../../gen/keyward/v1/export_pb.js";
 import type { Logger } from "../../shared/logger.js";
 import { exportDownloadUrl } from "../links.js";
 import { exportFailedMail, exportReadyMail, type ExportMailFacts } from "../mail/export-mails.js";
+import { isEmail } from "../mail/address.js";
 import type { Mailer } from "../mail/mailer.js";
 import { ExportJobDataSchema } from "../queues.js";
 import { exportFilePath, isSafeExportId, writeExportFile } from "./export-files.js";
@@ -195,8 +196,4 @@ function isPermanent(error: unknown): boolean {
 
 function isExpiredError(error: unknown): boolean {
   return error instanceof ConnectError && error.code === Code.FailedPrecondition;
-}
-
-export function isEmail(value: string): boolean {
-  return /^[^\s@<>]+@[^\s@<>]+$/.test(value);
 }

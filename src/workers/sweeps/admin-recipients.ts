@@ -1,7 +1,7 @@
-import { ADMIN_SCOPE } from "../../gateway/auth.js";
+import { ADMIN_SCOPE } from "../../gateway/scopes.js";
 import type { KeyServiceClient } from "../../gateway/service-client.js";
 import { KeyStatus } from "../../gen/keyward/v1/key_pb.js";
-import { isEmail } from "../exports/export-job.js";
+import { isEmail } from "../mail/address.js";
 
 /**
  * The addresses of the admins: keys with the scope console:admin that still

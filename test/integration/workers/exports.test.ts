@@ -1,0 +1,161 @@
+import { existsSync, readdirSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { exportDownloadUrl, exportLinkSecret } from "../../../src/workers/links.js";
+import { KEY_COLUMNS } from "../../../src/workers/exports/csv.js";
+import { eventually, linkIn, parseCsv, type Stack, startStack } from "./harness.js";
+
+const DAY = 86_400_000;
+let s: Stack;
+
+beforeAll(async () => {
+  s = await startStack();
+});
+afterAll(async () => {
+  await s?.close();
+});
+
+async function createExport(input: unknown, token?: string) {
+  const { status, body } = await s.trpc("exports.create", input, token);
+  return { status, body, data: body.result?.data as { export: Record<string, any>; downloadUrl: string | null } };
+}
+
+describe("exports.create", () => {
+  it("writes an export of at most 1,000 rows at once and answers with a download URL", async () => {
+    const ids = await s.seedKeys(3, { subject: "team-small" });
+    const { status, data } = await createExport({ resource: "api_keys", filters: { subject: "team-small" } });
+    expect(status).toBe(200);
+    expect(data.export).toMatchObject({ state: "ready", resource: "api_keys", rowCount: 3, matchingRows: 3, requestedBy: "admin@example.com" });
+    expect(data.downloadUrl).toMatch(new RegExp(`^${s.url}/exports/${data.export.id}/download\\?expires=\\d+&sig=[0-9a-f]{64}$`));
+
+    const file = await s.download(data.downloadUrl as string);
+    expect(file.status).toBe(200);
+    expect(file.headers.get("content-type")).toBe("text/csv; charset=utf-8");
+    expect(file.headers.get("content-disposition")).toMatch(/^attachment; filename="keyward-api_keys-.+\.csv"$/);
+    expect(Number(file.headers.get("content-length"))).toBe(data.export.byteSize);
+    const rows = parseCsv(file.text);
+    expect(rows[0]).toEqual([...KEY_COLUMNS]);
+    expect(rows.slice(1).map((r) => r[0]).sort()).toEqual([...ids].sort());
+    expect(file.text.endsWith("\r\n")).toBe(true);
+    // Immediate exports are answered, not mailed.
+    expect(s.smtp.mails).toHaveLength(0);
+  });
+
+  it("queues an export of 1,001 rows and mails the admin a link that downloads all of them", async () => {
+    await s.seedKeys(1001, { subject: "team-bulk" });
+    const { status, data } = await createExport({ resource: "api_keys", filters: { subject: "team-bulk" } });
+    expect(status).toBe(200);
+    expect(data.export).toMatchObject({ state: "pending", matchingRows: 1001 });
+    expect(data.downloadUrl).toBeNull();
+
+    const [mail] = await s.smtp.waitFor(1, (m) => m.subject.includes("ready"));
+    expect(mail?.to).toEqual(["admin@example.com"]);
+    expect(mail?.subject).toBe("Your Keyward export is ready (1,001 rows)");
+    expect(mail?.html).toContain("<a href=");
+    const link = linkIn(mail!);
+    expect(link.startsWith(`${s.url}/exports/${data.export.id}/download?`)).toBe(true);
+    // The token is a shell variable in the mail, never a real one.
+    expect(mail?.raw).not.toContain(s.adminToken);
+
+    const file = await s.download(link);
+    expect(file.status).toBe(200);
+    const rows = parseCsv(file.text);
+    expect(rows[0]).toEqual([...KEY_COLUMNS]);
+    expect(rows).toHaveLength(1002);
+    expect(new Set(rows.slice(1).map((r) => r[4]))).toEqual(new Set(["team-bulk"]));
+
+    const got = await s.trpc("exports.get", { id: data.export.id }, s.memberToken, "GET");
+    expect(got.body.result?.data).toMatchObject({ state: "ready", rowCount: 1001, byteSize: Buffer.byteLength(file.text), attempts: 1 });
+    // One file, no temporary leftovers.
+    expect(readdirSync(s.exportsDir).filter((n) => n.includes(data.export.id))).toEqual(
+      expect.arrayContaining([`${data.export.id}.csv`]),
+    );
+    expect(readdirSync(s.exportsDir).filter((n) => n.endsWith(".tmp"))).toEqual([]);
+  });
+
+  it("is for admins only and validates its input", async () => {
+    const member = await createExport({ resource: "api_keys" }, s.memberToken);
+    expect(member.status).toBe(403);
+    const anonymous = await createExport({ resource: "api_keys" }, "");
+    expect(anonymous.status).toBe(401);
+    const bad = await createExport({ resource: "users" });
+    expect(bad.status).toBe(400);
+    const foreign = await createExport({ resource: "api_keys", filters: { code: "valid" } });
+    expect(foreign.status).toBe(400);
+    expect(foreign.body.error?.message).toContain("filters.code");
+  });
+
+  it("exports key logs", async () => {
+    const [id] = await s.seedKeys(1, { subject: "team-logs" });
+    const created = await s.direct.getKey({ id: id as string });
+    expect(created.key?.id).toBe(id);
+    const { status, data } = await createExport({ resource: "key_logs", filters: { keyId: id } });
+    expect(status).toBe(200);
+    expect(data.export).toMatchObject({ state: "ready", resource: "key_logs", rowCount: 0 });
+    const file = await s.download(data.downloadUrl as string);
+    expect(parseCsv(file.text)).toEqual([["id", "key_id", "time", "code", "ip", "method", "path", "user_agent", "tags"]]);
+  });
+});
+
+describe("GET /exports/<id>/download", () => {
+  let link: string;
+  let exportId: string;
+  beforeAll(async () => {
+    await s.seedKeys(2, { subject: "team-links" });
+    const { data } = await createExport({ resource: "api_keys", filters: { subject: "team-links" } });
+    link = data.downloadUrl as string;
+    exportId = data.export.id;
+  });
+
+  it("refuses a member with 403", async () => {
+    const res = await s.download(link, s.memberToken);
+    expect(res.status).toBe(403);
+    expect(JSON.parse(res.text).error.message).toContain("only admins");
+  });
+
+  it("refuses a request without an admin key with 401", async () => {
+    expect((await s.download(link, "")).status).toBe(401);
+  });
+
+  it("refuses a tampered link with 403", async () => {
+    const sig = /sig=([0-9a-f]+)/.exec(link)?.[1] as string;
+    const flipped = `${sig.slice(0, -1)}${sig.endsWith("0") ? "1" : "0"}`;
+    expect((await s.download(link.replace(sig, flipped))).status).toBe(403);
+    const later = link.replace(/expires=(\d+)/, (_, ms: string) => `expires=${Number(ms) + DAY}`);
+    expect((await s.download(later)).status).toBe(403);
+    expect((await s.download(link.replace(/&sig=.*/, ""))).status).toBe(403);
+    // Another export's id under this signature.
+    expect((await s.download(link.replace(exportId, "01890000-0000-7000-8000-000000000000"))).status).toBe(403);
+    // The real link still works.
+    expect((await s.download(link)).status).toBe(200);
+  });
+
+  it("answers 410 for a link past its time, and deletes the file", async () => {
+    // A link signed correctly but already past: only the holder of the secret can make one.
+    const { data } = await createExport({ resource: "api_keys", filters: { subject: "team-links" } });
+    const secret = exportLinkSecret(s.config, s.serviceToken);
+    const past = exportDownloadUrl(s.url, secret, data.export.id, Date.now() - 1000);
+    const res = await s.download(past);
+    expect(res.status).toBe(410);
+    expect(existsSync(join(s.exportsDir, `${data.export.id}.csv`))).toBe(false);
+  });
+});
+
+describe("expiry", () => {
+  it("after 7 days the sweep expires the export and deletes its file; the link then answers 410", async () => {
+    await s.seedKeys(1, { subject: "team-expiry" });
+    const { data } = await createExport({ resource: "api_keys", filters: { subject: "team-expiry" } });
+    const file = join(s.exportsDir, `${data.export.id}.csv`);
+    expect(existsSync(file)).toBe(true);
+
+    s.clock.advance(7 * DAY + 60_000);
+    const swept = await s.workers!.sweepNow();
+    expect(swept.expiredExports).toContain(data.export.id);
+    expect(existsSync(file)).toBe(false);
+
+    const res = await s.download(data.downloadUrl as string);
+    expect(res.status).toBe(410);
+    const got = await s.trpc("exports.get", { id: data.export.id }, s.adminToken, "GET");
+    expect(got.body.result?.data.state).toBe("expired");
+  });
+});
