@@ -2,16 +2,16 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { Config } from "../config.js";
-import { KeyStatus } from "../gen/keyward/v1/key_pb.js";
 import { keyJson, required } from "../gateway/json.js";
 import { ADMIN_SCOPE } from "../gateway/scopes.js";
 import { asActor, createServiceClient, type KeyServiceClient } from "../gateway/service-client.js";
+import { KeyStatus } from "../gen/keyward/v1/key_pb.js";
 import { resolveServiceToken } from "../shared/service-token.js";
+import type { CommandContext } from "./commands/context.js";
 import { CliError, UsageError } from "./errors.js";
-import { loadServerConfig } from "./load-config.js";
 import { printToken } from "./format/token.js";
 import { printJson, printLine } from "./io.js";
-import type { CommandContext } from "./commands/context.js";
+import { loadServerConfig } from "./load-config.js";
 
 /** The actor the service records as `key.bootstrap` in the audit log. */
 const BOOTSTRAP_ACTOR = "bootstrap";
@@ -44,7 +44,9 @@ export async function bootstrapAdmin(ctx: CommandContext, flags: BootstrapFlags)
     const response = await service.client.createKey(
       {
         name: `Console admin ${email}`.slice(0, 100),
-        description: flags.force ? "Created by keyward bootstrap, created with --force" : "Created by keyward bootstrap",
+        description: flags.force
+          ? "Created by keyward bootstrap, created with --force"
+          : "Created by keyward bootstrap",
         scopes: [ADMIN_SCOPE],
         claims: { email },
       },
@@ -88,7 +90,9 @@ function serviceFailure(error: unknown, config: Config): unknown {
   if (!(error instanceof ConnectError)) return error;
   switch (error.code) {
     case Code.Unavailable:
-      return new CliError(`cannot reach the key service at ${config.KEYWARD_SERVICE_URL} (KEYWARD_SERVICE_URL): is it running?`);
+      return new CliError(
+        `cannot reach the key service at ${config.KEYWARD_SERVICE_URL} (KEYWARD_SERVICE_URL): is it running?`,
+      );
     case Code.DeadlineExceeded:
       return new CliError(`the key service at ${config.KEYWARD_SERVICE_URL} did not answer in time`);
     case Code.Unauthenticated:

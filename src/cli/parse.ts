@@ -44,6 +44,7 @@ export function parsePositiveInt(text: string): number {
 export function parseTime(text: string, now = Date.now()): string {
   if (/^\d+[smhdwy]$/.test(text.trim())) return new Date(now - parseDurationSeconds(text) * 1000).toISOString();
   const ms = Date.parse(text);
-  if (Number.isNaN(ms)) throw new InvalidArgumentError("must be an ISO-8601 time (2030-01-31T12:00:00Z) or a duration ago (24h, 7d).");
+  if (Number.isNaN(ms))
+    throw new InvalidArgumentError("must be an ISO-8601 time (2030-01-31T12:00:00Z) or a duration ago (24h, 7d).");
   return new Date(ms).toISOString();
 }

@@ -1,5 +1,5 @@
-import { CommanderError } from "commander";
 import { TRPCClientError } from "@trpc/client";
+import { CommanderError } from "commander";
 import { CliError, EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from "./errors.js";
 import type { CliIO } from "./io.js";
 
@@ -42,7 +42,8 @@ function unreachable(error: TRPCClientError<never>, gatewayUrl: string | undefin
   let cause: unknown = error.cause;
   while (cause instanceof Error) {
     const code = (cause as NodeJS.ErrnoException).code;
-    if (code === "ECONNREFUSED") return `cannot reach the gateway${where}: connection refused (is it running? check KEYWARD_URL)`;
+    if (code === "ECONNREFUSED")
+      return `cannot reach the gateway${where}: connection refused (is it running? check KEYWARD_URL)`;
     if (code === "ENOTFOUND") return `cannot reach the gateway${where}: unknown host (check KEYWARD_URL)`;
     if (cause.name === "TimeoutError") return `the gateway${where} did not answer in time`;
     cause = cause.cause;

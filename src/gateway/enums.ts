@@ -1,15 +1,20 @@
 import type { DescEnum } from "@bufbuild/protobuf";
-import { ExportResource, ExportResourceSchema, ExportState, ExportStateSchema } from "../gen/keyward/v1/export_pb.js";
 import {
-  KeyStatus,
+  type ExportResource,
+  ExportResourceSchema,
+  type ExportState,
+  ExportStateSchema,
+} from "../gen/keyward/v1/export_pb.js";
+import {
+  type KeyStatus,
   KeyStatusSchema,
-  Permission,
+  type Permission,
   PermissionSchema,
-  RefillInterval,
+  type RefillInterval,
   RefillIntervalSchema,
 } from "../gen/keyward/v1/key_pb.js";
-import { Granularity, GranularitySchema } from "../gen/keyward/v1/usage_pb.js";
-import { VerifyCode, VerifyCodeSchema } from "../gen/keyward/v1/verify_pb.js";
+import { type Granularity, GranularitySchema } from "../gen/keyward/v1/usage_pb.js";
+import { type VerifyCode, VerifyCodeSchema } from "../gen/keyward/v1/verify_pb.js";
 import {
   EXPORT_RESOURCE_WORDS,
   EXPORT_STATE_WORDS,

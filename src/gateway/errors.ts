@@ -118,7 +118,7 @@ export function inputIssues(error: TRPCError): InputIssue[] | undefined {
   const cause: unknown = error.cause;
   if (cause instanceof InputError) return cause.issues;
   if (cause && typeof cause === "object" && Array.isArray((cause as { issues?: unknown }).issues)) {
-    return ((cause as { issues: SchemaIssue[] }).issues).map(schemaIssue);
+    return (cause as { issues: SchemaIssue[] }).issues.map(schemaIssue);
   }
   return undefined;
 }
@@ -131,7 +131,10 @@ function schemaIssue(issue: SchemaIssue): InputIssue {
   }
   if (issue.code === "unrecognized_keys" && issue.keys?.length) {
     const prefix = field ? `${field}.` : "";
-    return { field: `${prefix}${issue.keys[0]}`, message: `unknown field${issue.keys.length > 1 ? `s ${issue.keys.join(", ")}` : ""}` };
+    return {
+      field: `${prefix}${issue.keys[0]}`,
+      message: `unknown field${issue.keys.length > 1 ? `s ${issue.keys.join(", ")}` : ""}`,
+    };
   }
   return { field: field || "input", message: issue.message };
 }

@@ -15,7 +15,12 @@ export function setSecurityHeaders(res: ServerResponse): void {
   res.setHeader("cache-control", "no-store");
 }
 
-export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+export function sendJson(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
   const text = JSON.stringify(body);
   res.writeHead(status, {
     ...headers,
@@ -26,6 +31,12 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
 }
 
 /** An error answer outside tRPC, in tRPC's envelope so that tRPC clients read it too. */
-export function sendError(res: ServerResponse, status: number, code: string, jsonRpcCode: number, message: string): void {
+export function sendError(
+  res: ServerResponse,
+  status: number,
+  code: string,
+  jsonRpcCode: number,
+  message: string,
+): void {
   sendJson(res, status, { error: { message, code: jsonRpcCode, data: { code, httpStatus: status } } });
 }

@@ -40,9 +40,7 @@ const IdentifierSchema = z
 export const SubjectSchema = IdentifierSchema;
 export const DomainIdSchema = IdentifierSchema;
 
-export const ScopeSchema = z
-  .string()
-  .regex(/^[a-z0-9_.:*-]{1,64}$/, "must be 1-64 characters of a-z, 0-9, _ . : * -");
+export const ScopeSchema = z.string().regex(/^[a-z0-9_.:*-]{1,64}$/, "must be 1-64 characters of a-z, 0-9, _ . : * -");
 export const ScopesSchema = z.array(ScopeSchema).max(50, "must hold at most 50 scopes");
 
 export const CLAIMS_MAX_BYTES = 4096;
@@ -81,7 +79,10 @@ export const RefillSchema = z.strictObject({
   dayOfMonth: z.number().int().min(1).max(31).optional(),
 });
 
-export const TimeSchema = z.iso.datetime({ offset: true, message: "must be an ISO-8601 time, e.g. 2030-01-31T12:00:00Z" });
+export const TimeSchema = z.iso.datetime({
+  offset: true,
+  message: "must be an ISO-8601 time, e.g. 2030-01-31T12:00:00Z",
+});
 
 export const PageSizeSchema = z.number().int().min(1, "must be 1-100").max(100, "must be 1-100");
 export const PageTokenSchema = z.string().max(1024, "is not a page token from this API");

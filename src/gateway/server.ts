@@ -44,7 +44,11 @@ export async function startGateway(config: Config, options: GatewayOptions): Pro
     serviceToken: options.serviceToken,
     timeoutMs: options.serviceTimeoutMs,
   });
-  const exportsPart = startGatewayExports(config, { logger, serviceToken: options.serviceToken, service: service.client });
+  const exportsPart = startGatewayExports(config, {
+    logger,
+    serviceToken: options.serviceToken,
+    service: service.client,
+  });
   const trpc = createHTTPHandler({
     router: appRouter,
     basePath: "/trpc/",
@@ -54,7 +58,8 @@ export async function startGateway(config: Config, options: GatewayOptions): Pro
     maxBodySize: MAX_BODY_BYTES,
     onError: ({ error, path }) => {
       // Client errors are answers, not incidents; mapped service failures were logged in errors.ts.
-      if (error.code === "INTERNAL_SERVER_ERROR" && !isLogged(error)) logger.error({ err: error, path }, "procedure failed");
+      if (error.code === "INTERNAL_SERVER_ERROR" && !isLogged(error))
+        logger.error({ err: error, path }, "procedure failed");
     },
   });
 
@@ -69,7 +74,10 @@ export async function startGateway(config: Config, options: GatewayOptions): Pro
     res.once("finish", () => {
       const ms = Math.round(performance.now() - started);
       // The path only: query strings carry inputs, headers carry tokens.
-      logger[path === "/healthz" ? "debug" : "info"]({ method: req.method, path, status: res.statusCode, ms }, "request");
+      logger[path === "/healthz" ? "debug" : "info"](
+        { method: req.method, path, status: res.statusCode, ms },
+        "request",
+      );
       if (draining) setImmediate(() => server.closeIdleConnections());
     });
 
@@ -100,8 +108,19 @@ export async function startGateway(config: Config, options: GatewayOptions): Pro
   };
 
   const server = createServer(handle);
-  const port = await listen(server, config.KEYWARD_GATEWAY_PORT, config.KEYWARD_HOST);
-  logger.info({ host: config.KEYWARD_HOST, port, serviceUrl: options.serviceUrl ?? config.KEYWARD_SERVICE_URL }, "gateway listening");
+  let port: number;
+  try {
+    port = await listen(server, config.KEYWARD_GATEWAY_PORT, config.KEYWARD_HOST);
+  } catch (error) {
+    // Not listening: release what was opened for it, or the process stays alive.
+    await exportsPart.close();
+    service.close();
+    throw error;
+  }
+  logger.info(
+    { host: config.KEYWARD_HOST, port, serviceUrl: options.serviceUrl ?? config.KEYWARD_SERVICE_URL },
+    "gateway listening",
+  );
 
   let closing: Promise<void> | undefined;
   return {

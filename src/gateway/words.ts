@@ -32,4 +32,3 @@ export type ExportStateWord = (typeof EXPORT_STATE_WORDS)[number];
 export type ExportResourceWord = (typeof EXPORT_RESOURCE_WORDS)[number];
 export type GranularityWord = (typeof GRANULARITY_WORDS)[number];
 export type RefillIntervalWord = (typeof REFILL_INTERVAL_WORDS)[number];
-

@@ -47,7 +47,13 @@ export function registerAudit(program: Command, ctx: CommandContext): void {
         ? "No audit events."
         : renderTable(
             ["TIME", "ACTOR", "ACTION", "KEY", "SUMMARY"],
-            page.events.map((e) => [relativeTime(e.time, now), e.actor, e.action, e.keyId ?? e.exportId ?? "-", e.summary]),
+            page.events.map((e) => [
+              relativeTime(e.time, now),
+              e.actor,
+              e.action,
+              e.keyId ?? e.exportId ?? "-",
+              e.summary,
+            ]),
           ),
     );
     if (page.nextPageToken) ctx.io.stderr.write(`More: keyward audit --page-token ${page.nextPageToken}\n`);

@@ -17,29 +17,38 @@ export function registerExports(program: Command, ctx: CommandContext): void {
       .addOption(new Option("--state <state>", "only exports in this state").choices(EXPORT_STATE_WORDS))
       .option("--limit <n>", "exports per page, 1-100 (default 20)", parsePositiveInt)
       .option("--page-token <token>", "the page after the one that printed this token"),
-  ).action(async (flags: { state?: (typeof EXPORT_STATE_WORDS)[number]; limit?: number; pageToken?: string; json?: boolean }) => {
-    const page = await ctx.gateway().exports.list.query({ state: flags.state, pageSize: flags.limit, pageToken: flags.pageToken });
-    if (flags.json) return printJson(ctx.io, page);
-    const now = Date.now();
-    printLine(
-      ctx.io,
-      page.exports.length === 0
-        ? "No exports."
-        : renderTable(
-            ["ID", "RESOURCE", "STATE", "ROWS", "REQUESTED BY", "CREATED", "EXPIRES"],
-            page.exports.map((e) => [
-              e.id,
-              e.resource ?? "-",
-              e.state ?? "-",
-              String(e.state === "ready" ? e.rowCount : e.matchingRows),
-              e.requestedBy,
-              relativeTime(e.createTime, now),
-              relativeTime(e.expireTime, now, "-"),
-            ]),
-          ),
-    );
-    if (page.nextPageToken) ctx.io.stderr.write(`More: keyward exports list --page-token ${page.nextPageToken}\n`);
-  });
+  ).action(
+    async (flags: {
+      state?: (typeof EXPORT_STATE_WORDS)[number];
+      limit?: number;
+      pageToken?: string;
+      json?: boolean;
+    }) => {
+      const page = await ctx
+        .gateway()
+        .exports.list.query({ state: flags.state, pageSize: flags.limit, pageToken: flags.pageToken });
+      if (flags.json) return printJson(ctx.io, page);
+      const now = Date.now();
+      printLine(
+        ctx.io,
+        page.exports.length === 0
+          ? "No exports."
+          : renderTable(
+              ["ID", "RESOURCE", "STATE", "ROWS", "REQUESTED BY", "CREATED", "EXPIRES"],
+              page.exports.map((e) => [
+                e.id,
+                e.resource ?? "-",
+                e.state ?? "-",
+                String(e.state === "ready" ? e.rowCount : e.matchingRows),
+                e.requestedBy,
+                relativeTime(e.createTime, now),
+                relativeTime(e.expireTime, now, "-"),
+              ]),
+            ),
+      );
+      if (page.nextPageToken) ctx.io.stderr.write(`More: keyward exports list --page-token ${page.nextPageToken}\n`);
+    },
+  );
 
   withJson(exportsCommand.command("get").description("show one export").argument("<id>", "the export's id")).action(
     async (id: string, flags: { json?: boolean }) => {

@@ -1,11 +1,11 @@
 import { type Command, Option } from "commander";
-import { KEY_STATUS_WORDS, PERMISSION_WORDS, VERIFY_CODE_WORDS } from "../../gateway/words.js";
 import type { KeyJson } from "../../gateway/json.js";
+import { KEY_STATUS_WORDS, PERMISSION_WORDS, VERIFY_CODE_WORDS } from "../../gateway/words.js";
 import { UsageError } from "../errors.js";
 import { keyDetails, keysTable } from "../format/key.js";
 import { renderTable } from "../format/table.js";
-import { printToken } from "../format/token.js";
 import { relativeTime, timeWithRelative } from "../format/time.js";
+import { printToken } from "../format/token.js";
 import { printJson, printLine } from "../io.js";
 import { collect, parseClaims, parseDurationSeconds, parsePositiveInt, parseTime } from "../parse.js";
 import { type CommandContext, withJson } from "./context.js";
@@ -50,8 +50,12 @@ function registerCreate(keys: Command, ctx: CommandContext): void {
       .option("--domain <id>", "restrict the key to one sending domain (implies --permission sending_access)")
       .option("--subject <id>", "the owner, e.g. user_123 or org_456")
       .option("--scope <scope>", "a scope such as read:users (repeatable)", collect)
-      .option("--claims <json>", "a JSON object returned on verification, e.g. '{\"plan\":\"pro\"}'", parseClaims)
-      .option("--expires-in <duration>", "expire after 30d, 12h, 90m or 3600 (seconds); default never", parseDurationSeconds)
+      .option("--claims <json>", 'a JSON object returned on verification, e.g. \'{"plan":"pro"}\'', parseClaims)
+      .option(
+        "--expires-in <duration>",
+        "expire after 30d, 12h, 90m or 3600 (seconds); default never",
+        parseDurationSeconds,
+      )
       .option("--cidr <cidr>", "accept verification only from this IP or CIDR (repeatable)", collect)
       .option("--disabled", "create the key disabled (enable it later with keys update --enable)"),
   ).action(async (flags: CreateFlags) => {
@@ -165,9 +169,15 @@ function registerUpdate(keys: Command, ctx: CommandContext): void {
       .addOption(new Option("--permission <permission>", "what the key may do").choices(PERMISSION_WORDS))
       .addOption(new Option("--domain <id>", "restrict the key to one sending domain").conflicts("clearDomain"))
       .option("--clear-domain", "remove the domain restriction")
-      .addOption(new Option("--scope <scope>", "the new scope list, replacing the old (repeatable)").argParser(collect).conflicts("clearScopes"))
+      .addOption(
+        new Option("--scope <scope>", "the new scope list, replacing the old (repeatable)")
+          .argParser(collect)
+          .conflicts("clearScopes"),
+      )
       .option("--clear-scopes", "remove every scope")
-      .addOption(new Option("--claims <json>", "new claims, a JSON object").argParser(parseClaims).conflicts("clearClaims"))
+      .addOption(
+        new Option("--claims <json>", "new claims, a JSON object").argParser(parseClaims).conflicts("clearClaims"),
+      )
       .option("--clear-claims", "remove the claims")
       .addOption(
         new Option("--expires-in <duration>", "expire this long from now: 30d, 12h, 3600 (seconds)")
@@ -175,7 +185,11 @@ function registerUpdate(keys: Command, ctx: CommandContext): void {
           .conflicts("neverExpires"),
       )
       .option("--never-expires", "remove the expiry")
-      .addOption(new Option("--cidr <cidr>", "the new allowed IP/CIDR list, replacing the old (repeatable)").argParser(collect).conflicts("clearCidrs"))
+      .addOption(
+        new Option("--cidr <cidr>", "the new allowed IP/CIDR list, replacing the old (repeatable)")
+          .argParser(collect)
+          .conflicts("clearCidrs"),
+      )
       .option("--clear-cidrs", "accept verification from any address")
       .addOption(new Option("--enable", "enable the key").conflicts("disable"))
       .option("--disable", "disable the key (verification fails with disabled until enabled)"),
@@ -197,7 +211,9 @@ function registerUpdate(keys: Command, ctx: CommandContext): void {
       enabled: flags.enable ? true : flags.disable ? false : undefined,
     };
     if (Object.entries(input).every(([k, v]) => k === "id" || v === undefined)) {
-      throw new UsageError("nothing to change: give at least one flag, e.g. --name or --disable (see keyward keys update --help)");
+      throw new UsageError(
+        "nothing to change: give at least one flag, e.g. --name or --disable (see keyward keys update --help)",
+      );
     }
     const key = await ctx.gateway().keys.update.mutate(input);
     if (flags.json) return printJson(ctx.io, key);
@@ -253,10 +269,14 @@ function registerUsage(keys: Command, ctx: CommandContext): void {
       .description("verifications of a key per hour or day, by outcome")
       .argument("<id>", "the key's id")
       .addOption(new Option("--granularity <unit>", "bucket size (default hour)").choices(["hour", "day"]))
-      .option("--from <time>", "start: an ISO time or a duration ago such as 7d (default 24h or 30d ago)", (v) => parseTime(v))
+      .option("--from <time>", "start: an ISO time or a duration ago such as 7d (default 24h or 30d ago)", (v) =>
+        parseTime(v),
+      )
       .option("--to <time>", "end: an ISO time or a duration ago (default now)", (v) => parseTime(v)),
   ).action(async (id: string, flags: { granularity?: "hour" | "day"; from?: string; to?: string; json?: boolean }) => {
-    const usage = await ctx.gateway().keys.usage.query({ id, granularity: flags.granularity, from: flags.from, to: flags.to });
+    const usage = await ctx
+      .gateway()
+      .keys.usage.query({ id, granularity: flags.granularity, from: flags.from, to: flags.to });
     if (flags.json) return printJson(ctx.io, usage);
     const rows = usage.buckets.map((b) => [
       (b.startTime ?? "").slice(0, 16).replace("T", " "),
@@ -282,7 +302,14 @@ function registerLogs(keys: Command, ctx: CommandContext): void {
   ).action(
     async (
       id: string,
-      flags: { code?: (typeof VERIFY_CODE_WORDS)[number]; from?: string; to?: string; limit?: number; pageToken?: string; json?: boolean },
+      flags: {
+        code?: (typeof VERIFY_CODE_WORDS)[number];
+        from?: string;
+        to?: string;
+        limit?: number;
+        pageToken?: string;
+        json?: boolean;
+      },
     ) => {
       const page = await ctx.gateway().keys.logs.query({
         id,

@@ -5,7 +5,11 @@ import type { CommandContext } from "./context.js";
 type ProcessKind = "service" | "gateway" | "workers";
 
 const PROCESSES: { name: string; kinds: ProcessKind[]; description: string }[] = [
-  { name: "start", kinds: ["service", "gateway", "workers"], description: "run the key service, the gateway and the workers in one process" },
+  {
+    name: "start",
+    kinds: ["service", "gateway", "workers"],
+    description: "run the key service, the gateway and the workers in one process",
+  },
   { name: "service", kinds: ["service"], description: "run the key service alone (gRPC and Connect)" },
   { name: "gateway", kinds: ["gateway"], description: "run the admin gateway alone, calling KEYWARD_SERVICE_URL" },
   { name: "workers", kinds: ["workers"], description: "run the background workers alone (exports and sweeps)" },
@@ -25,4 +29,3 @@ export function registerProcesses(program: Command, ctx: CommandContext): void {
       });
   }
 }
-

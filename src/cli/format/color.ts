@@ -20,7 +20,14 @@ const COLOURS: Palette = {
 };
 
 const identity = (s: string) => s;
-const PLAIN: Palette = { green: identity, yellow: identity, red: identity, magenta: identity, dim: identity, bold: identity };
+const PLAIN: Palette = {
+  green: identity,
+  yellow: identity,
+  red: identity,
+  magenta: identity,
+  dim: identity,
+  bold: identity,
+};
 
 export function createPalette(isTTY: boolean, env: Record<string, string | undefined>): Palette {
   const noColor = env.NO_COLOR !== undefined && env.NO_COLOR !== "";
@@ -29,5 +36,10 @@ export function createPalette(isTTY: boolean, env: Record<string, string | undef
 
 /** The visible width of a string that may hold colour codes. */
 export function visibleWidth(s: string): number {
-  return [...s.replace(/\u001b\[[0-9;]*m/g, "")].length;
+  return [...stripColour(s)].length;
+}
+
+export function stripColour(s: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: ANSI colour codes start with ESC.
+  return s.replace(/\u001b\[[0-9;]*m/g, "");
 }

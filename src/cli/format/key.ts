@@ -62,7 +62,10 @@ export function keyDetails(k: KeyJson, c: Palette, now = Date.now()): string {
   }
   if (k.remaining !== null) fields.push(["Credits left", String(k.remaining)]);
   if (k.revokeTime) {
-    fields.push(["Revoked", `${timeWithRelative(k.revokeTime, "-", now)}${k.revocationReason ? `: ${k.revocationReason}` : ""}`]);
+    fields.push([
+      "Revoked",
+      `${timeWithRelative(k.revokeTime, "-", now)}${k.revocationReason ? `: ${k.revocationReason}` : ""}`,
+    ]);
   }
   if (k.rotatedFromId) fields.push(["Rotated from", k.rotatedFromId]);
   if (k.rotatedToId) fields.push(["Rotated to", k.rotatedToId]);

@@ -1,11 +1,14 @@
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { type Harness, startHarness } from "../gateway/harness.js";
 import { runCli, tokensIn } from "./run-cli.js";
 
 /** `keyward bootstrap`: the first admin key, straight from the service, printed once. */
+// Each run of the CLI is a fresh Node process (about a second, more on a busy machine).
+vi.setConfig({ testTimeout: 120_000 });
+
 let h: Harness;
 let serviceEnv: Record<string, string>;
 beforeAll(async () => {
@@ -48,11 +51,17 @@ describe("keyward bootstrap", () => {
   it("creates another with --force, recorded in its description and the audit log", async () => {
     const r = await runCli(["bootstrap", "--email", "second@example.com", "--force", "--json"], serviceEnv);
     expect(r.code).toBe(0);
-    const out = JSON.parse(r.stdout) as { key: { id: string; description: string; scopes: string[]; claims: object }; token: string };
+    const out = JSON.parse(r.stdout) as {
+      key: { id: string; description: string; scopes: string[]; claims: object };
+      token: string;
+    };
     expect(out.key.description).toContain("created with --force");
     expect(out.key.scopes).toEqual(["console:admin"]);
     expect(out.key.claims).toEqual({ email: "second@example.com" });
-    const audit = await runCli(["audit", "--actor", "bootstrap", "--json"], { KEYWARD_URL: h.url, KEYWARD_TOKEN: firstToken });
+    const audit = await runCli(["audit", "--actor", "bootstrap", "--json"], {
+      KEYWARD_URL: h.url,
+      KEYWARD_TOKEN: firstToken,
+    });
     const events = (JSON.parse(audit.stdout) as { events: { action: string; keyId: string }[] }).events;
     expect(events.map((e) => e.action)).toEqual(["key.bootstrap", "key.bootstrap"]);
     expect(events[0]?.keyId).toBe(out.key.id);
@@ -67,7 +76,10 @@ describe("keyward bootstrap", () => {
   it("no service token to be found is a usage error, and no token file is made", async () => {
     const empty = mkdtempSync(join(tmpdir(), "keyward-empty-"));
     try {
-      const r = await runCli(["bootstrap", "--email", "ops@example.com"], { KEYWARD_DATA_DIR: empty, KEYWARD_SERVICE_URL: h.serviceUrl });
+      const r = await runCli(["bootstrap", "--email", "ops@example.com"], {
+        KEYWARD_DATA_DIR: empty,
+        KEYWARD_SERVICE_URL: h.serviceUrl,
+      });
       expect(r.code).toBe(2);
       expect(r.stderr).toMatch(/no service token/);
       expect(existsSync(join(empty, "service-token"))).toBe(false);

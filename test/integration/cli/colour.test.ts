@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { main } from "../../../src/cli/main.js";
+import { stripColour } from "../../../src/cli/format/color.js";
 import type { CliIO } from "../../../src/cli/io.js";
+import { main } from "../../../src/cli/main.js";
 import { type Harness, startHarness } from "../gateway/harness.js";
 
 /** main() in-process with a pretend terminal: colour only on a TTY, and never with NO_COLOR. */
@@ -38,7 +39,7 @@ describe("status colour", () => {
     expect(r.stdout).toContain("\u001b[32mactive\u001b[39m");
     expect(r.stdout).toContain("\u001b[31mrevoked\u001b[39m");
     // Colour codes do not break the alignment: every row's NAME column starts where the header's does.
-    const lines = r.stdout.trimEnd().split("\n").map((l) => l.replace(/\u001b\[[0-9;]*m/g, ""));
+    const lines = r.stdout.trimEnd().split("\n").map(stripColour);
     const at = lines[0]?.indexOf("PERMISSION");
     for (const line of lines.slice(1)) expect(line.indexOf("full_access")).toBe(at);
   });

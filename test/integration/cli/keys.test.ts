@@ -1,7 +1,10 @@
 import { createServer } from "node:net";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { type Harness, startHarness, UNKNOWN_ID } from "../gateway/harness.js";
 import { runCli, tokensIn } from "./run-cli.js";
+
+// Each run of the CLI is a fresh Node process (about a second, more on a busy machine).
+vi.setConfig({ testTimeout: 120_000 });
 
 let h: Harness;
 let env: Record<string, string>;
@@ -20,9 +23,26 @@ const keyward = (...args: string[]) => runCli(args, env);
 describe("keyward keys", () => {
   it("create prints the token once, with the warning, and the key works", async () => {
     const r = await keyward(
-      "keys", "create", "--name", "Production", "--domain", "dom_1",
-      "--scope", "read:users", "--scope", "write:users", "--claims", '{"plan":"pro"}',
-      "--expires-in", "30d", "--cidr", "10.0.0.0/8", "--subject", "org_456", "--description", "sends mail",
+      "keys",
+      "create",
+      "--name",
+      "Production",
+      "--domain",
+      "dom_1",
+      "--scope",
+      "read:users",
+      "--scope",
+      "write:users",
+      "--claims",
+      '{"plan":"pro"}',
+      "--expires-in",
+      "30d",
+      "--cidr",
+      "10.0.0.0/8",
+      "--subject",
+      "org_456",
+      "--description",
+      "sends mail",
     );
     expect(r.stderr).toBe("");
     expect(r.code).toBe(0);
@@ -32,14 +52,28 @@ describe("keyward keys", () => {
     expect(r.stdout).toMatch(/^Created key "Production" \([0-9a-f-]{36}\)\./);
     const verified = await h.service.verifyKey({ token: tokens[0] as string, context: { ip: "10.1.1.1" } });
     expect(verified.valid).toBe(true);
-    expect(verified.key).toMatchObject({ name: "Production", domainId: "dom_1", subject: "org_456", scopes: ["read:users", "write:users"] });
+    expect(verified.key).toMatchObject({
+      name: "Production",
+      domainId: "dom_1",
+      subject: "org_456",
+      scopes: ["read:users", "write:users"],
+    });
     expect(verified.key?.claims).toEqual({ plan: "pro" });
     const expires = Number(verified.key?.expireTime?.seconds) * 1000 - Date.now();
     expect(Math.abs(expires - 30 * 86_400_000)).toBeLessThan(60_000);
   });
 
   it("create --json prints the key and the token for scripts", async () => {
-    const r = await keyward("keys", "create", "--name", "scripted", "--permission", "sending_access", "--disabled", "--json");
+    const r = await keyward(
+      "keys",
+      "create",
+      "--name",
+      "scripted",
+      "--permission",
+      "sending_access",
+      "--disabled",
+      "--json",
+    );
     expect(r.code).toBe(0);
     const out = JSON.parse(r.stdout) as { key: { name: string; permission: string; enabled: boolean }; token: string };
     expect(out.key).toMatchObject({ name: "scripted", permission: "sending_access", enabled: false });
@@ -67,7 +101,9 @@ describe("keyward keys", () => {
     expect(page.keys[0]?.name).toBe("listed one");
     expect(page.nextPageToken).toEqual(expect.any(String));
 
-    const all = JSON.parse((await keyward("keys", "list", "--json", "--all", "--limit", "1")).stdout) as { keys: unknown[] };
+    const all = JSON.parse((await keyward("keys", "list", "--json", "--all", "--limit", "1")).stdout) as {
+      keys: unknown[];
+    };
     expect(all.keys.length).toBeGreaterThanOrEqual(3);
   });
 
@@ -87,7 +123,11 @@ describe("keyward keys", () => {
     const update = await keyward("keys", "update", id, "--name", "renamed", "--disable", "--scope", "a:b");
     expect(update.code).toBe(0);
     expect(update.stdout).toMatch(/^Status\s+disabled$/m);
-    const got = JSON.parse((await keyward("keys", "get", id, "--json")).stdout) as { name: string; enabled: boolean; scopes: string[] };
+    const got = JSON.parse((await keyward("keys", "get", id, "--json")).stdout) as {
+      name: string;
+      enabled: boolean;
+      scopes: string[];
+    };
     expect(got).toMatchObject({ name: "renamed", enabled: false, scopes: ["a:b"] });
 
     const rotate = await keyward("keys", "rotate", id, "--grace", "1h");
@@ -101,7 +141,9 @@ describe("keyward keys", () => {
     const del = await keyward("keys", "delete", id, "--reason", "leaked");
     expect(del.code).toBe(0);
     expect(del.stdout).toBe(`Revoked key "renamed" (${id}).\n`);
-    const revoked = JSON.parse((await keyward("keys", "list", "--status", "revoked", "--json")).stdout) as { keys: { id: string }[] };
+    const revoked = JSON.parse((await keyward("keys", "list", "--status", "revoked", "--json")).stdout) as {
+      keys: { id: string }[];
+    };
     expect(revoked.keys.map((k) => k.id)).toContain(id);
   });
 
@@ -188,12 +230,29 @@ describe("keyward exit codes and errors", () => {
   it("--help lists every command and flag; keys create --help every flag of create", async () => {
     const top = await runCli(["--help"]);
     expect(top.code).toBe(0);
-    for (const text of ["keyward keys create --name <name>", "[--expires-in <duration>]", "keyward bootstrap --email <email>", "KEYWARD_TOKEN"]) {
+    for (const text of [
+      "keyward keys create --name <name>",
+      "[--expires-in <duration>]",
+      "keyward bootstrap --email <email>",
+      "KEYWARD_TOKEN",
+    ]) {
       expect(top.stdout).toContain(text);
     }
     const create = await runCli(["keys", "create", "--help"]);
     expect(create.code).toBe(0);
-    for (const flag of ["--name", "--description", "--permission", "--domain", "--subject", "--scope", "--claims", "--expires-in", "--cidr", "--disabled", "--json"]) {
+    for (const flag of [
+      "--name",
+      "--description",
+      "--permission",
+      "--domain",
+      "--subject",
+      "--scope",
+      "--claims",
+      "--expires-in",
+      "--cidr",
+      "--disabled",
+      "--json",
+    ]) {
       expect(create.stdout).toContain(flag);
     }
   });

@@ -27,7 +27,10 @@ describe("sign-in", () => {
       keyId: admin.id,
       scopes: ["console:admin"],
     });
-    await expect(h.client(member.token).me.query()).resolves.toMatchObject({ email: "dev@example.com", role: "member" });
+    await expect(h.client(member.token).me.query()).resolves.toMatchObject({
+      email: "dev@example.com",
+      role: "member",
+    });
   });
 
   it("no Authorization header, a non-Bearer header, a malformed or unknown token: 401", async () => {
@@ -50,13 +53,22 @@ describe("sign-in", () => {
     const client = h.client(admin.token);
     await expect(client.keys.list.query()).resolves.toBeDefined();
     await h.service.deleteKey({ id: admin.id, reason: "left the company" }, asActor("harness"));
-    expect(await failure(client.keys.list.query())).toMatchObject({ status: 401, message: "this key has been revoked" });
+    expect(await failure(client.keys.list.query())).toMatchObject({
+      status: 401,
+      message: "this key has been revoked",
+    });
   });
 
   it("a disabled or expired admin key is 401", async () => {
     const disabled = await h.consoleKey("admin");
-    await h.service.updateKey({ id: disabled.id, enabled: false, updateMask: { paths: ["enabled"] } }, asActor("harness"));
-    expect(await failure(h.client(disabled.token).me.query())).toMatchObject({ status: 401, message: "this key is disabled" });
+    await h.service.updateKey(
+      { id: disabled.id, enabled: false, updateMask: { paths: ["enabled"] } },
+      asActor("harness"),
+    );
+    expect(await failure(h.client(disabled.token).me.query())).toMatchObject({
+      status: 401,
+      message: "this key is disabled",
+    });
 
     const { key, token } = await h.service.createKey(
       { name: "short-lived", scopes: ["console:admin"], claims: { email: "temp@example.com" }, expiresInSeconds: 1 },

@@ -1,11 +1,11 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { createGatewayClient, type GatewayClient } from "../../../src/cli/client.js";
 import { type Config, loadConfig } from "../../../src/config.js";
 import { ADMIN_SCOPE, MEMBER_SCOPE } from "../../../src/gateway/scopes.js";
 import { type RunningGateway, startGateway } from "../../../src/gateway/server.js";
 import { asActor, createServiceClient, type KeyServiceClient } from "../../../src/gateway/service-client.js";
-import { createGatewayClient, type GatewayClient } from "../../../src/cli/client.js";
 import { startService } from "../../../src/service/server.js";
 import { createLogger } from "../../../src/shared/logger.js";
 
@@ -84,12 +84,19 @@ export async function startHarness(options: { startGateway?: boolean } = {}): Pr
 export const UNKNOWN_ID = "01890000-0000-7000-8000-000000000000";
 
 /** The HTTP status of a failed tRPC client call (fails the test if the call succeeds). */
-export async function failure(call: Promise<unknown>): Promise<{ status: number; code: string; message: string; field: string | null }> {
+export async function failure(
+  call: Promise<unknown>,
+): Promise<{ status: number; code: string; message: string; field: string | null }> {
   try {
     await call;
   } catch (error) {
     const e = error as { message: string; data?: { httpStatus?: number; code?: string; field?: string | null } };
-    return { status: e.data?.httpStatus ?? 0, code: e.data?.code ?? "", message: e.message, field: e.data?.field ?? null };
+    return {
+      status: e.data?.httpStatus ?? 0,
+      code: e.data?.code ?? "",
+      message: e.message,
+      field: e.data?.field ?? null,
+    };
   }
   throw new Error("expected the call to fail, and it succeeded");
 }

@@ -47,7 +47,9 @@ describe("plain HTTP", () => {
 
   it("GET /trpc/keys.list?input=... lists keys newest first", async () => {
     const input = encodeURIComponent(JSON.stringify({ pageSize: 2 }));
-    const res = await fetch(`${h.url}/trpc/keys.list?input=${input}`, { headers: { authorization: `Bearer ${admin}` } });
+    const res = await fetch(`${h.url}/trpc/keys.list?input=${input}`, {
+      headers: { authorization: `Bearer ${admin}` },
+    });
     expect(res.status).toBe(200);
     const body = (await res.json()) as { result: { data: { keys: { name: string }[]; nextPageToken: string | null } } };
     expect(body.result.data.keys.map((k) => k.name)).toEqual(["json", "curl"]);
@@ -84,7 +86,10 @@ describe("plain HTTP", () => {
       headers: { authorization: `Bearer ${admin}` },
     });
     expect(res.status).toBe(200);
-    const body = (await res.json()) as [{ result: { data: { email: string } } }, { result: { data: { keys: unknown[] } } }];
+    const body = (await res.json()) as [
+      { result: { data: { email: string } } },
+      { result: { data: { keys: unknown[] } } },
+    ];
     expect(body[0].result.data.email).toBe("ops@example.com");
     expect(body[1].result.data.keys).toHaveLength(1);
   });

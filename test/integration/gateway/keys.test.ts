@@ -78,9 +78,11 @@ describe("keys.create", () => {
       status: 400,
       field: "claims",
     });
-    expect(
-      await failure(admin.keys.create.mutate({ name: "x", domain_id: "dom_1" } as never)),
-    ).toMatchObject({ status: 400, field: "domain_id", message: "domain_id: unknown field" });
+    expect(await failure(admin.keys.create.mutate({ name: "x", domain_id: "dom_1" } as never))).toMatchObject({
+      status: 400,
+      field: "domain_id",
+      message: "domain_id: unknown field",
+    });
   });
 
   it("passes the service's own 400 through with the field in camelCase", async () => {
@@ -111,13 +113,20 @@ describe("keys.list", () => {
 
     const first = await admin.keys.list.query({ subject: "org_list", pageSize: 1 });
     expect(first.keys.map((k) => k.id)).toEqual([b.key.id]);
-    const second = await admin.keys.list.query({ subject: "org_list", pageSize: 1, pageToken: first.nextPageToken ?? "" });
+    const second = await admin.keys.list.query({
+      subject: "org_list",
+      pageSize: 1,
+      pageToken: first.nextPageToken ?? "",
+    });
     expect(second.keys.map((k) => k.id)).toEqual([a.key.id]);
   });
 
   it("is 400 for a bad page size or status, 401 without a token", async () => {
     expect(await failure(admin.keys.list.query({ pageSize: 101 }))).toMatchObject({ status: 400, field: "pageSize" });
-    expect(await failure(admin.keys.list.query({ status: "gone" as never }))).toMatchObject({ status: 400, field: "status" });
+    expect(await failure(admin.keys.list.query({ status: "gone" as never }))).toMatchObject({
+      status: 400,
+      field: "status",
+    });
     expect((await failure(anonymous.keys.list.query())).status).toBe(401);
   });
 });
@@ -150,7 +159,13 @@ describe("keys.update", () => {
     expect(renamed.expireTime).toBe(key.expireTime);
 
     const cleared = await admin.keys.update.mutate({ id: key.id, domainId: null, claims: null, expireTime: null });
-    expect(cleared).toMatchObject({ name: "after", description: "kept", domainId: null, claims: null, expireTime: null });
+    expect(cleared).toMatchObject({
+      name: "after",
+      description: "kept",
+      domainId: null,
+      claims: null,
+      expireTime: null,
+    });
 
     const expireTime = new Date(Date.now() + 7 * 86_400_000).toISOString();
     const disabled = await admin.keys.update.mutate({ id: key.id, enabled: false, scopes: ["a:b"], expireTime });
@@ -161,7 +176,10 @@ describe("keys.update", () => {
   it("is 400 with nothing to change, a bad field, or the service's rule; 404; 403; 401", async () => {
     const { key } = await newKey("upd");
     expect(await failure(admin.keys.update.mutate({ id: key.id }))).toMatchObject({ status: 400, field: "input" });
-    expect(await failure(admin.keys.update.mutate({ id: key.id, name: "" }))).toMatchObject({ status: 400, field: "name" });
+    expect(await failure(admin.keys.update.mutate({ id: key.id, name: "" }))).toMatchObject({
+      status: 400,
+      field: "name",
+    });
     expect(await failure(admin.keys.update.mutate({ id: key.id, expireTime: "tomorrow" }))).toMatchObject({
       status: 400,
       field: "expireTime",
@@ -260,7 +278,13 @@ describe("keys.usage and keys.logs", () => {
       expect(l.logs).toHaveLength(2);
       return l;
     });
-    expect(logs.logs[1]).toMatchObject({ keyId: key.id, code: "valid", ip: "10.1.2.3", method: "GET", path: "/emails" });
+    expect(logs.logs[1]).toMatchObject({
+      keyId: key.id,
+      code: "valid",
+      ip: "10.1.2.3",
+      method: "GET",
+      path: "/emails",
+    });
     expect(logs.logs[0]).toMatchObject({ code: "missing_scopes" });
     const valid = await admin.keys.logs.query({ id: key.id, code: "valid" });
     expect(valid.logs.map((l) => l.code)).toEqual(["valid"]);
@@ -326,7 +350,10 @@ describe("exports.list and exports.get", () => {
   });
 
   it("are 400 for bad inputs, 404 for an unknown export, 401 without a token", async () => {
-    expect(await failure(admin.exports.list.query({ state: "done" as never }))).toMatchObject({ status: 400, field: "state" });
+    expect(await failure(admin.exports.list.query({ state: "done" as never }))).toMatchObject({
+      status: 400,
+      field: "state",
+    });
     expect(await failure(admin.exports.get.query({ id: "x" }))).toMatchObject({ status: 400, field: "id" });
     expect((await failure(admin.exports.get.query({ id: UNKNOWN_ID }))).status).toBe(404);
     expect((await failure(anonymous.exports.list.query())).status).toBe(401);

@@ -11,9 +11,13 @@ const config = loadConfig({ KEYWARD_GATEWAY_PORT: "0", LOG_LEVEL: "silent" });
 const logger = createLogger("silent");
 const token = `kw_${"A".repeat(38)}`;
 
-async function status(gateway: RunningGateway): Promise<{ status: number; ms: number; body: { error: { message: string } } }> {
+async function status(
+  gateway: RunningGateway,
+): Promise<{ status: number; ms: number; body: { error: { message: string } } }> {
   const started = Date.now();
-  const res = await fetch(`http://127.0.0.1:${gateway.port}/trpc/keys.list`, { headers: { authorization: `Bearer ${token}` } });
+  const res = await fetch(`http://127.0.0.1:${gateway.port}/trpc/keys.list`, {
+    headers: { authorization: `Bearer ${token}` },
+  });
   return { status: res.status, ms: Date.now() - started, body: (await res.json()) as { error: { message: string } } };
 }
 
@@ -36,7 +40,11 @@ describe("service outage", () => {
     await new Promise<void>((resolve) => closed.listen(0, "127.0.0.1", resolve));
     const port = (closed.address() as AddressInfo).port;
     await new Promise((resolve) => closed.close(resolve));
-    const gateway = await startGateway(config, { logger, serviceToken: "x".repeat(32), serviceUrl: `http://127.0.0.1:${port}` });
+    const gateway = await startGateway(config, {
+      logger,
+      serviceToken: "x".repeat(32),
+      serviceUrl: `http://127.0.0.1:${port}`,
+    });
     try {
       const answer = await status(gateway);
       expect(answer.status).toBe(503);
@@ -80,7 +88,9 @@ describe("service outage", () => {
         serviceUrl: h.serviceUrl,
       });
       try {
-        const res = await fetch(`http://127.0.0.1:${gateway.port}/trpc/me`, { headers: { authorization: `Bearer ${admin.token}` } });
+        const res = await fetch(`http://127.0.0.1:${gateway.port}/trpc/me`, {
+          headers: { authorization: `Bearer ${admin.token}` },
+        });
         // VerifyKey is open by default, so sign-in works; the admin RPC behind keys.list is refused.
         expect(res.status).toBe(200);
         const list = await fetch(`http://127.0.0.1:${gateway.port}/trpc/keys.list`, {
@@ -93,6 +103,20 @@ describe("service outage", () => {
         await gateway.close();
       }
     });
+  });
+
+  it("a port in use is a clear start error", async () => {
+    const busy = createServer();
+    await new Promise<void>((resolve) => busy.listen(0, "127.0.0.1", resolve));
+    const port = (busy.address() as AddressInfo).port;
+    try {
+      const taken = loadConfig({ KEYWARD_GATEWAY_PORT: String(port), LOG_LEVEL: "silent" });
+      await expect(startGateway(taken, { logger, serviceToken: "x".repeat(32) })).rejects.toThrow(
+        /port is in use \(KEYWARD_GATEWAY_PORT\)/,
+      );
+    } finally {
+      await new Promise((resolve) => busy.close(resolve));
+    }
   });
 
   it("close() lets an in-flight request finish", async () => {

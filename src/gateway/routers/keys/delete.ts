@@ -12,6 +12,9 @@ export const DeleteKeyInputSchema = z.strictObject({
 
 /** keys.delete: revokes the key at once; it stays listed, with status revoked. */
 export const deleteKey = adminProcedure.input(DeleteKeyInputSchema).mutation(async ({ ctx, input }) => {
-  const response = await ctx.service.deleteKey({ id: input.id, reason: input.reason ?? "" }, asActor(ctx.principal.email));
+  const response = await ctx.service.deleteKey(
+    { id: input.id, reason: input.reason ?? "" },
+    asActor(ctx.principal.email),
+  );
   return keyJson(required(response.key, "the key"));
 });

@@ -3,7 +3,14 @@ import { memberProcedure } from "../../auth.js";
 import { toKeyStatus, toPermission } from "../../enums.js";
 import { keyJson, nextPage } from "../../json.js";
 import { defined } from "../../request.js";
-import { DomainIdSchema, KeyStatusSchema, PageSchema, PermissionSchema, ScopeSchema, SubjectSchema } from "../../schemas.js";
+import {
+  DomainIdSchema,
+  KeyStatusSchema,
+  PageSchema,
+  PermissionSchema,
+  ScopeSchema,
+  SubjectSchema,
+} from "../../schemas.js";
 
 export const ListKeysInputSchema = z
   .strictObject({
