@@ -85,6 +85,26 @@ describe("exports.create", () => {
     expect(foreign.body.error?.message).toContain("filters.code");
   });
 
+  it("neutralises formula injection in key names and scopes", async () => {
+    const names = ["=HYPERLINK(\"http://evil\")", "+SUM(1,2)", "-2+3", "@SUM(A1)", "plain"];
+    await s.seedKeys(names.length, { subject: "team-inject", name: (i) => names[i] as string, scopes: ["-rm:all"] });
+    const { data } = await createExport({ resource: "api_keys", filters: { subject: "team-inject" } });
+    const rows = parseCsv((await s.download(data.downloadUrl as string)).text);
+    const byName = rows.slice(1).map((r) => r[1]).sort();
+    expect(byName).toEqual(["'+SUM(1,2)", "'-2+3", "'=HYPERLINK(\"http://evil\")", "'@SUM(A1)", "plain"]);
+    expect(new Set(rows.slice(1).map((r) => r[5]))).toEqual(new Set(["'-rm:all"]));
+  });
+
+  it("never writes a token, a hash or a token hint", async () => {
+    const created = await s.direct.createKey({ name: "secret-bearing", subject: "team-secret" });
+    const { data } = await createExport({ resource: "api_keys", filters: { subject: "team-secret" } });
+    const text = (await s.download(data.downloadUrl as string)).text;
+    expect(text).toContain("secret-bearing");
+    expect(text).not.toContain(created.token);
+    expect(text).not.toContain(created.key?.tokenHint as string);
+    expect(text).not.toMatch(/kw_[0-9A-Za-z]{20,}/);
+  });
+
   it("exports key logs", async () => {
     const [id] = await s.seedKeys(1, { subject: "team-logs" });
     const created = await s.direct.getKey({ id: id as string });

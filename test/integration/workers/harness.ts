@@ -445,7 +445,14 @@ export interface ServiceProxy {
 
 export async function startServiceProxy(
   target: string,
-  policy: { refuse?: (rpc: string, nth: number) => boolean; hold?: (rpc: string, nth: number) => Promise<void> | undefined },
+  policy: {
+    /** Answer 503 without asking the service. */
+    refuse?: (rpc: string, nth: number) => boolean;
+    /** Forward the answer's first N bytes, then cut the connection: a stream that breaks midway. */
+    cutAfterBytes?: (rpc: string, nth: number) => number | undefined;
+    /** Wait for this before forwarding. */
+    hold?: (rpc: string, nth: number) => Promise<void> | undefined;
+  },
 ): Promise<ServiceProxy> {
   const calls: Record<string, number> = {};
   const targetUrl = new URL(target);
@@ -463,7 +470,23 @@ export async function startServiceProxy(
         { host: targetUrl.hostname, port: targetUrl.port, path: req.url, method: req.method, headers: req.headers },
         (answer) => {
           res.writeHead(answer.statusCode ?? 502, answer.headers);
-          answer.pipe(res);
+          const cut = policy.cutAfterBytes?.(rpc, nth);
+          if (cut === undefined) {
+            answer.pipe(res);
+            return;
+          }
+          let sent = 0;
+          answer.on("data", (chunk: Buffer) => {
+            if (sent >= cut) return;
+            const part = chunk.subarray(0, cut - sent);
+            sent += part.length;
+            res.write(part);
+            if (sent >= cut) {
+              answer.destroy();
+              res.destroy();
+            }
+          });
+          answer.on("end", () => res.end());
         },
       );
       upstream.on("error", () => res.destroy());
