@@ -1,5 +1,7 @@
 import type { Logger } from "pino";
 import { uuidv7 } from "uuidv7";
+import { CreditSpender } from "../credits/credit-spender.js";
+import { dailyRefillMoment, monthlyRefillMoments, refillDue } from "../credits/refill-schedule.js";
 import type { KeyStore } from "../store/key-store.js";
 import type { UsageRecorder } from "../usage/usage-recorder.js";
 import type { KeysApi, KeyView, RateLimitState, SweepOutcome, VerifyResult } from "./api.js";
@@ -75,6 +77,7 @@ export class KeyManager implements KeysApi {
   private readonly cache: KeyCache;
   private readonly now: () => number;
   private readonly exportsApi: ExportsApi;
+  private readonly credits: CreditSpender;
   /** Concurrent misses for one hash share one store read. */
   private readonly loading = new Map<string, Promise<CachedKey | null>>();
 
@@ -83,6 +86,7 @@ export class KeyManager implements KeysApi {
     this.usageRecorder = options.usage;
     this.now = options.clock ?? Date.now;
     this.cache = new KeyCache(options.cacheSize);
+    this.credits = new CreditSpender(options.store);
     this.exportsApi = createExportsApi({
       store: options.store,
       now: this.now,
@@ -362,11 +366,24 @@ export class KeyManager implements KeysApi {
       }
     }
     if (key.remaining !== null) {
-      const left = await this.store.spendCredits(key.id, cost);
+      if (key.refill !== null && refillDue(key.refill, now)) await this.refill(key, now);
+      const left = await this.credits.spend(key.id, cost);
       if (left === null) return { valid: false, code: "USAGE_EXCEEDED", key, ratelimit, remaining: 0 };
       if (Number.isFinite(left)) return { valid: true, code: "VALID", key, ratelimit, remaining: left };
     }
     return { valid: true, code: "VALID", key, ratelimit };
+  }
+
+  /** Lazy refill on verification; the sweep refills keys nobody verifies. */
+  private async refill(key: KeyRecord, now: number): Promise<void> {
+    const refill = key.refill;
+    if (refill === null) return;
+    const done = await this.store.refillCredits(key.id, refill.amount, now, refill.lastRefillAt);
+    // Whether this call refilled or another did first, the stored record is now current.
+    const current = done
+      ? { ...key, remaining: refill.amount, refill: { ...refill, lastRefillAt: now } }
+      : await this.store.getKeyById(key.id);
+    if (current) this.cache.refresh(current);
   }
 
   async usage(input: UsageInput) {
@@ -447,6 +464,11 @@ export class KeyManager implements KeysApi {
     });
     // Auto-revoked keys must fail verification at once, cache or not.
     for (const key of result.autoRevoked) this.cache.refresh(key);
+    const refilled = await this.store.refillDueCredits(at, dailyRefillMoment(at), monthlyRefillMoments(at));
+    for (const id of refilled) {
+      const key = await this.store.getKeyById(id);
+      if (key) this.cache.refresh(key);
+    }
     return {
       at,
       newlyInactive: result.newlyInactive.map((k) => this.view(k)),

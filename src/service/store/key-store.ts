@@ -56,6 +56,19 @@ export interface KeyStore {
    * with unlimited credits returns Infinity. Durable once it resolves.
    */
   spendCredits(keyId: string, cost: number): Promise<number | null>;
+  /** Many spends, each as spendCredits, in order, committed together (group commit). */
+  spendCreditsBatch(spends: readonly { keyId: string; cost: number }[]): Promise<(number | null)[]>;
+  /**
+   * Sets the balance to `amount` and the last refill to `at`, only if the
+   * last refill is still `expected` (so two refills cannot both happen).
+   */
+  refillCredits(keyId: string, amount: number, at: number, expected: number | null): Promise<boolean>;
+  /**
+   * Refills, in one statement, every live key whose last refill is before its
+   * latest refill moment: `dailyMoment` for daily refills, and
+   * `monthlyMoments[dayOfMonth - 1]` for monthly ones. Returns their ids.
+   */
+  refillDueCredits(at: number, dailyMoment: number, monthlyMoments: readonly number[]): Promise<string[]>;
 
   /** Newest first; rows with id < beforeId when given. */
   listAuditEvents(filter: AuditFilter, limit: number, beforeId?: number): Promise<AuditRow[]>;

@@ -1,5 +1,5 @@
-import { DAY_MS } from "../../keys/status.js";
 import type { AuditFilter, KeyCursor, KeyFilter, KeyLogFilter, KeyStatus } from "../../keys/model.js";
+import { DAY_MS } from "../../keys/status.js";
 
 /**
  * Filters as SQL. Each builder returns a WHERE clause whose text depends only

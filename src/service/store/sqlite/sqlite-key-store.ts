@@ -19,6 +19,7 @@ import type {
   VerifyCode,
 } from "../../keys/model.js";
 import type { KeyStore } from "../key-store.js";
+import { type CreditStatements, createCreditStatements } from "./credits.js";
 import { auditWhere, exportWhere, keyWhere, logWhere } from "./filters.js";
 import { openDatabase } from "./open-database.js";
 import {
@@ -51,23 +52,64 @@ export interface SqliteKeyStoreOptions {
 const DEFAULT_CHECKPOINT_INTERVAL_MS = 30_000;
 
 const KEY_COLUMNS = [
-  "id", "hash", "token_hint", "name", "description", "permission", "domain_id", "subject", "scopes",
-  "claims", "created_by", "expires_at", "enabled", "allowed_cidrs", "created_at", "updated_at",
-  "revoked_at", "revocation_reason", "last_used_at", "request_count", "rotated_from_id",
-  "rotated_to_id", "inactive_since", "rotation_notified_at", "ratelimits", "remaining", "refill",
+  "id",
+  "hash",
+  "token_hint",
+  "name",
+  "description",
+  "permission",
+  "domain_id",
+  "subject",
+  "scopes",
+  "claims",
+  "created_by",
+  "expires_at",
+  "enabled",
+  "allowed_cidrs",
+  "created_at",
+  "updated_at",
+  "revoked_at",
+  "revocation_reason",
+  "last_used_at",
+  "request_count",
+  "rotated_from_id",
+  "rotated_to_id",
+  "inactive_since",
+  "rotation_notified_at",
+  "ratelimits",
+  "remaining",
+  "refill",
 ] as const;
 
 // Written once at insert: identity, the token's hash, provenance. The usage
 // counters belong to applyUsage (and inactive_since to it and the sweep), so a
 // record read before a flush cannot roll them back.
 const KEY_COLUMNS_NOT_UPDATED = new Set<string>([
-  "id", "hash", "token_hint", "subject", "created_by", "created_at",
-  "last_used_at", "request_count", "inactive_since",
+  "id",
+  "hash",
+  "token_hint",
+  "subject",
+  "created_by",
+  "created_at",
+  "last_used_at",
+  "request_count",
+  "inactive_since",
 ]);
 
 const EXPORT_COLUMNS = [
-  "id", "resource", "filters", "state", "requested_by", "created_at", "updated_at", "expires_at",
-  "matching_rows", "row_count", "byte_size", "error", "attempts",
+  "id",
+  "resource",
+  "filters",
+  "state",
+  "requested_by",
+  "created_at",
+  "updated_at",
+  "expires_at",
+  "matching_rows",
+  "row_count",
+  "byte_size",
+  "error",
+  "attempts",
 ] as const;
 
 const EXPORT_COLUMNS_NOT_UPDATED = new Set<string>(["id", "resource", "filters", "requested_by", "created_at"]);
@@ -100,9 +142,11 @@ export class SqliteKeyStore implements KeyStore {
   private readonly keyById: Database.Statement<[string], KeyColumns>;
   private readonly keyByHash: Database.Statement<[string], KeyColumns>;
   private readonly insertAuditRow: Database.Statement<[Omit<AuditColumns, "id">]>;
-  private readonly usageRows: Database.Statement<[string, number, number], { hour_start: number; code: string; count: number }>;
-  private readonly spend: Database.Statement<[number, string, number], number>;
-  private readonly remainingOf: Database.Statement<[string], { remaining: number | null }>;
+  private readonly usageRows: Database.Statement<
+    [string, number, number],
+    { hour_start: number; code: string; count: number }
+  >;
+  private readonly credits: CreditStatements;
   private readonly insertExportRow: Database.Statement<[ExportColumns]>;
   private readonly updateExportRow: Database.Statement<[ExportColumns]>;
   private readonly exportById: Database.Statement<[string], ExportColumns>;
@@ -138,14 +182,7 @@ export class SqliteKeyStore implements KeyStore {
         WHERE key_id = ? AND hour_start >= ? AND hour_start < ?
         ORDER BY hour_start, code`,
     );
-    this.spend = db
-      .prepare<[number, string, number], number>(
-        `UPDATE keys SET remaining = remaining - ?
-          WHERE id = ? AND remaining IS NOT NULL AND remaining >= ?
-          RETURNING remaining`,
-      )
-      .pluck();
-    this.remainingOf = db.prepare("SELECT remaining FROM keys WHERE id = ?");
+    this.credits = createCreditStatements(db);
     this.insertExportRow = db.prepare<[ExportColumns]>(insertSql("exports", EXPORT_COLUMNS));
     this.updateExportRow = db.prepare<[ExportColumns]>(
       updateSql("exports", EXPORT_COLUMNS, EXPORT_COLUMNS_NOT_UPDATED),
@@ -244,15 +281,19 @@ export class SqliteKeyStore implements KeyStore {
    * limit, or null when too few credits remain or the key does not exist.
    */
   async spendCredits(keyId: string, cost: number): Promise<number | null> {
-    if (!Number.isInteger(cost) || cost < 0) {
-      throw new RangeError(`cost must be a non-negative integer, got ${cost}`);
-    }
-    // One conditional UPDATE: the check and the decrement cannot be split by another spend.
-    const after = this.spend.get(cost, keyId, cost);
-    if (after !== undefined) return after;
-    const current = this.remainingOf.get(keyId);
-    if (current === undefined) return null;
-    return current.remaining === null ? Number.POSITIVE_INFINITY : null;
+    return this.credits.spendMany([{ keyId, cost }])[0] ?? null;
+  }
+
+  async spendCreditsBatch(spends: readonly { keyId: string; cost: number }[]): Promise<(number | null)[]> {
+    return this.credits.spendMany(spends);
+  }
+
+  async refillCredits(keyId: string, amount: number, at: number, expected: number | null): Promise<boolean> {
+    return this.credits.refill(keyId, amount, at, expected);
+  }
+
+  async refillDueCredits(at: number, dailyMoment: number, monthlyMoments: readonly number[]): Promise<string[]> {
+    return this.credits.refillDue(at, dailyMoment, monthlyMoments);
   }
 
   async listAuditEvents(filter: AuditFilter, limit: number, beforeId?: number): Promise<AuditRow[]> {
