@@ -68,7 +68,8 @@ describe("audit log", () => {
     expect(byKey.events.map((e) => e.action)).toEqual(["key.create"]);
     const byAction = await t.admin.unary("listAuditEvents", { action: "key.create", actor: "carol@example.com" });
     expect(byAction.events).toHaveLength(5);
-    const from = { seconds: BigInt(Math.floor((t.clock.now - 1500) / 1000)) };
+    const fromMs = t.clock.now - 1500;
+    const from = { seconds: BigInt(Math.floor(fromMs / 1000)), nanos: (fromMs % 1000) * 1_000_000 };
     const recent = await t.admin.unary("listAuditEvents", { actor: "carol@example.com", fromTime: from });
     expect(recent.events.map((e) => e.keyId)).toEqual([ids[4], ids[3]]);
   });
