@@ -4,6 +4,7 @@ import type { ServiceImpl } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { Logger } from "pino";
 import { KeyService } from "../../gen/keyward/v1/key_service_pb.js";
+import { guardMalformedBinary, rejectMalformedRequests } from "./connect-malformed-guard.js";
 
 export interface ConnectServerOptions {
   host: string;
@@ -33,9 +34,18 @@ export async function createConnectServer(
   impl: ServiceImpl<typeof KeyService>,
   options: ConnectServerOptions,
 ): Promise<StartedConnectServer> {
+  const readMaxBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const handler = connectNodeAdapter({
-    routes: (router) => router.service(KeyService, impl),
-    readMaxBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
+    routes: (router) => {
+      router.service(KeyService, impl);
+      // connect-node reads router.handlers right after this callback: wrap
+      // them so malformed binary bodies become INVALID_ARGUMENT, not INTERNAL.
+      router.handlers.forEach((h, i) => {
+        router.handlers[i] = guardMalformedBinary(h, readMaxBytes);
+      });
+    },
+    interceptors: [rejectMalformedRequests],
+    readMaxBytes,
   });
   // connect-node answers an oversized body without reading the rest, and
   // the socket is left mid-request: never idle, so close() could not end it

@@ -77,6 +77,36 @@ describe("Connect server", () => {
     expect(error.code).toBe(Code.ResourceExhausted);
   });
 
+  it("answers malformed protobuf bytes with invalid_argument, not internal, in every protocol", async () => {
+    // Field 1 (token) claims 9 bytes and carries 1.
+    const truncated = [0x0a, 0x09, 0x01];
+    const enveloped = new Uint8Array([0, 0, 0, 0, truncated.length, ...truncated]);
+    const post = (path: string, contentType: string, body: Uint8Array) =>
+      fetch(`${t.connectUrl}/keyward.v1.KeyService/${path}`, {
+        method: "POST",
+        headers: { "content-type": contentType, authorization: `Bearer ${t.service.serviceToken}` },
+        body,
+      });
+
+    const unary = await post("VerifyKey", "application/proto", new Uint8Array(truncated));
+    expect(unary.status).toBe(400);
+    expect(await unary.json()).toEqual({
+      code: "invalid_argument",
+      message: "malformed request message: premature EOF",
+    });
+
+    const grpcWeb = await post("VerifyKey", "application/grpc-web+proto", enveloped);
+    const trailers = Buffer.from(await grpcWeb.arrayBuffer()).toString("latin1");
+    expect(trailers).toContain("grpc-status: 3");
+    expect(trailers).toContain("grpc-message: malformed%20request%20message");
+
+    const stream = await post("StreamExportRows", "application/connect+proto", enveloped);
+    const endStream = Buffer.from(await stream.arrayBuffer())
+      .subarray(5)
+      .toString("utf8");
+    expect(JSON.parse(endStream)).toMatchObject({ error: { code: "invalid_argument" } });
+  });
+
   it("answers plain HTTP: curl-style Connect JSON", async () => {
     const response = await fetch(`${t.connectUrl}/keyward.v1.KeyService/VerifyKey`, {
       method: "POST",

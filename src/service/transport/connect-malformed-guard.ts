@@ -1,0 +1,172 @@
+import { type DescMessage, fromBinary, type Message } from "@bufbuild/protobuf";
+import { BinaryReader, BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
+import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
+import type { UniversalHandler, UniversalServerRequest } from "@connectrpc/connect/protocol";
+
+/*
+ * connect-node answers a request body that is not a valid protobuf message
+ * with `internal` (HTTP 500): its binary serialization maps every parse error
+ * to Code.Internal, before any interceptor or handler runs. The contract says
+ * a bad input is INVALID_ARGUMENT, as the grpc-js port answers. So binary
+ * bodies are checked first, and one that does not parse is replaced by a
+ * message carrying only a marker field with the reason; the interceptor below
+ * then fails the call with INVALID_ARGUMENT, and connect-es encodes that
+ * error correctly for whichever protocol the client speaks.
+ */
+
+/** The largest field number protobuf allows; no Keyward message uses it. */
+const MARKER_FIELD = 536_870_911;
+const ENVELOPE_HEADER = 5;
+const FLAG_COMPRESSED = 0b01;
+const FLAG_END_STREAM = 0b10;
+
+type Framing = "raw" | "enveloped";
+
+/**
+ * Wraps a router's handler so that a binary request whose message does not
+ * parse reaches the interceptor as a marked message. Bodies over `maxBytes`,
+ * compressed ones and JSON pass through untouched: connect-es checks those.
+ */
+export function guardMalformedBinary(handler: UniversalHandler, maxBytes: number): UniversalHandler {
+  const schema = handler.method.input;
+  const guarded = async (req: UniversalServerRequest) => {
+    const framing = framingOf(req.header);
+    if (framing === undefined || !isAsyncIterable(req.body)) return handler(req);
+    const read = await readUpTo(req.body, maxBytes + ENVELOPE_HEADER);
+    if (read.rest !== undefined) return handler({ ...req, body: replay(read.bytes, read.rest) });
+    const bytes = checked(read.bytes, framing, schema);
+    // connect-es compares a unary body with its Content-Length.
+    if (bytes !== read.bytes && req.header.has("content-length")) {
+      req.header.set("content-length", String(bytes.length));
+    }
+    return handler({ ...req, body: single(bytes) });
+  };
+  return Object.assign(guarded, {
+    protocolNames: handler.protocolNames,
+    service: handler.service,
+    method: handler.method,
+    requestPath: handler.requestPath,
+    allowedMethods: handler.allowedMethods,
+    supportedContentType: handler.supportedContentType,
+  });
+}
+
+/** Fails a call whose request message carries the marker, with INVALID_ARGUMENT and the parse error. */
+export const rejectMalformedRequests: Interceptor = (next) => async (req) => {
+  if (!req.stream) {
+    throwIfMarked(req.message);
+    return next(req);
+  }
+  return next({ ...req, message: checkEach(req.message) });
+};
+
+async function* checkEach<T extends Message>(messages: AsyncIterable<T>): AsyncIterable<T> {
+  for await (const message of messages) {
+    throwIfMarked(message);
+    yield message;
+  }
+}
+
+function throwIfMarked(message: Message): void {
+  const marker = message.$unknown?.find((field) => field.no === MARKER_FIELD);
+  if (marker === undefined) return;
+  const reason = new BinaryReader(marker.data).string();
+  throw new ConnectError(`malformed request message: ${reason}`, Code.InvalidArgument);
+}
+
+function framingOf(header: Headers): Framing | undefined {
+  const type = header.get("content-type")?.split(";", 1)[0]?.trim().toLowerCase();
+  switch (type) {
+    case "application/proto": {
+      // A compressed unary body is left to connect-es.
+      const encoding = header.get("content-encoding");
+      return encoding === null || encoding === "identity" ? "raw" : undefined;
+    }
+    case "application/connect+proto":
+    case "application/grpc-web":
+    case "application/grpc-web+proto":
+    case "application/grpc":
+    case "application/grpc+proto":
+      return "enveloped";
+    default:
+      return undefined;
+  }
+}
+
+/** The body to hand on: unchanged when it parses (or is not one plain message), else the marker. */
+function checked(bytes: Uint8Array, framing: Framing, schema: DescMessage): Uint8Array {
+  if (framing === "raw") {
+    const reason = parseError(bytes, schema);
+    return reason === undefined ? bytes : markerMessage(reason);
+  }
+  if (bytes.length < ENVELOPE_HEADER) return bytes;
+  const flags = bytes[0] ?? 0;
+  const length = new DataView(bytes.buffer, bytes.byteOffset + 1, 4).getUint32(0);
+  if (flags & (FLAG_COMPRESSED | FLAG_END_STREAM) || ENVELOPE_HEADER + length !== bytes.length) return bytes;
+  const reason = parseError(bytes.subarray(ENVELOPE_HEADER), schema);
+  if (reason === undefined) return bytes;
+  const marker = markerMessage(reason);
+  const envelope = new Uint8Array(ENVELOPE_HEADER + marker.length);
+  envelope[0] = flags;
+  new DataView(envelope.buffer).setUint32(1, marker.length);
+  envelope.set(marker, ENVELOPE_HEADER);
+  return envelope;
+}
+
+function parseError(bytes: Uint8Array, schema: DescMessage): string | undefined {
+  try {
+    fromBinary(schema, bytes);
+    return undefined;
+  } catch (error) {
+    return error instanceof Error ? error.message : String(error);
+  }
+}
+
+function markerMessage(reason: string): Uint8Array {
+  return new BinaryWriter().tag(MARKER_FIELD, WireType.LengthDelimited).string(reason).finish();
+}
+
+function isAsyncIterable(value: unknown): value is AsyncIterable<Uint8Array> {
+  return typeof value === "object" && value !== null && Symbol.asyncIterator in value;
+}
+
+/** Reads the body up to `limit` bytes; past it, hands back what was read and the rest, unread. */
+async function readUpTo(
+  body: AsyncIterable<Uint8Array>,
+  limit: number,
+): Promise<{ bytes: Uint8Array; rest?: AsyncIterator<Uint8Array> }> {
+  const iterator = body[Symbol.asyncIterator]();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const next = await iterator.next();
+    if (next.done) return { bytes: concat(chunks, size) };
+    chunks.push(next.value);
+    size += next.value.length;
+    if (size > limit) return { bytes: concat(chunks, size), rest: iterator };
+  }
+}
+
+function concat(chunks: Uint8Array[], size: number): Uint8Array {
+  if (chunks.length === 1 && chunks[0] !== undefined) return chunks[0];
+  const bytes = new Uint8Array(size);
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.length;
+  }
+  return bytes;
+}
+
+async function* single(bytes: Uint8Array): AsyncIterable<Uint8Array> {
+  yield bytes;
+}
+
+async function* replay(head: Uint8Array, rest: AsyncIterator<Uint8Array>): AsyncIterable<Uint8Array> {
+  yield head;
+  for (;;) {
+    const next = await rest.next();
+    if (next.done) return;
+    yield next.value;
+  }
+}
