@@ -3,6 +3,7 @@ import { startGateway } from "../gateway/server.js";
 import { startService } from "../service/server.js";
 import { createLogger } from "../shared/logger.js";
 import { resolveServiceToken } from "../shared/service-token.js";
+import { startWorkers } from "../workers/main.js";
 
 export type ProcessKind = "service" | "gateway" | "workers";
 
@@ -47,6 +48,15 @@ export async function runProcess(kinds: readonly ProcessKind[], config: Config):
         serviceUrl,
       });
       running.push({ name: "gateway", close: gateway.close });
+    }
+    if (kinds.includes("workers")) {
+      const workers = await startWorkers(config, {
+        logger: logger.child({ part: "workers" }),
+        serviceToken,
+        serviceUrl,
+        publicUrl,
+      });
+      running.push({ name: "workers", close: workers.close });
     }
   } catch (error) {
     logger.fatal({ err: error }, "start failed");
