@@ -41,6 +41,7 @@ export async function runProcess(kinds: readonly ProcessKind[], config: Config):
       serviceUrl = `http://${connectHost(config.KEYWARD_HOST)}:${service.connectPort}`;
     }
     const serviceToken = resolveServiceToken(config);
+    let publicUrl = config.KEYWARD_PUBLIC_URL;
     if (kinds.includes("gateway")) {
       const gateway = await startGateway(config, {
         logger: logger.child({ part: "gateway" }),
@@ -48,6 +49,8 @@ export async function runProcess(kinds: readonly ProcessKind[], config: Config):
         serviceUrl,
       });
       running.push({ name: "gateway", close: gateway.close });
+      // Links in mails point at the gateway that really listens, even on a port the OS picked.
+      publicUrl ??= `http://${connectHost(config.KEYWARD_HOST)}:${gateway.port}`;
     }
     if (kinds.includes("workers")) {
       const workers = await startWorkers(config, {
