@@ -45,6 +45,7 @@ export const ConfigSchema = z.object({
   KEYWARD_EXPORT_SECRET: optionalString.pipe(z.string().min(32).optional()),
   KEYWARD_RATELIMIT_REDIS: flag(false),
   KEYWARD_RATELIMIT_ON_REDIS_DOWN: z.enum(["open", "closed"]).default("open"),
+  KEYWARD_RATELIMIT_REDIS_TIMEOUT_MS: z.coerce.number().int().min(1).max(10_000).default(100),
   REDIS_URL: z
     .string()
     .regex(/^rediss?:\/\//, "a redis:// or rediss:// URL")

@@ -44,6 +44,7 @@ export async function startService(config: Config, options: StartServiceOptions 
     shared: config.KEYWARD_RATELIMIT_REDIS,
     redisUrl: config.REDIS_URL,
     onRedisDown: config.KEYWARD_RATELIMIT_ON_REDIS_DOWN,
+    redisTimeoutMs: config.KEYWARD_RATELIMIT_REDIS_TIMEOUT_MS,
     logger,
   });
   const keys = new KeyManager({

@@ -14,6 +14,8 @@ export interface RateLimiterOptions {
   shared: boolean;
   onRedisDown: "open" | "closed";
   logger?: Logger;
+  /** Shared only: how long a check may wait for Redis before the fallback answers. */
+  redisTimeoutMs?: number;
   /** In-memory only: keys whose state is kept (LRU). Default 200,000. */
   maxEntries?: number;
 }
@@ -28,5 +30,6 @@ export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
     url: options.redisUrl,
     onRedisDown: options.onRedisDown,
     logger: options.logger,
+    commandTimeoutMs: options.redisTimeoutMs,
   });
 }

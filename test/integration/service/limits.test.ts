@@ -158,7 +158,12 @@ describe("across processes", () => {
   it("share a rate limit between two service replicas through Redis", async () => {
     const dataDir = mkdtempSync(join(tmpdir(), "keyward-replicas-"));
     dirs.push(dataDir);
-    const env = { KEYWARD_RATELIMIT_REDIS: "true", REDIS_URL: process.env.REDIS_URL ?? "redis://127.0.0.1:6379" };
+    // A generous timeout: on a loaded CI machine a slow answer would otherwise fail open and let extra calls through.
+    const env = {
+      KEYWARD_RATELIMIT_REDIS: "true",
+      KEYWARD_RATELIMIT_REDIS_TIMEOUT_MS: "5000",
+      REDIS_URL: process.env.REDIS_URL ?? "redis://127.0.0.1:6379",
+    };
     const a = await startChildService(dataDir, env);
     const b = await startChildService(dataDir, env);
     const serviceToken = resolveServiceToken({ dataDir });
