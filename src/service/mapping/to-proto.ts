@@ -82,7 +82,20 @@ export function verifyResponse(result: VerifyResult): Init<typeof VerifyKeyRespo
   };
 }
 
+// Records are immutable (every write makes a new one), so one view per record
+// is enough; the same object lets the transport cache its encoding.
+const verifiedKeys = new WeakMap<KeyRecord, Init<typeof VerifiedKeySchema>>();
+
 function verifiedKey(key: KeyRecord): Init<typeof VerifiedKeySchema> {
+  let view = verifiedKeys.get(key);
+  if (view === undefined) {
+    view = buildVerifiedKey(key);
+    verifiedKeys.set(key, view);
+  }
+  return view;
+}
+
+function buildVerifiedKey(key: KeyRecord): Init<typeof VerifiedKeySchema> {
   return {
     id: key.id,
     name: key.name,

@@ -1,5 +1,6 @@
 import { type DescMessage, type DescService, fromBinary, type Message, toBinary } from "@bufbuild/protobuf";
 import type * as grpc from "@grpc/grpc-js";
+import { decodeVerifyKeyRequest } from "./verify-codec.js";
 
 /**
  * What the server's deserializer hands the handler when the request bytes are
@@ -40,7 +41,10 @@ export function createGrpcServiceDefinition(service: DescService): grpc.ServiceD
       requestSerialize: serializer(method.input),
       requestDeserialize: (bytes: Buffer) => {
         try {
-          return fromBinary(method.input, bytes);
+          // The hot path has its own decoder (same results, a fraction of the cost).
+          return method.input.typeName === "keyward.v1.VerifyKeyRequest"
+            ? decodeVerifyKeyRequest(bytes)
+            : fromBinary(method.input, bytes);
         } catch (error) {
           return new MalformedRequest(error instanceof Error ? error.message : String(error));
         }
