@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { Queue } from "bullmq";
 import type { Config } from "../config.js";
 import type { Logger } from "../shared/logger.js";
+import { closeBullmq } from "../workers/close-bullmq.js";
 import { exportsDir } from "../workers/exports/export-files.js";
 import { exportLinkSecret, publicBaseUrl } from "../workers/links.js";
 import { EXPORT_JOB, EXPORT_QUEUE, exportJobOptions, producerConnection, resolveQueuePrefix } from "../workers/queues.js";
@@ -61,7 +62,7 @@ export function createExportQueue(options: { redisUrl: string; prefix: string; l
       }
     },
     async close() {
-      await queue.close().catch(() => undefined);
+      await closeBullmq(queue, { logger, name: "export queue", limitMs: 5_000, isWorker: false });
       await monitor.close();
     },
   };

@@ -7,6 +7,7 @@ import type { Logger } from "../shared/logger.js";
 import { createExportProcessor } from "./exports/export-job.js";
 import { exportsDir } from "./exports/export-files.js";
 import { exportLinkSecret, publicBaseUrl } from "./links.js";
+import { closeBullmq } from "./close-bullmq.js";
 import { createMailer } from "./mail/mailer.js";
 import {
   DEFAULT_EXPORT_BACKOFF_MS,
@@ -46,7 +47,7 @@ export interface WorkersOptions {
 export interface RunningWorkers {
   /** Runs one maintenance sweep through the queue now and resolves with what it did. */
   sweepNow(timeoutMs?: number): Promise<SweepSummary>;
-  /** Stops taking jobs, lets running ones finish (10 s at most), closes Redis, mail and service connections. */
+  /** Stops taking jobs, lets a running one finish (10 s at most; at once with Redis away), closes Redis, mail and service connections. */
   close(): Promise<void>;
 }
 
@@ -161,13 +162,9 @@ export async function startWorkers(config: Config, options: WorkersOptions): Pro
     },
     close() {
       closing ??= (async () => {
-        const graceful = Promise.all([exportWorker.close(), sweepWorker.close()]);
-        const limit = new Promise<"timeout">((resolve) => setTimeout(() => resolve("timeout"), CLOSE_LIMIT_MS).unref());
-        if ((await Promise.race([graceful, limit])) === "timeout") {
-          logger.warn("workers did not stop in time; closing them by force");
-          await Promise.all([exportWorker.close(true), sweepWorker.close(true)]);
-        }
-        await sweepQueue.close();
+        const part = (name: string) => ({ logger, name, limitMs: CLOSE_LIMIT_MS, isWorker: true });
+        await Promise.all([closeBullmq(exportWorker, part("export worker")), closeBullmq(sweepWorker, part("sweep worker"))]);
+        await closeBullmq(sweepQueue, { ...part("sweep queue"), isWorker: false });
         await monitor.close();
         mailer.close();
         service.close();

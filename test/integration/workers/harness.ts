@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { accessSync, constants, mkdtempSync, rmSync } from "node:fs";
+import { type ChildProcess, spawn } from "node:child_process";
 import { createServer, request as httpRequest, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -294,11 +295,13 @@ export interface StackOptions {
   workerOptions?: Partial<WorkersOptions>;
   env?: Record<string, string>;
   logger?: Logger;
+  /** Start even though Redis is down (the outage tests). */
+  redisMayBeDown?: boolean;
 }
 
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const redisUrl = options.redisUrl ?? SHARED_REDIS_URL;
-  await requireRedis(redisUrl);
+  if (!options.redisMayBeDown) await requireRedis(redisUrl);
   const dataDir = mkdtempSync(join(scratchRoot(), "keyward-workers-"));
   const prefix = uniquePrefix();
   const smtp = await startSmtpSink();
@@ -503,5 +506,61 @@ export async function startServiceProxy(
         server.closeAllConnections();
         server.close(() => resolve());
       }),
+  };
+}
+
+/**
+ * A redis-server of the test's own, so that stopping it leaves the shared one
+ * alone. No persistence of its own (--save ""), but SAVE on demand writes
+ * dump.rdb into its dir, which a restart loads: a crash after the last save.
+ */
+export interface OwnRedis {
+  url: string;
+  start(): Promise<void>;
+  /** SAVE, then SIGKILL: Redis dies with its queue on disk. */
+  crash(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export async function ownRedis(): Promise<OwnRedis> {
+  const port = await freePort();
+  const dir = mkdtempSync(join(scratchRoot(), "keyward-redis-"));
+  const url = `redis://127.0.0.1:${port}`;
+  let child: ChildProcess | undefined;
+  const exited = () =>
+    new Promise<void>((resolve) => {
+      if (!child || child.exitCode !== null || child.signalCode !== null) resolve();
+      else child.once("exit", () => resolve());
+    });
+  return {
+    url,
+    async start() {
+      child = spawn(
+        "redis-server",
+        ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir, "--dbfilename", "dump.rdb"],
+        { stdio: "ignore" },
+      );
+      const started = child;
+      await new Promise<void>((resolve, reject) => {
+        started.once("spawn", () => resolve());
+        started.once("error", (error) =>
+          reject(new Error(`redis-server could not start (${error.message}); the outage tests need it installed`)),
+        );
+      });
+      await eventually(() => requireRedis(url), 10_000);
+    },
+    async crash() {
+      const redis = new Redis(url, { maxRetriesPerRequest: 0, retryStrategy: () => null });
+      redis.on("error", () => undefined);
+      await redis.save();
+      redis.disconnect();
+      child?.kill("SIGKILL");
+      await exited();
+    },
+    async stop() {
+      child?.kill("SIGKILL");
+      await exited();
+      rmSync(dir, { recursive: true, force: true });
+    },
   };
 }
