@@ -33,6 +33,7 @@ export const ConfigSchema = z.object({
   KEYWARD_CACHE_SIZE: z.coerce.number().int().min(1).max(10_000_000).default(100_000),
   KEYWARD_USAGE_FLUSH_MS: z.coerce.number().int().min(50).max(60_000).default(1000),
   KEYWARD_LOG_RETENTION_DAYS: days(30).pipe(z.number().min(1)),
+  KEYWARD_LOG_LIMIT_PER_KEY: z.coerce.number().int().min(1).max(1_000_000).default(100),
   KEYWARD_INACTIVE_DAYS: days(30).pipe(z.number().min(1)),
   KEYWARD_AUTO_REVOKE_DAYS: days(0),
   KEYWARD_ROTATION_DAYS: days(90).pipe(z.number().min(1)),

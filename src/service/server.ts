@@ -38,7 +38,7 @@ export async function startService(config: Config, options: StartServiceOptions 
     inactiveDays: config.KEYWARD_INACTIVE_DAYS,
     logger,
   });
-  const usage = new UsageRecorder(store, logger);
+  const usage = new UsageRecorder(store, logger, config.KEYWARD_LOG_LIMIT_PER_KEY);
   usage.start(config.KEYWARD_USAGE_FLUSH_MS);
   const rateLimiter = createRateLimiter({
     shared: config.KEYWARD_RATELIMIT_REDIS,

@@ -35,7 +35,7 @@ export class CreditSpender {
     const batch = this.pending;
     this.pending = [];
     this.scheduled = false;
-    this.store.spendCreditsBatch(batch).then(
+    this.store.spendCreditsBatch(batch.map(({ keyId, cost }) => ({ keyId, cost }))).then(
       (balances) => {
         for (let i = 0; i < batch.length; i++) batch[i]?.resolve(balances[i] ?? null);
       },

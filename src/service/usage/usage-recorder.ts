@@ -16,16 +16,22 @@ interface Sink {
  * the next successful flush (at most one interval).
  */
 export class UsageRecorder {
-  private keys = new Map<string, { count: number; lastUsedAt: number }>();
+  private keys = new Map<string, { count: number; lastUsedAt: number; logged: number }>();
   private buckets = new Map<string, Map<string, number>>();
   private logs: KeyLogEntry[] = [];
   private dropped = 0;
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> | undefined;
 
+  /**
+   * @param logLimitPerKey request-log rows kept per key per flush interval; a
+   *   key verified thousands of times a second would otherwise write a log row
+   *   each time (counts and buckets stay exact either way).
+   */
   constructor(
     private readonly sink: Sink,
     private readonly logger: Logger,
+    private readonly logLimitPerKey = Number.POSITIVE_INFINITY,
   ) {}
 
   start(intervalMs: number): void {
@@ -34,9 +40,11 @@ export class UsageRecorder {
   }
 
   record(keyId: string, code: VerifyCode, at: number, context: VerifyContext | null): void {
-    const key = this.keys.get(keyId);
-    if (key === undefined) this.keys.set(keyId, { count: 1, lastUsedAt: at });
-    else {
+    let key = this.keys.get(keyId);
+    if (key === undefined) {
+      key = { count: 1, lastUsedAt: at, logged: 0 };
+      this.keys.set(keyId, key);
+    } else {
       key.count++;
       if (at > key.lastUsedAt) key.lastUsedAt = at;
     }
@@ -47,6 +55,9 @@ export class UsageRecorder {
       this.buckets.set(keyId, perKey);
     }
     perKey.set(bucketKey, (perKey.get(bucketKey) ?? 0) + 1);
+    // Counts stay exact; the log keeps the first `logLimitPerKey` of each key per flush.
+    if (key.logged >= this.logLimitPerKey) return;
+    key.logged++;
     if (this.logs.length < MAX_PENDING_LOGS) this.logs.push({ keyId, at, code, context });
     else this.dropped++;
   }
@@ -110,7 +121,7 @@ export class UsageRecorder {
   private restore(batch: UsageBatch): void {
     for (const [keyId, usage] of batch.keys) {
       const key = this.keys.get(keyId);
-      if (key === undefined) this.keys.set(keyId, { ...usage });
+      if (key === undefined) this.keys.set(keyId, { ...usage, logged: 0 });
       else {
         key.count += usage.count;
         key.lastUsedAt = Math.max(key.lastUsedAt, usage.lastUsedAt);

@@ -2,7 +2,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import Database from "better-sqlite3";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { openDatabase } from "../../../src/service/store/sqlite/open-database.js";
 import { SCHEMA_VERSION } from "../../../src/service/store/sqlite/schema.js";
 import { createSqliteKeyStore } from "../../../src/service/store/sqlite/sqlite-key-store.js";
@@ -96,8 +96,8 @@ describe("the database file", () => {
     const key = makeKey();
     await store.insertKey(key, makeAudit({ keyId: key.id }));
     expect(walSize()).toBeGreaterThan(0);
-    await new Promise((resolve) => setTimeout(resolve, 300));
-    expect(walSize()).toBe(0);
+    // The writer thread checkpoints once it has started; give it time to.
+    await vi.waitFor(() => expect(walSize()).toBe(0), { timeout: 5000, interval: 50 });
 
     await store.insertKey(makeKey(), makeAudit());
     await store.close();
