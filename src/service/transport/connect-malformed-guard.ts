@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { type DescMessage, fromBinary, type Message } from "@bufbuild/protobuf";
 import { BinaryReader, BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
@@ -16,6 +17,15 @@ import type { UniversalHandler, UniversalServerRequest } from "@connectrpc/conne
 
 /** The largest field number protobuf allows; no Keyward message uses it. */
 const MARKER_FIELD = 536_870_911;
+/**
+ * Any client may send field 536870911 as an unknown field, with any wire
+ * type: only a length-delimited field that starts with this process's random
+ * nonce is the guard's marker. Anything else is an ordinary unknown field and
+ * is ignored, as the grpc-js port ignores it. (Found by the fuzz suite: a
+ * fixed32 field 536870911 made the interceptor throw while reading it as a
+ * string, and connect-es answered `internal`.)
+ */
+const MARKER_NONCE = `${randomBytes(16).toString("hex")}:`;
 const ENVELOPE_HEADER = 5;
 const FLAG_COMPRESSED = 0b01;
 const FLAG_END_STREAM = 0b10;
@@ -68,10 +78,19 @@ async function* checkEach<T extends Message>(messages: AsyncIterable<T>): AsyncI
 }
 
 function throwIfMarked(message: Message): void {
-  const marker = message.$unknown?.find((field) => field.no === MARKER_FIELD);
-  if (marker === undefined) return;
-  const reason = new BinaryReader(marker.data).string();
-  throw new ConnectError(`malformed request message: ${reason}`, Code.InvalidArgument);
+  const unknown = message.$unknown;
+  if (unknown === undefined) return;
+  for (const field of unknown) {
+    if (field.no !== MARKER_FIELD || field.wireType !== WireType.LengthDelimited) continue;
+    let text: string;
+    try {
+      text = new BinaryReader(field.data).string();
+    } catch {
+      continue;
+    }
+    if (!text.startsWith(MARKER_NONCE)) continue;
+    throw new ConnectError(`malformed request message: ${text.slice(MARKER_NONCE.length)}`, Code.InvalidArgument);
+  }
 }
 
 function framingOf(header: Headers): Framing | undefined {
@@ -123,7 +142,10 @@ function parseError(bytes: Uint8Array, schema: DescMessage): string | undefined 
 }
 
 function markerMessage(reason: string): Uint8Array {
-  return new BinaryWriter().tag(MARKER_FIELD, WireType.LengthDelimited).string(reason).finish();
+  return new BinaryWriter()
+    .tag(MARKER_FIELD, WireType.LengthDelimited)
+    .string(MARKER_NONCE + reason)
+    .finish();
 }
 
 function isAsyncIterable(value: unknown): value is AsyncIterable<Uint8Array> {
