@@ -296,7 +296,7 @@ function markdown(results: Result[]): string {
     '"idle" its RSS after start, before the job. The service column is the service process\'s RSS before',
     "and at most during the export (it also held the seeded SQLite database's page cache).",
     "",
-    `Command: \`npx tsx bench/export-memory.ts\` (Redis ${"at REDIS_URL"}, data in a temp dir on disk).`,
+    "Command: `npx tsx bench/export-memory.ts --write` (Redis at `REDIS_URL`, data in a temp dir on disk).",
     "",
     `Machine: ${machine()}; measured ${new Date().toISOString().slice(0, 10)}.`,
     "",
@@ -318,20 +318,22 @@ function markdown(results: Result[]): string {
   return `${lines.join("\n")}\n`;
 }
 
-/** Replaces (or appends) the "## Export memory" section of docs/benchmarks.md, leaving the rest alone. */
+const BEGIN =
+  "<!-- export-memory:begin (written by bench/export-memory.ts --write; edit the script, not this text) -->";
+const END = "<!-- export-memory:end -->";
+
+/** Replaces (or appends) the export-memory block of docs/benchmarks.md, leaving every other section alone. */
 function writeSection(section: string): void {
   const file = path.resolve(path.dirname(SELF), "..", "docs", "benchmarks.md");
   fs.mkdirSync(path.dirname(file), { recursive: true });
-  const current = fs.existsSync(file) ? fs.readFileSync(file, "utf8") : "# Benchmarks\n\n";
-  const start = current.indexOf("## Export memory");
-  let next: string;
-  if (start === -1) {
-    next = `${current.replace(/\n*$/, "\n\n")}${section}`;
-  } else {
-    const rest = current.slice(start + 1);
-    const end = rest.search(/\n## /);
-    next = current.slice(0, start) + section + (end === -1 ? "" : rest.slice(end + 1).replace(/^\n*/, "\n"));
-  }
+  const current = fs.existsSync(file) ? fs.readFileSync(file, "utf8") : "# Benchmarks\n";
+  const block = `${BEGIN}\n${section.trimEnd()}\n${END}\n`;
+  const start = current.indexOf("<!-- export-memory:begin");
+  const end = current.indexOf(END);
+  const next =
+    start !== -1 && end > start
+      ? current.slice(0, start) + block + current.slice(end + END.length).replace(/^\n/, "")
+      : `${current.trimEnd()}\n\n${block}`;
   fs.writeFileSync(file, next);
   console.error(`updated ${path.relative(process.cwd(), file)}`);
 }

@@ -13,13 +13,10 @@
  * 127.0.0.1, bounded in time, and killed when the run ends or fails.
  * Data (databases and tokens) lives in bench/.data/, results in bench/results/.
  */
-import type { ChildProcess } from "node:child_process";
 import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
-import { BENCH_DIR, baseEnv, forkScript, killAll, killChildrenOnExit, nextMessage, stopChild } from "./lib/children.js";
-import { verifyOnce } from "./lib/grpc-once.js";
+import { BENCH_DIR, forkScript, killAll, killChildrenOnExit, nextMessage, stopChild } from "./lib/children.js";
 import type { WindowStats } from "./lib/probe.js";
 import {
   type BenchResults,
@@ -31,8 +28,19 @@ import {
   type Side,
   summariseScenario,
 } from "./lib/results.js";
+import {
+  checkInstance,
+  machine,
+  machineCpu,
+  RESULTS_DIR,
+  type Server,
+  seedDir,
+  startEcho,
+  startKeyward,
+  USAGE_FLUSH_MS,
+  walChangeCounter,
+} from "./lib/servers.js";
 import type { LoadResult } from "./loadgen.js";
-import { readTokens, seed } from "./seed.js";
 
 const { values } = parseArgs({
   options: {
@@ -71,13 +79,10 @@ const pinned = values.pin ? "server: cpu 0, load generator: cpu 1" : null;
 if (!(runs >= 1 && runs <= 20 && durationMs >= 500 && durationMs <= 120_000 && warmupMs <= 30_000)) {
   throw new Error("--runs 1-20, --duration 0.5-120 s, --warmup up to 30 s");
 }
-const USAGE_FLUSH_MS = 1000;
 /** Before each run, wait up to this long for other processes to use < QUIET_PCT of the machine. */
 const quietWaitMs = Math.round(Number(values["quiet-wait"] ?? (quick ? 0 : 120)) * 1000);
 const QUIET_PCT = 10;
 
-const DATA_DIR = path.join(BENCH_DIR, ".data");
-const RESULTS_DIR = path.join(BENCH_DIR, "results");
 const stamp = new Date().toISOString().replace(/[:.]/g, "-");
 const LOG_DIR = path.join(RESULTS_DIR, "logs", stamp);
 
@@ -141,34 +146,12 @@ if (scenarios.length === 0)
 
 // --- processes -----------------------------------------------------------------
 
-interface Server {
-  child: ChildProcess;
-  grpcPort: number;
-  connectPort: number;
-  dataDir?: string;
-}
-
-const seedDir = (keys: number) => path.join(DATA_DIR, `seed-${keys}`);
-
-/** SQLite's WAL-index header counter `iChange`, bumped once per committed write transaction (u32, native order). */
-function walChangeCounter(dataDir: string): number {
-  const fd = fs.openSync(path.join(dataDir, "keyward.db-shm"), "r");
+function fileSize(file: string): number {
   try {
-    const header = Buffer.alloc(12);
-    fs.readSync(fd, header, 0, 12, 0);
-    return os.endianness() === "LE" ? header.readUInt32LE(8) : header.readUInt32BE(8);
-  } finally {
-    fs.closeSync(fd);
+    return fs.statSync(file).size;
+  } catch {
+    return 0;
   }
-}
-
-/** Busy and total CPU time of the whole machine so far, ms (from /proc/stat; USER_HZ = 100). */
-function machineCpu(): { busyMs: number; totalMs: number } {
-  const line = fs.readFileSync("/proc/stat", "utf8").split("\n", 1)[0] ?? "";
-  const ticks = line.trim().split(/\s+/).slice(1, 9).map(Number);
-  const total = ticks.reduce((a, b) => a + b, 0);
-  const idle = (ticks[3] ?? 0) + (ticks[4] ?? 0);
-  return { busyMs: (total - idle) * 10, totalMs: total * 10 };
 }
 
 /** Waits (bounded) until the machine is nearly idle; returns the busy share of the last second, %. */
@@ -188,75 +171,6 @@ async function waitQuiet(): Promise<number> {
     if (!said) console.log(`  waiting for other processes to quieten (machine ${busy.toFixed(0)}% busy)...`);
     said = true;
   }
-}
-
-function fileSize(file: string): number {
-  try {
-    return fs.statSync(file).size;
-  } catch {
-    return 0;
-  }
-}
-
-async function startKeyward(spec: InstanceSpec): Promise<Server> {
-  const source = seedDir(spec.keys);
-  await seed(source, spec.keys, { log: (line) => console.log(line) });
-  const dataDir = path.join(DATA_DIR, "run", spec.id);
-  fs.rmSync(dataDir, { recursive: true, force: true });
-  fs.mkdirSync(dataDir, { recursive: true });
-  // A fresh copy per instance: earlier runs' usage rows and logs do not carry over.
-  fs.copyFileSync(path.join(source, "keyward.db"), path.join(dataDir, "keyward.db"));
-  const child = forkScript(path.join(BENCH_DIR, "service-entry.ts"), [], {
-    nodeFlags: spec.nodeFlags,
-    env: {
-      ...baseEnv(),
-      KEYWARD_DATA_DIR: dataDir,
-      KEYWARD_HOST: "127.0.0.1",
-      KEYWARD_SERVICE_PORT: "0",
-      KEYWARD_CONNECT_PORT: "0",
-      KEYWARD_CACHE_SIZE: String(spec.cacheSize),
-      KEYWARD_USAGE_FLUSH_MS: String(USAGE_FLUSH_MS),
-      LOG_LEVEL: "info",
-    },
-    logFile: path.join(LOG_DIR, `keyward-${spec.id}.log`),
-    cpus: values.pin ? "0" : undefined,
-  });
-  const ready = await nextMessage<{ t: "ready"; grpcPort: number; connectPort: number }>(child, "ready", 120_000);
-  return { child, grpcPort: ready.grpcPort, connectPort: ready.connectPort, dataDir };
-}
-
-async function startEcho(responseHex: string): Promise<Server> {
-  const child = forkScript(
-    path.join(BENCH_DIR, "echo-server.ts"),
-    ["--response", responseHex, "--codec", values.codec],
-    {
-      logFile: path.join(LOG_DIR, "echo.log"),
-      cpus: values.pin ? "0" : undefined,
-    },
-  );
-  const ready = await nextMessage<{ t: "ready"; grpcPort: number }>(child, "ready", 60_000);
-  return { child, grpcPort: ready.grpcPort, connectPort: 0 };
-}
-
-/** Checks that the instance answers as the scenarios assume, and returns a hot key's response bytes. */
-async function checkInstance(server: Server, spec: InstanceSpec): Promise<Buffer> {
-  const dir = seedDir(spec.keys);
-  const hot = readTokens(path.join(dir, "tokens.txt"), 0, 1)[0] as string;
-  const limited = readTokens(path.join(dir, "limited.txt"), 0, 1)[0] as string;
-  const unknown = readTokens(path.join(dir, "unknown.txt"), 0, 1)[0] as string;
-  const expect = async (token: string, code: string, what: string) => {
-    const answer = await verifyOnce(server.grpcPort, token, true);
-    if (answer.grpcStatus !== "0" || answer.code !== code) {
-      throw new Error(
-        `${spec.id}: ${what} answered grpc-status ${answer.grpcStatus}, ${answer.code}; expected 0, ${code}`,
-      );
-    }
-    return answer.message;
-  };
-  const response = await expect(hot, "VALID", "a hot key");
-  await expect(limited, "VALID", "a limited key");
-  await expect(unknown, "NOT_FOUND", "an unknown token");
-  return response;
 }
 
 // --- one measured run ------------------------------------------------------------
@@ -362,18 +276,6 @@ function runLine(scenario: ScenarioSpec, r: RunRecord): string {
 
 // --- the whole run -------------------------------------------------------------------
 
-function machine(): BenchResults["machine"] {
-  const cpuinfo = fs.readFileSync("/proc/cpuinfo", "utf8");
-  const model = /^model name\s*:\s*(.+)$/m.exec(cpuinfo)?.[1] ?? os.cpus()[0]?.model ?? "unknown";
-  return {
-    nproc: os.availableParallelism(),
-    cpu: model.trim(),
-    node: process.version,
-    kernel: `${os.type()} ${os.release()}`,
-    memTotalMb: Math.round(os.totalmem() / 1e6),
-  };
-}
-
 async function main(): Promise<BenchResults> {
   const startedAt = new Date().toISOString();
   const results: BenchResults = {
@@ -404,12 +306,19 @@ async function main(): Promise<BenchResults> {
     for (const spec of instances) {
       const mine = scenarios.filter((s) => s.instance === spec.id);
       if (mine.length === 0) continue;
-      const keyward = await startKeyward(spec);
+      const keyward = await startKeyward(spec, {
+        logDir: LOG_DIR,
+        cpus: values.pin ? "0" : undefined,
+        log: console.log,
+      });
       const record: InstanceRecord = { ...spec, dbBytes: 0, peakRss: 0, coldKeysRequested: 0, walBytesAtEnd: 0 };
       results.instances.push(record);
       try {
         const response = await checkInstance(keyward, spec);
-        echo ??= await startEcho(response.toString("hex"));
+        echo ??= await startEcho(response.toString("hex"), values.codec, {
+          logDir: LOG_DIR,
+          cpus: values.pin ? "0" : undefined,
+        });
         for (const scenario of mine) {
           const entry = { ...scenario, runs: [] as RunRecord[] };
           results.scenarios.push(entry);

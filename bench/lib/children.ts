@@ -54,6 +54,8 @@ export function forkScript(script: string, args: string[], options: ForkOptions)
         });
     alive.add(child);
     child.once("exit", () => alive.delete(child));
+    // An IPC send racing the child's own exit fails with EPIPE: the exit handling covers it.
+    child.on("error", () => {});
     return child;
   } finally {
     fs.closeSync(log);
@@ -91,11 +93,12 @@ export function nextMessage<T extends { t: string }>(child: ChildProcess, t: str
 export async function stopChild(child: ChildProcess, graceMs = 10_000): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  if (child.connected) child.send({ t: "exit" });
-  else child.kill("SIGTERM");
-  const timer = setTimeout(() => child.kill("SIGKILL"), graceMs);
+  if (child.connected) child.send({ t: "exit" }, () => {});
+  const term = setTimeout(() => child.kill("SIGTERM"), Math.min(2000, graceMs / 2));
+  const kill = setTimeout(() => child.kill("SIGKILL"), graceMs);
   await exited;
-  clearTimeout(timer);
+  clearTimeout(term);
+  clearTimeout(kill);
 }
 
 /** Kills every child still alive (SIGKILL): the last resort of a failed or interrupted run. */

@@ -5,7 +5,15 @@
  *
  * Messages from the parent: {t:"start"} opens a window, {t:"stop"} closes it
  * and answers {t:"window", ...WindowStats}, {t:"exit"} runs `onExit` and exits.
+ *
+ * With BENCH_CPU_PROFILE=<file> in the environment, V8's sampling profiler
+ * (the one behind `node --cpu-prof`, through node:inspector) runs during the
+ * window only, and the profile is written to that file after {t:"stop"},
+ * followed by {t:"profile", file}. BENCH_CPU_PROFILE_INTERVAL_US sets the
+ * sampling interval (default 500 µs).
  */
+import fs from "node:fs";
+import inspector from "node:inspector";
 import { monitorEventLoopDelay, PerformanceObserver } from "node:perf_hooks";
 import v8 from "node:v8";
 
@@ -50,6 +58,13 @@ export function installProbe(onExit: () => Promise<void>): void {
       }
     }
   });
+  const profileFile = process.env.BENCH_CPU_PROFILE;
+  const session = profileFile ? new inspector.Session() : undefined;
+  const post = (method: string, params?: object) =>
+    new Promise<unknown>((resolve, reject) => {
+      session?.post(method, params ?? {}, (error, result) => (error ? reject(error) : resolve(result)));
+    });
+  if (session) session.connect();
   let windowStart = performance.now();
   let cpuStart = process.cpuUsage();
 
@@ -57,11 +72,20 @@ export function installProbe(onExit: () => Promise<void>): void {
     if (message.t === "start") {
       Object.assign(gc, { minorCount: 0, minorMs: 0, majorCount: 0, majorMs: 0, otherCount: 0, otherMs: 0 });
       observer.observe({ entryTypes: ["gc"] });
-      eld.reset();
-      eld.enable();
-      windowStart = performance.now();
-      cpuStart = process.cpuUsage();
-      send({ t: "started" });
+      const begin = () => {
+        eld.reset();
+        eld.enable();
+        windowStart = performance.now();
+        cpuStart = process.cpuUsage();
+        send({ t: "started" });
+      };
+      if (session) {
+        const interval = Number(process.env.BENCH_CPU_PROFILE_INTERVAL_US ?? 500);
+        void post("Profiler.enable")
+          .then(() => post("Profiler.setSamplingInterval", { interval }))
+          .then(() => post("Profiler.start"))
+          .then(begin);
+      } else begin();
     } else if (message.t === "stop") {
       const elapsedMs = performance.now() - windowStart;
       const cpu = process.cpuUsage(cpuStart);
@@ -86,6 +110,12 @@ export function installProbe(onExit: () => Promise<void>): void {
         newSpaceSize: newSpace?.space_size ?? 0,
       };
       send({ t: "window", stats });
+      if (session && profileFile) {
+        void post("Profiler.stop").then((result) => {
+          fs.writeFileSync(profileFile, JSON.stringify((result as { profile: unknown }).profile));
+          send({ t: "profile", file: profileFile });
+        });
+      }
     } else if (message.t === "exit") {
       void onExit().finally(() => process.exit(0));
     }
