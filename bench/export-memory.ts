@@ -290,7 +290,7 @@ function markdown(results: Result[]): string {
     "## Export memory",
     "",
     "Peak memory of one CSV export of N keys through the real path: the key service streams the rows",
-    "(`StreamExportRows`, 500 a message), a worker process started with `startWorkers()` takes the BullMQ",
+    "(`StreamExportRows`, 1,000 a message), a worker process started with `startWorkers()` takes the BullMQ",
     "job, writes the CSV to a temporary file, renames it, marks the export READY and writes the mail to",
     'the outbox. Every size runs in a fresh worker process; "peak" is that process\'s `getrusage` max RSS,',
     '"idle" its RSS after start, before the job. The service column is the service process\'s RSS before',
