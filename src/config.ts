@@ -1,13 +1,15 @@
 import { resolve } from "node:path";
 import { z } from "zod";
 
-const port = (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback);
+const port = (fallback: number) =>
+  z.coerce.number({ error: "must be a port number (0-65535)" }).int().min(0).max(65535).default(fallback);
 const flag = (fallback: boolean) =>
   z
     .enum(["true", "false", "1", "0", "yes", "no"])
     .default(fallback ? "true" : "false")
     .transform((v) => v === "true" || v === "1" || v === "yes");
-const days = (fallback: number) => z.coerce.number().int().min(0).max(3650).default(fallback);
+const days = (fallback: number) =>
+  z.coerce.number({ error: "must be a number of days" }).int().min(0).max(3650).default(fallback);
 const optionalString = z
   .string()
   .optional()
