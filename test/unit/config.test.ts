@@ -1,0 +1,46 @@
+import { readFileSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+import { ConfigError, ConfigSchema, loadConfig, parseDuration } from "../../src/config.js";
+
+describe("configuration", () => {
+  it("has working defaults for a fresh install", () => {
+    const config = loadConfig({});
+    expect(config).toMatchObject({
+      KEYWARD_SERVICE_PORT: 50051,
+      KEYWARD_CONNECT_PORT: 50052,
+      KEYWARD_GATEWAY_PORT: 8787,
+      KEYWARD_TOKEN_PREFIX: "kw",
+      KEYWARD_VERIFY_REQUIRES_AUTH: false,
+      REDIS_URL: "redis://127.0.0.1:6379",
+    });
+    expect(config.dataDir.endsWith("/data")).toBe(true);
+  });
+
+  it("names every bad variable in one error", () => {
+    let error: unknown;
+    try {
+      loadConfig({ KEYWARD_SERVICE_PORT: "70000", KEYWARD_TOKEN_PREFIX: "Bad!", REDIS_URL: "http://x" });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const message = (error as Error).message;
+    for (const name of ["KEYWARD_SERVICE_PORT", "KEYWARD_TOKEN_PREFIX", "REDIS_URL"]) expect(message).toContain(name);
+  });
+
+  it("is documented: every variable has a row in the README", () => {
+    const readme = readFileSync(new URL("../../README.md", import.meta.url), "utf8");
+    for (const name of Object.keys(ConfigSchema.shape)) expect(readme, name).toContain(`| \`${name}\` |`);
+  });
+
+  it("parses durations", () => {
+    expect([
+      parseDuration("500ms"),
+      parseDuration("30s"),
+      parseDuration("15m"),
+      parseDuration("1h"),
+      parseDuration("2d"),
+    ]).toEqual([500, 30_000, 900_000, 3_600_000, 172_800_000]);
+    expect(() => parseDuration("1w")).toThrow(ConfigError);
+  });
+});
