@@ -78,6 +78,7 @@ const { values } = parseArgs({
     "unknown-offset": { type: "string", default: "0" },
     "unknown-count": { type: "string", default: "0" },
     "unknown-every": { type: "string", default: "0" },
+    "max-requests": { type: "string", default: "0" },
     context: { type: "boolean", default: true },
   },
 });
@@ -90,6 +91,8 @@ const connections = protocol === "connect-h1" ? concurrency : Math.min(Number(va
 const warmupMs = Number(values["warmup-ms"]);
 const durationMs = Number(values["duration-ms"]);
 const unknownEvery = Number(values["unknown-every"]);
+/** Stop after issuing this many requests (0 = no limit): used to fill a cache before a cold scenario. */
+const maxRequests = Number(values["max-requests"]);
 if (!Number.isInteger(port) || port <= 0) throw new Error("--port is required");
 if (!(concurrency >= 1 && concurrency <= 4096 && connections >= 1)) throw new Error("bad --concurrency/--connections");
 if (!(durationMs > 0 && durationMs <= 600_000 && warmupMs >= 0 && warmupMs <= 60_000)) throw new Error("bad duration");
@@ -140,6 +143,7 @@ let issued = 0;
 
 function takeBody(): Buffer {
   issued++;
+  if (maxRequests > 0 && issued >= maxRequests) endWindow();
   if (unknownBodies.length > 0 && issued % unknownEvery === 0) {
     const body = unknownBodies[nextUnknown] as Buffer;
     nextUnknown = (nextUnknown + 1) % unknownBodies.length;
@@ -408,13 +412,28 @@ let windowStart = 0;
 let windowMs = 0;
 let cpuStart = process.cpuUsage();
 let cpuWindow = { user: 0, system: 0 };
+let windowEnded = false;
+
+/** Ends the measured window (time, request limit, whichever first): no new requests after this. */
+function endWindow(): void {
+  if (windowEnded) return;
+  windowEnded = true;
+  measuring = false;
+  draining = true;
+  windowMs = performance.now() - windowStart;
+  cpuWindow = process.cpuUsage(cpuStart);
+  process.send?.({ t: "measure-end" });
+}
+
 const allDone = new Promise<void>((resolve) => {
   const onAllDone = () => resolve();
   const start =
     protocol === "connect-h1" ? runH1(onAllDone) : client === "raw" ? runRaw(onAllDone) : runGrpc(onAllDone);
   void start.then(
     (closeAll) => {
+      windowStart = performance.now();
       setTimeout(() => {
+        if (windowEnded) return;
         histogram.reset();
         measuring = true;
         windowStart = performance.now();
@@ -422,17 +441,13 @@ const allDone = new Promise<void>((resolve) => {
         process.send?.({ t: "measure-start" });
       }, warmupMs);
       setTimeout(() => {
-        measuring = false;
-        draining = true;
-        windowMs = performance.now() - windowStart;
-        cpuWindow = process.cpuUsage(cpuStart);
-        process.send?.({ t: "measure-end" });
+        endWindow();
         // In-flight requests get 5 s to finish; then the connections are cut.
         setTimeout(() => {
           closeAll();
           resolve();
         }, 5000).unref();
-      }, warmupMs + durationMs);
+      }, warmupMs + durationMs).unref();
       void allDone.then(closeAll);
     },
     (error: unknown) => {

@@ -5,6 +5,7 @@
  *   npx tsx bench/profile.ts --target echo        the grpc-js echo baseline, same load, for comparison
  *   npx tsx bench/profile.ts --tokens cold --keys 1000000 --cache 100000
  *   npx tsx bench/profile.ts --semi-space 64 --duration 20 --concurrency 16
+ *   npx tsx bench/profile.ts --protocol connect-h1   Keyward's Connect port (HTTP/1.1, one connection per stream)
  *
  * The server runs V8's sampling profiler (the one behind `node --cpu-prof`,
  * started through node:inspector by bench/lib/probe.ts) during the measured
@@ -38,6 +39,7 @@ import type { ProfileSummary } from "./report.js";
 const { values } = parseArgs({
   options: {
     target: { type: "string", default: "keyward" },
+    protocol: { type: "string", default: "grpc" },
     tokens: { type: "string", default: "hot" },
     keys: { type: "string", default: "10000" },
     cache: { type: "string", default: "100000" },
@@ -54,13 +56,19 @@ const target = values.target;
 if (target !== "keyward" && target !== "echo") throw new Error("--target keyward|echo");
 const tokens = values.tokens;
 if (tokens !== "hot" && tokens !== "cold" && tokens !== "limited") throw new Error("--tokens hot|cold|limited");
+const protocol = values.protocol;
+if (protocol !== "grpc" && protocol !== "connect-h1") throw new Error("--protocol grpc|connect-h1");
+if (protocol === "connect-h1" && target === "echo") throw new Error("the echo has no Connect port");
 const durationMs = Math.round(Number(values.duration) * 1000);
 const warmupMs = Math.round(Number(values.warmup) * 1000);
 if (!(durationMs >= 1000 && durationMs <= 120_000)) throw new Error("--duration 1-120 s");
 const stamp = new Date().toISOString().replace(/[:.]/g, "-");
 const logDir = path.join(RESULTS_DIR, "logs", `profile-${stamp}`);
 const profileDir = path.join(RESULTS_DIR, "profiles");
-const profileFile = path.join(profileDir, `${target}-${tokens}-c${values.concurrency}-${stamp}.cpuprofile`);
+const profileFile = path.join(
+  profileDir,
+  `${target}-${values.protocol}-${values.tokens}-c${values.concurrency}-${stamp}.cpuprofile`,
+);
 const nodeFlags = values["semi-space"] ? [`--max-semi-space-size=${values["semi-space"]}`] : [];
 const spec: InstanceSpec = { id: "profile", keys: Number(values.keys), cacheSize: Number(values.cache), nodeFlags };
 const profilerEnv = { BENCH_CPU_PROFILE: profileFile, BENCH_CPU_PROFILE_INTERVAL_US: values.interval };
@@ -166,14 +174,9 @@ async function main(): Promise<void> {
     }
     const dir = seedDir(spec.keys);
     const file = tokens === "limited" ? "limited.txt" : "tokens.txt";
-    const args = [
-      "--port",
-      String(server.grpcPort),
-      "--concurrency",
-      values.concurrency,
-      "--connections",
-      values.connections,
-    ];
+    const port = protocol === "connect-h1" ? server.connectPort : server.grpcPort;
+    const args = ["--port", String(port), "--protocol", protocol, "--concurrency", values.concurrency];
+    args.push("--connections", values.connections);
     args.push("--warmup-ms", String(warmupMs), "--duration-ms", String(durationMs), "--tokens", path.join(dir, file));
     if (tokens === "cold") args.push("--offset", "10", "--count", String(Math.min(300_000, spec.keys - 10)));
     else args.push("--count", "10");
@@ -195,7 +198,7 @@ async function main(): Promise<void> {
     const profile = JSON.parse(fs.readFileSync(profileFile, "utf8")) as CpuProfile;
     const s = summariseProfile(profile, Number(values.top));
     const m = machine();
-    const scenario = `${target === "keyward" ? "Keyward" : "grpc-js echo"}, ${tokens} keys, ${values.concurrency} streams on ${values.connections} connection(s)${nodeFlags.length ? `, ${nodeFlags.join(" ")}` : ""}`;
+    const scenario = `${target === "keyward" ? "Keyward" : "grpc-js echo"}${protocol === "connect-h1" ? " (Connect, HTTP/1.1)" : ""}, ${tokens} keys, ${values.concurrency} streams on ${values.connections} connection(s)${nodeFlags.length ? `, ${nodeFlags.join(" ")}` : ""}`;
     const summary: ProfileSummary = {
       command: `npx tsx bench/profile.ts ${process.argv.slice(2).join(" ")}`.trim(),
       date: new Date().toISOString().slice(0, 16).replace("T", " "),
@@ -207,9 +210,13 @@ async function main(): Promise<void> {
       byArea: s.byArea,
     };
     const name =
-      target === "keyward" && tokens === "hot" && values.concurrency === "64" && !nodeFlags.length
+      target === "keyward" &&
+      protocol === "grpc" &&
+      tokens === "hot" &&
+      values.concurrency === "64" &&
+      !nodeFlags.length
         ? "profile-latest.json"
-        : `profile-${target}-${tokens}-c${values.concurrency}${nodeFlags.length ? "-semispace" : ""}.json`;
+        : `profile-${target}-${protocol}-${tokens}-c${values.concurrency}${nodeFlags.length ? "-semispace" : ""}.json`;
     fs.writeFileSync(
       path.join(RESULTS_DIR, name),
       `${JSON.stringify({ ...summary, window: stats, profileFile }, null, 2)}\n`,

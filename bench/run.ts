@@ -176,6 +176,7 @@ async function waitQuiet(): Promise<number> {
 // --- one measured run ------------------------------------------------------------
 
 const cursors = new Map<string, { cold: number; unknown: number }>();
+const filled = new Set<string>();
 
 async function measure(side: Side, server: Server, scenario: ScenarioSpec, run: number): Promise<RunRecord> {
   const spec = instances.find((i) => i.id === scenario.instance) as InstanceSpec;
@@ -256,6 +257,36 @@ async function measure(side: Side, server: Server, scenario: ScenarioSpec, run: 
   }
 }
 
+/**
+ * Before the first cold run on an instance: request `cacheSize` never-seen keys
+ * (not measured), so that the cold runs see a full cache that evicts on every
+ * miss, and peak RSS is taken with the cache full.
+ */
+async function fillCache(server: Server, spec: InstanceSpec): Promise<void> {
+  const cursor = cursors.get(spec.id) ?? { cold: hotKeys, unknown: 0 };
+  cursors.set(spec.id, cursor);
+  const count = Math.min(spec.cacheSize, spec.keys - hotKeys);
+  const started = Date.now();
+  const gen = forkScript(
+    path.join(BENCH_DIR, "loadgen.ts"),
+    [
+      ...["--port", String(server.grpcPort), "--concurrency", "64", "--warmup-ms", "0", "--duration-ms", "300000"],
+      ...["--tokens", path.join(seedDir(spec.keys), "tokens.txt"), "--offset", String(cursor.cold)],
+      ...["--count", String(count), "--max-requests", String(count)],
+    ],
+    { logFile: path.join(LOG_DIR, "loadgen.log"), cpus: values.pin ? "1" : undefined },
+  );
+  try {
+    const { result } = await nextMessage<{ t: "result"; result: LoadResult }>(gen, "result", 330_000);
+    cursor.cold += result.issued;
+    console.log(
+      `  cache fill on ${spec.id}: ${result.issued.toLocaleString("en-US")} new keys in ${((Date.now() - started) / 1000).toFixed(0)} s`,
+    );
+  } finally {
+    await stopChild(gen, 5000);
+  }
+}
+
 function runLine(scenario: ScenarioSpec, r: RunRecord): string {
   const l = r.load;
   const errors = Object.entries(l.errors)
@@ -320,6 +351,10 @@ async function main(): Promise<BenchResults> {
           cpus: values.pin ? "0" : undefined,
         });
         for (const scenario of mine) {
+          if (scenario.tokens === "cold" && !filled.has(spec.id)) {
+            filled.add(spec.id);
+            await fillCache(keyward, spec);
+          }
           const entry = { ...scenario, runs: [] as RunRecord[] };
           results.scenarios.push(entry);
           for (let run = 1; run <= runs; run++) {
