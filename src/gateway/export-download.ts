@@ -64,11 +64,15 @@ export function createExportDownloadHandler(deps: ExportDownloadDeps) {
         expires: url.searchParams.get("expires"),
         sig: url.searchParams.get("sig"),
       });
-      if (!link.ok) return fail(res, 403, "FORBIDDEN", "this download link is not valid: it was changed or not issued by Keyward");
+      if (!link.ok)
+        return fail(res, 403, "FORBIDDEN", "this download link is not valid: it was changed or not issued by Keyward");
 
       const record = await getExport(deps.service, exportId);
       if (!record) return fail(res, 404, "NOT_FOUND", `export ${exportId} does not exist`);
-      const expiresAt = Math.min(link.expiresAtMs, record.expireTime ? timestampDate(record.expireTime).getTime() : Infinity);
+      const expiresAt = Math.min(
+        link.expiresAtMs,
+        record.expireTime ? timestampDate(record.expireTime).getTime() : Infinity,
+      );
       if (record.state === ExportState.EXPIRED || now() >= expiresAt) {
         // The sweep deletes expired files; an early request does it first, so "expired" always means "gone".
         await removeExportFiles(deps.dir, exportId);
@@ -104,7 +108,10 @@ async function sendFile(
     size = (await stat(path)).size;
   } catch {
     // READY in the service but not on this disk: the gateway and the workers do not share KEYWARD_DATA_DIR.
-    deps.logger.error({ exportId: record.id, path }, "export is READY but its file is missing from this gateway's data dir");
+    deps.logger.error(
+      { exportId: record.id, path },
+      "export is READY but its file is missing from this gateway's data dir",
+    );
     return fail(res, 404, "NOT_FOUND", "the export's file is not on this server");
   }
   const resource = exportResourceWords.word(record.resource) ?? "export";

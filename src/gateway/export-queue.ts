@@ -5,7 +5,13 @@ import type { Logger } from "../shared/logger.js";
 import { closeBullmq } from "../workers/close-bullmq.js";
 import { exportsDir } from "../workers/exports/export-files.js";
 import { exportLinkSecret, publicBaseUrl } from "../workers/links.js";
-import { EXPORT_JOB, EXPORT_QUEUE, exportJobOptions, producerConnection, resolveQueuePrefix } from "../workers/queues.js";
+import {
+  EXPORT_JOB,
+  EXPORT_QUEUE,
+  exportJobOptions,
+  producerConnection,
+  resolveQueuePrefix,
+} from "../workers/queues.js";
 import { createRedisMonitor, type RedisMonitor } from "../workers/redis-monitor.js";
 import { createExportDownloadHandler } from "./export-download.js";
 import type { KeyServiceClient } from "./service-client.js";
@@ -46,7 +52,8 @@ export function createExportQueue(options: { redisUrl: string; prefix: string; l
   return {
     async enqueue(exportId) {
       // Just after start the first connection may still be opening; after that, down means down.
-      if (!monitor.isUp() && !(await monitor.whenUp(monitor.everUp() ? 0 : 1_000))) throw new ExportQueueUnavailableError();
+      if (!monitor.isUp() && !(await monitor.whenUp(monitor.everUp() ? 0 : 1_000)))
+        throw new ExportQueueUnavailableError();
       let timer: NodeJS.Timeout | undefined;
       const timeout = new Promise<never>((_, reject) => {
         timer = setTimeout(() => reject(new ExportQueueUnavailableError()), ENQUEUE_TIMEOUT_MS);
@@ -96,13 +103,23 @@ export function startGatewayExports(
 ): GatewayExports {
   const dir = exportsDir(config.dataDir);
   const linkSecret = exportLinkSecret(config, options.serviceToken);
-  const queue = createExportQueue({ redisUrl: config.REDIS_URL, prefix: resolveQueuePrefix(config), logger: options.logger });
+  const queue = createExportQueue({
+    redisUrl: config.REDIS_URL,
+    prefix: resolveQueuePrefix(config),
+    logger: options.logger,
+  });
   const exportsPart: GatewayExports = {
     queue,
     dir,
     linkSecret,
     publicUrl: publicBaseUrl(config),
-    download: createExportDownloadHandler({ service: options.service, logger: options.logger, dir, linkSecret, now: options.now }),
+    download: createExportDownloadHandler({
+      service: options.service,
+      logger: options.logger,
+      dir,
+      linkSecret,
+      now: options.now,
+    }),
     async close() {
       byService.delete(options.service);
       await queue.close();

@@ -39,7 +39,13 @@ export async function closeBullmq(
 
 /** The client once connected, or undefined if it is still waiting for Redis a moment later. */
 function settled(client: Promise<unknown>): Promise<RedisClient | undefined> {
-  return within(client.then((c) => c as RedisClient, () => undefined), 200).then((c) => (c === false ? undefined : c));
+  return within(
+    client.then(
+      (c) => c as RedisClient,
+      () => undefined,
+    ),
+    200,
+  ).then((c) => (c === false ? undefined : c));
 }
 
 function within<T>(promise: Promise<T>, ms: number): Promise<T | false> {

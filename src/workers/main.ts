@@ -4,10 +4,10 @@ import type { Transporter } from "nodemailer";
 import { type Config, parseDuration } from "../config.js";
 import { createServiceClient } from "../gateway/service-client.js";
 import type { Logger } from "../shared/logger.js";
-import { createExportProcessor } from "./exports/export-job.js";
-import { exportsDir } from "./exports/export-files.js";
-import { exportLinkSecret, publicBaseUrl } from "./links.js";
 import { closeBullmq } from "./close-bullmq.js";
+import { exportsDir } from "./exports/export-files.js";
+import { createExportProcessor } from "./exports/export-job.js";
+import { exportLinkSecret, publicBaseUrl } from "./links.js";
 import { createMailer } from "./mail/mailer.js";
 import {
   DEFAULT_EXPORT_BACKOFF_MS,
@@ -64,7 +64,11 @@ export async function startWorkers(config: Config, options: WorkersOptions): Pro
   const dir = exportsDir(config.dataDir);
   const publicUrl = (options.publicUrl ?? publicBaseUrl(config)).replace(/\/+$/, "");
   const connection = workerConnection(config.REDIS_URL);
-  const service = createServiceClient({ baseUrl: options.serviceUrl, serviceToken: options.serviceToken, timeoutMs: 30_000 });
+  const service = createServiceClient({
+    baseUrl: options.serviceUrl,
+    serviceToken: options.serviceToken,
+    timeoutMs: 30_000,
+  });
   const mailer = createMailer({
     smtpUrl: config.SMTP_URL,
     from: config.KEYWARD_MAIL_FROM,
@@ -94,7 +98,8 @@ export async function startWorkers(config: Config, options: WorkersOptions): Pro
       prefix,
       concurrency: options.exportConcurrency ?? 2,
       settings: {
-        backoffStrategy: (attemptsMade, type) => (type === EXPORT_BACKOFF_TYPE ? exportBackoffDelay(attemptsMade, backoffMs) : backoffMs),
+        backoffStrategy: (attemptsMade, type) =>
+          type === EXPORT_BACKOFF_TYPE ? exportBackoffDelay(attemptsMade, backoffMs) : backoffMs,
       },
     },
   );
@@ -119,7 +124,8 @@ export async function startWorkers(config: Config, options: WorkersOptions): Pro
 
   // Connection errors repeat on every reconnect attempt; the monitor reports the outage once.
   const onError = (source: string) => (error: Error) => {
-    if (!monitor.isUp() || isConnectionError(error)) logger.debug({ source, reason: error.message }, "redis connection error");
+    if (!monitor.isUp() || isConnectionError(error))
+      logger.debug({ source, reason: error.message }, "redis connection error");
     else logger.error({ err: error, source }, "queue error");
   };
   exportWorker.on("error", onError("export worker"));
@@ -138,7 +144,8 @@ export async function startWorkers(config: Config, options: WorkersOptions): Pro
     monitor.onUp(() => {
       scheduleSweeps(sweepQueue, everyMs).then(
         () => logger.debug({ everyMs }, "maintenance sweep scheduled"),
-        (error: unknown) => logger.warn({ err: error }, "could not schedule the maintenance sweep; retrying when Redis is back"),
+        (error: unknown) =>
+          logger.warn({ err: error }, "could not schedule the maintenance sweep; retrying when Redis is back"),
       );
     });
   }
@@ -147,7 +154,11 @@ export async function startWorkers(config: Config, options: WorkersOptions): Pro
   let closing: Promise<void> | undefined;
   return {
     async sweepNow(timeoutMs = 30_000) {
-      const job = await sweepQueue.add(SWEEP_JOB, {}, { attempts: 1, removeOnComplete: { count: 100 }, removeOnFail: { count: 100 } });
+      const job = await sweepQueue.add(
+        SWEEP_JOB,
+        {},
+        { attempts: 1, removeOnComplete: { count: 100 }, removeOnFail: { count: 100 } },
+      );
       const deadline = Date.now() + timeoutMs;
       for (;;) {
         const state = await job.getState();
@@ -163,7 +174,10 @@ export async function startWorkers(config: Config, options: WorkersOptions): Pro
     close() {
       closing ??= (async () => {
         const part = (name: string) => ({ logger, name, limitMs: CLOSE_LIMIT_MS, isWorker: true });
-        await Promise.all([closeBullmq(exportWorker, part("export worker")), closeBullmq(sweepWorker, part("sweep worker"))]);
+        await Promise.all([
+          closeBullmq(exportWorker, part("export worker")),
+          closeBullmq(sweepWorker, part("sweep worker")),
+        ]);
         await closeBullmq(sweepQueue, { ...part("sweep queue"), isWorker: false });
         await monitor.close();
         mailer.close();

@@ -56,7 +56,8 @@ export function createRedisMonitor(options: RedisMonitorOptions): RedisMonitor {
   redis.on("ready", () => {
     up = true;
     everUp = true;
-    if (reportedDown) logger.info({ redis: redisHost(options.redisUrl) }, `Redis is back: ${options.pausedWork} resume`);
+    if (reportedDown)
+      logger.info({ redis: redisHost(options.redisUrl) }, `Redis is back: ${options.pausedWork} resume`);
     reportedDown = false;
     for (const listener of listeners) listener();
   });

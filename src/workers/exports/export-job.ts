@@ -7,8 +7,8 @@ import type { KeyServiceClient } from "../../gateway/service-client.js";
 import { type Export, ExportState } from "../../gen/keyward/v1/export_pb.js";
 import type { Logger } from "../../shared/logger.js";
 import { exportDownloadUrl } from "../links.js";
-import { exportFailedMail, exportReadyMail, type ExportMailFacts } from "../mail/export-mails.js";
 import { isEmail } from "../mail/address.js";
+import { type ExportMailFacts, exportFailedMail, exportReadyMail } from "../mail/export-mails.js";
 import type { Mailer } from "../mail/mailer.js";
 import { ExportJobDataSchema } from "../queues.js";
 import { exportFilePath, isSafeExportId, writeExportFile } from "./export-files.js";
@@ -115,10 +115,21 @@ async function runExport(
 }
 
 /** Marks the export FAILED and tells the admin; a failure here is logged, the job's own error stays the reason. */
-async function giveUp(deps: ExportJobDeps, exportId: string, attempt: number, error: unknown, log: Logger): Promise<void> {
+async function giveUp(
+  deps: ExportJobDeps,
+  exportId: string,
+  attempt: number,
+  error: unknown,
+  log: Logger,
+): Promise<void> {
   const reason = failureText(error);
   try {
-    const response = await deps.service.updateExport({ id: exportId, state: ExportState.FAILED, error: reason, attempts: attempt });
+    const response = await deps.service.updateExport({
+      id: exportId,
+      state: ExportState.FAILED,
+      error: reason,
+      attempts: attempt,
+    });
     if (response.export) await mailOnce(deps, "failed", response.export, log, { error: reason, attempts: attempt });
   } catch (secondary) {
     log.error({ err: secondary }, "could not record the export as FAILED or tell the admin");
@@ -153,10 +164,22 @@ async function mailOnce(
       const expiresAt = record.expireTime ? timestampDate(record.expireTime) : new Date(Date.now() + 7 * 86_400_000);
       const url = exportDownloadUrl(deps.publicUrl, deps.linkSecret, record.id, expiresAt.getTime());
       await deps.mailer.send(
-        exportReadyMail({ ...facts, url, rowCount: Number(record.rowCount), byteSize: Number(record.byteSize), expiresAt }),
+        exportReadyMail({
+          ...facts,
+          url,
+          rowCount: Number(record.rowCount),
+          byteSize: Number(record.byteSize),
+          expiresAt,
+        }),
       );
     } else {
-      await deps.mailer.send(exportFailedMail({ ...facts, error: failure?.error ?? record.error, attempts: failure?.attempts ?? record.attempts }));
+      await deps.mailer.send(
+        exportFailedMail({
+          ...facts,
+          error: failure?.error ?? record.error,
+          attempts: failure?.attempts ?? record.attempts,
+        }),
+      );
     }
   } catch (error) {
     await releaseMail(deps.dir, record.id, kind);

@@ -12,7 +12,8 @@ export function failureText(error: unknown): string {
     return `the key service refused the export (${Code[error.code]}): ${error.rawMessage}`.slice(0, 500);
   }
   const code = (error as NodeJS.ErrnoException | undefined)?.code;
-  if (code === "EACCES" || code === "EPERM" || code === "EROFS") return "the export file could not be written: permission denied";
+  if (code === "EACCES" || code === "EPERM" || code === "EROFS")
+    return "the export file could not be written: permission denied";
   if (code === "ENOSPC") return "the export file could not be written: the disk is full";
   if (typeof code === "string" && /^E[A-Z]+$/.test(code)) return `the export failed: ${code}`;
   const message = error instanceof Error ? error.message : String(error);

@@ -1,5 +1,5 @@
-import type { MailMessage } from "./mailer.js";
 import { escapeHtml, htmlDocument } from "./html.js";
+import type { MailMessage } from "./mailer.js";
 
 /** A key as the digest names it. */
 export interface DigestKey {
@@ -84,7 +84,10 @@ export function digestMail(to: string, facts: DigestFacts): MailMessage {
     html += "</ul>";
   }
   if (facts.expiredKeys > 0) {
-    text.push(`${plural(facts.expiredKeys, "key")} reached ${facts.expiredKeys === 1 ? "its" : "their"} expiry since the last sweep.`, "");
+    text.push(
+      `${plural(facts.expiredKeys, "key")} reached ${facts.expiredKeys === 1 ? "its" : "their"} expiry since the last sweep.`,
+      "",
+    );
     html += `<p>${escapeHtml(plural(facts.expiredKeys, "key"))} reached their expiry since the last sweep.</p>`;
   }
   text.push(`Review them in the console: ${facts.consoleUrl}`, "");

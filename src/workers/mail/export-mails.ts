@@ -1,5 +1,5 @@
-import type { MailMessage } from "./mailer.js";
 import { escapeHtml, formatBytes, htmlDocument } from "./html.js";
+import type { MailMessage } from "./mailer.js";
 
 /** What the mails about one export say. */
 export interface ExportMailFacts {

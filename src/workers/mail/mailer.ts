@@ -56,7 +56,13 @@ export function createMailer(options: MailerOptions): Mailer {
   return {
     kind: "outbox",
     async send(message) {
-      const info = await composer.sendMail({ from, to: message.to, subject: message.subject, text: message.text, html: message.html });
+      const info = await composer.sendMail({
+        from,
+        to: message.to,
+        subject: message.subject,
+        text: message.text,
+        html: message.html,
+      });
       await mkdir(options.outboxDir, { recursive: true });
       const file = join(options.outboxDir, `${Date.now()}-${randomBytes(4).toString("hex")}.eml`);
       await writeFile(file, info.message as Buffer, { mode: 0o600 });
@@ -73,7 +79,13 @@ function transportMailer(kind: "smtp" | "custom", transport: Transporter, from: 
   return {
     kind,
     async send(message) {
-      await transport.sendMail({ from, to: message.to, subject: message.subject, text: message.text, html: message.html });
+      await transport.sendMail({
+        from,
+        to: message.to,
+        subject: message.subject,
+        text: message.text,
+        html: message.html,
+      });
     },
     close: () => transport.close(),
   };

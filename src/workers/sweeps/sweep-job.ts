@@ -76,7 +76,8 @@ export function createSweepProcessor(deps: SweepJobDeps) {
     };
     if (digestHasNews(facts)) {
       const recipients = await adminEmails(deps.service);
-      if (recipients.length === 0) deps.logger.warn("the sweep has news but no admin key carries claims.email; no digest sent");
+      if (recipients.length === 0)
+        deps.logger.warn("the sweep has news but no admin key carries claims.email; no digest sent");
       for (const to of recipients) {
         if (mailedTo.has(to)) continue;
         await deps.mailer.send(digestMail(to, facts));

@@ -1,9 +1,10 @@
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { exportDownloadUrl, exportLinkSecret } from "../../../src/workers/links.js";
+import type { ExportJson } from "../../../src/gateway/json.js";
 import { KEY_COLUMNS } from "../../../src/workers/exports/csv.js";
-import { eventually, linkIn, parseCsv, type Stack, startStack } from "./harness.js";
+import { exportDownloadUrl, exportLinkSecret } from "../../../src/workers/links.js";
+import { linkIn, parseCsv, type Stack, startStack } from "./harness.js";
 
 const DAY = 86_400_000;
 let s: Stack;
@@ -17,7 +18,7 @@ afterAll(async () => {
 
 async function createExport(input: unknown, token?: string) {
   const { status, body } = await s.trpc("exports.create", input, token);
-  return { status, body, data: body.result?.data as { export: Record<string, any>; downloadUrl: string | null } };
+  return { status, body, data: body.result?.data as { export: ExportJson; downloadUrl: string | null } };
 }
 
 describe("exports.create", () => {
@@ -25,8 +26,16 @@ describe("exports.create", () => {
     const ids = await s.seedKeys(3, { subject: "team-small" });
     const { status, data } = await createExport({ resource: "api_keys", filters: { subject: "team-small" } });
     expect(status).toBe(200);
-    expect(data.export).toMatchObject({ state: "ready", resource: "api_keys", rowCount: 3, matchingRows: 3, requestedBy: "admin@example.com" });
-    expect(data.downloadUrl).toMatch(new RegExp(`^${s.url}/exports/${data.export.id}/download\\?expires=\\d+&sig=[0-9a-f]{64}$`));
+    expect(data.export).toMatchObject({
+      state: "ready",
+      resource: "api_keys",
+      rowCount: 3,
+      matchingRows: 3,
+      requestedBy: "admin@example.com",
+    });
+    expect(data.downloadUrl).toMatch(
+      new RegExp(`^${s.url}/exports/${data.export.id}/download\\?expires=\\d+&sig=[0-9a-f]{64}$`),
+    );
 
     const file = await s.download(data.downloadUrl as string);
     expect(file.status).toBe(200);
@@ -35,7 +44,12 @@ describe("exports.create", () => {
     expect(Number(file.headers.get("content-length"))).toBe(data.export.byteSize);
     const rows = parseCsv(file.text);
     expect(rows[0]).toEqual([...KEY_COLUMNS]);
-    expect(rows.slice(1).map((r) => r[0]).sort()).toEqual([...ids].sort());
+    expect(
+      rows
+        .slice(1)
+        .map((r) => r[0])
+        .sort(),
+    ).toEqual([...ids].sort());
     expect(file.text.endsWith("\r\n")).toBe(true);
     // Immediate exports are answered, not mailed.
     expect(s.smtp.mails).toHaveLength(0);
@@ -52,7 +66,7 @@ describe("exports.create", () => {
     expect(mail?.to).toEqual(["admin@example.com"]);
     expect(mail?.subject).toBe("Your Keyward export is ready (1,001 rows)");
     expect(mail?.html).toContain("<a href=");
-    const link = linkIn(mail!);
+    const link = linkIn(mail);
     expect(link.startsWith(`${s.url}/exports/${data.export.id}/download?`)).toBe(true);
     // The token is a shell variable in the mail, never a real one.
     expect(mail?.raw).not.toContain(s.adminToken);
@@ -65,7 +79,12 @@ describe("exports.create", () => {
     expect(new Set(rows.slice(1).map((r) => r[4]))).toEqual(new Set(["team-bulk"]));
 
     const got = await s.trpc("exports.get", { id: data.export.id }, s.memberToken, "GET");
-    expect(got.body.result?.data).toMatchObject({ state: "ready", rowCount: 1001, byteSize: Buffer.byteLength(file.text), attempts: 1 });
+    expect(got.body.result?.data).toMatchObject({
+      state: "ready",
+      rowCount: 1001,
+      byteSize: Buffer.byteLength(file.text),
+      attempts: 1,
+    });
     // One file, no temporary leftovers.
     expect(readdirSync(s.exportsDir).filter((n) => n.includes(data.export.id))).toEqual(
       expect.arrayContaining([`${data.export.id}.csv`]),
@@ -86,12 +105,15 @@ describe("exports.create", () => {
   });
 
   it("neutralises formula injection in key names and scopes", async () => {
-    const names = ["=HYPERLINK(\"http://evil\")", "+SUM(1,2)", "-2+3", "@SUM(A1)", "plain"];
+    const names = ['=HYPERLINK("http://evil")', "+SUM(1,2)", "-2+3", "@SUM(A1)", "plain"];
     await s.seedKeys(names.length, { subject: "team-inject", name: (i) => names[i] as string, scopes: ["-rm:all"] });
     const { data } = await createExport({ resource: "api_keys", filters: { subject: "team-inject" } });
     const rows = parseCsv((await s.download(data.downloadUrl as string)).text);
-    const byName = rows.slice(1).map((r) => r[1]).sort();
-    expect(byName).toEqual(["'+SUM(1,2)", "'-2+3", "'=HYPERLINK(\"http://evil\")", "'@SUM(A1)", "plain"]);
+    const byName = rows
+      .slice(1)
+      .map((r) => r[1])
+      .sort();
+    expect(byName).toEqual(["'+SUM(1,2)", "'-2+3", '\'=HYPERLINK("http://evil")', "'@SUM(A1)", "plain"]);
     expect(new Set(rows.slice(1).map((r) => r[5]))).toEqual(new Set(["'-rm:all"]));
   });
 
@@ -113,7 +135,9 @@ describe("exports.create", () => {
     expect(status).toBe(200);
     expect(data.export).toMatchObject({ state: "ready", resource: "key_logs", rowCount: 0 });
     const file = await s.download(data.downloadUrl as string);
-    expect(parseCsv(file.text)).toEqual([["id", "key_id", "time", "code", "ip", "method", "path", "user_agent", "tags"]]);
+    expect(parseCsv(file.text)).toEqual([
+      ["id", "key_id", "time", "code", "ip", "method", "path", "user_agent", "tags"],
+    ]);
   });
 });
 
@@ -169,7 +193,7 @@ describe("expiry", () => {
     expect(existsSync(file)).toBe(true);
 
     s.clock.advance(7 * DAY + 60_000);
-    const swept = await s.workers!.sweepNow();
+    const swept = await s.sweepNow();
     expect(swept.expiredExports).toContain(data.export.id);
     expect(existsSync(file)).toBe(false);
 

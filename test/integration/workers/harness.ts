@@ -1,6 +1,6 @@
+import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { accessSync, constants, mkdtempSync, rmSync } from "node:fs";
-import { type ChildProcess, spawn } from "node:child_process";
 import { createServer, request as httpRequest, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -16,6 +16,7 @@ import { asActor, createServiceClient, type KeyServiceClient } from "../../../sr
 import { type StartedService, startService } from "../../../src/service/server.js";
 import type { Logger } from "../../../src/shared/logger.js";
 import { type RunningWorkers, startWorkers, type WorkersOptions } from "../../../src/workers/main.js";
+import type { SweepSummary } from "../../../src/workers/sweeps/sweep-report.js";
 
 /**
  * The whole export path for real: a key service on a temp data dir (with a
@@ -28,7 +29,12 @@ export const SHARED_REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379
 
 /** Fails (never skips) when Redis cannot be reached, saying what to do. */
 export async function requireRedis(url: string = SHARED_REDIS_URL): Promise<void> {
-  const redis = new Redis(url, { lazyConnect: true, connectTimeout: 2_000, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  const redis = new Redis(url, {
+    lazyConnect: true,
+    connectTimeout: 2_000,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+  });
   redis.on("error", () => undefined);
   try {
     await redis.connect();
@@ -91,7 +97,8 @@ export function captureLogger(level = "info"): { logger: Logger; lines: () => Ar
   const lines: Array<Record<string, unknown>> = [];
   const sink = new Writable({
     write(chunk, _enc, done) {
-      for (const line of String(chunk).split("\n")) if (line.trim()) lines.push(JSON.parse(line) as Record<string, unknown>);
+      for (const line of String(chunk).split("\n"))
+        if (line.trim()) lines.push(JSON.parse(line) as Record<string, unknown>);
       done();
     },
   });
@@ -149,7 +156,8 @@ export async function startSmtpSink(): Promise<SmtpSink> {
       for (;;) {
         const matching = mails.filter(filter);
         if (matching.length >= count) return matching;
-        if (Date.now() > deadline) throw new Error(`expected ${count} mail(s), got ${matching.length} after ${timeoutMs} ms`);
+        if (Date.now() > deadline)
+          throw new Error(`expected ${count} mail(s), got ${matching.length} after ${timeoutMs} ms`);
         await sleep(50);
       }
     },
@@ -171,7 +179,10 @@ function parseMime(raw: string): { subject: string; text: string; html: string }
       if (chunk.startsWith("--")) break;
       const [partHead = "", ...partBody] = chunk.replace(/^\r?\n/, "").split(/\r?\n\r?\n/);
       const h = unfold(partHead);
-      parts.push({ type: h.get("content-type") ?? "text/plain", body: decodeBody(partBody.join("\r\n\r\n"), h.get("content-transfer-encoding")) });
+      parts.push({
+        type: h.get("content-type") ?? "text/plain",
+        body: decodeBody(partBody.join("\r\n\r\n"), h.get("content-transfer-encoding")),
+      });
     }
   } else {
     parts.push({ type: contentType, body: decodeBody(body, headers.get("content-transfer-encoding")) });
@@ -208,12 +219,18 @@ function decodeWords(text: string): string {
   return text.replace(/=\?utf-8\?([QB])\?([^?]*)\?=/gi, (_, kind: string, data: string) =>
     kind.toUpperCase() === "B"
       ? Buffer.from(data, "base64").toString("utf8")
-      : Buffer.from(data.replace(/_/g, " ").replace(/=([0-9A-F]{2})/gi, (__, h: string) => String.fromCharCode(Number.parseInt(h, 16))), "latin1").toString("utf8"),
+      : Buffer.from(
+          data
+            .replace(/_/g, " ")
+            .replace(/=([0-9A-F]{2})/gi, (__, h: string) => String.fromCharCode(Number.parseInt(h, 16))),
+          "latin1",
+        ).toString("utf8"),
   );
 }
 
 /** The export download link in a mail's text part. */
-export function linkIn(mail: ReceivedMail): string {
+export function linkIn(mail: ReceivedMail | undefined): string {
+  if (!mail) throw new Error("no mail");
   const match = /https?:\/\/\S+\/exports\/[^\s/]+\/download\?expires=\d+&sig=[0-9a-f]+/.exec(mail.text);
   if (!match) throw new Error(`no download link in the mail "${mail.subject}"`);
   return match[0];
@@ -269,21 +286,32 @@ export interface Stack {
   /** The service called directly with its credential. */
   direct: KeyServiceClient;
   workers: RunningWorkers | undefined;
+  /** One sweep through the running workers' queue. */
+  sweepNow(): Promise<SweepSummary>;
   smtp: SmtpSink;
   /** The service's clock: move it instead of waiting. */
   clock: { now: number; advance(ms: number): void };
   adminToken: string;
   memberToken: string;
   /** A procedure called over plain HTTP: the status and the parsed body. */
-  trpc(path: string, input: unknown, token?: string, method?: "GET" | "POST"): Promise<{ status: number; body: TrpcBody }>;
+  trpc(
+    path: string,
+    input: unknown,
+    token?: string,
+    method?: "GET" | "POST",
+  ): Promise<{ status: number; body: TrpcBody }>;
   download(link: string, token?: string): Promise<{ status: number; text: string; headers: Headers }>;
   /** Creates `count` keys with this subject (and extra fields) through the service's domain. */
-  seedKeys(count: number, fields: { subject: string; name?: (i: number) => string; scopes?: string[] }): Promise<string[]>;
+  seedKeys(
+    count: number,
+    fields: { subject: string; name?: (i: number) => string; scopes?: string[] },
+  ): Promise<string[]>;
   startWorkers(overrides?: Partial<WorkersOptions>): Promise<RunningWorkers>;
   close(): Promise<void>;
 }
 
 export interface TrpcBody {
+  // biome-ignore lint/suspicious/noExplicitAny: tests read whatever JSON a procedure answers
   result?: { data: any };
   error?: { message: string; data: { code: string; httpStatus: number } };
 }
@@ -345,6 +373,10 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     service,
     direct: direct.client,
     workers: undefined,
+    sweepNow() {
+      if (!stack.workers) throw new Error("the workers are not running");
+      return stack.workers.sweepNow();
+    },
     smtp,
     clock,
     adminToken: "",
@@ -461,7 +493,8 @@ export async function startServiceProxy(
   const targetUrl = new URL(target);
   const server: Server = createServer((req, res) => {
     const rpc = (req.url ?? "").split("/").pop()?.split("?")[0] ?? "";
-    const nth = (calls[rpc] = (calls[rpc] ?? 0) + 1);
+    const nth = (calls[rpc] ?? 0) + 1;
+    calls[rpc] = nth;
     if (policy.refuse?.(rpc, nth)) {
       req.resume();
       res.writeHead(503, { "content-type": "application/json" });
@@ -537,7 +570,20 @@ export async function ownRedis(): Promise<OwnRedis> {
     async start() {
       child = spawn(
         "redis-server",
-        ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir, "--dbfilename", "dump.rdb"],
+        [
+          "--port",
+          String(port),
+          "--bind",
+          "127.0.0.1",
+          "--save",
+          "",
+          "--appendonly",
+          "no",
+          "--dir",
+          dir,
+          "--dbfilename",
+          "dump.rdb",
+        ],
         { stdio: "ignore" },
       );
       const started = child;

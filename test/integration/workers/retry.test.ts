@@ -1,6 +1,6 @@
 import { readdirSync } from "node:fs";
 import { afterEach, describe, expect, it } from "vitest";
-import { eventually, type ServiceProxy, sleep, type Stack, startServiceProxy, startStack } from "./harness.js";
+import { eventually, type ServiceProxy, type Stack, sleep, startServiceProxy, startStack } from "./harness.js";
 
 let s: Stack | undefined;
 let proxy: ServiceProxy | undefined;
@@ -12,7 +12,10 @@ afterEach(async () => {
 });
 
 /** The export's files in the exports dir, receipts and temporary files included. */
-const filesOf = (stack: Stack, id: string) => readdirSync(stack.exportsDir).filter((n) => n.includes(id)).sort();
+const filesOf = (stack: Stack, id: string) =>
+  readdirSync(stack.exportsDir)
+    .filter((n) => n.includes(id))
+    .sort();
 
 describe("export retries", () => {
   it("a first attempt that breaks midway is retried, and yields one file and one mail", async () => {

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { KeyStatus } from "../../../src/gen/keyward/v1/key_pb.js";
 import { asActor } from "../../../src/gateway/service-client.js";
-import { eventually, sleep, type Stack, startStack } from "./harness.js";
+import { KeyStatus } from "../../../src/gen/keyward/v1/key_pb.js";
+import { eventually, type Stack, sleep, startStack } from "./harness.js";
 
 const DAY = 86_400_000;
 
@@ -55,7 +55,7 @@ describe("maintenance sweep", () => {
     await s.direct.verifyKey({ token: tokens.used as string });
     ids.member = (await s.direct.listKeys({ scope: "console:member" })).keys[0]?.id as string;
 
-    const swept = await s.workers!.sweepNow();
+    const swept = await s.sweepNow();
     // "used" was used today, "expiring" expired, "disabled" is disabled: none of them is inactive.
     expect([...swept.newlyInactive].sort()).toEqual(sorted(["idle", "member"]));
     expect(swept.autoRevoked).toEqual([]);
@@ -78,8 +78,15 @@ describe("maintenance sweep", () => {
   });
 
   it("right after: nothing new, so no mail", async () => {
-    const swept = await s.workers!.sweepNow();
-    expect(swept).toMatchObject({ newlyInactive: [], autoRevoked: [], rotationDue: [], expiredKeys: 0, prunedLogs: 0, mailedTo: [] });
+    const swept = await s.sweepNow();
+    expect(swept).toMatchObject({
+      newlyInactive: [],
+      autoRevoked: [],
+      rotationDue: [],
+      expiredKeys: 0,
+      prunedLogs: 0,
+      mailedTo: [],
+    });
     await sleep(300);
     expect(digests()).toHaveLength(1);
   });
@@ -89,7 +96,7 @@ describe("maintenance sweep", () => {
     await adminActs();
     await s.direct.verifyKey({ token: tokens.used as string });
 
-    const swept = await s.workers!.sweepNow();
+    const swept = await s.sweepNow();
     expect([...swept.autoRevoked].sort()).toEqual(sorted(["idle", "member", "disabled"]));
     expect(swept.newlyInactive).toEqual([]);
     expect(swept.rotationDue).toEqual([]);
@@ -107,7 +114,7 @@ describe("maintenance sweep", () => {
     s.clock.advance(30 * DAY);
     await adminActs();
 
-    const swept = await s.workers!.sweepNow();
+    const swept = await s.sweepNow();
     expect(swept.newlyInactive).toEqual([ids.used]);
     expect(swept.autoRevoked).toEqual([]);
     const admin = (await s.direct.listKeys({ scope: "console:admin" })).keys[0]?.id as string;
@@ -117,7 +124,7 @@ describe("maintenance sweep", () => {
     expect(mails[2]?.subject).toBe("Keyward: 1 key became inactive, 2 keys due for rotation");
 
     // Each key is reported once.
-    const again = await s.workers!.sweepNow();
+    const again = await s.sweepNow();
     expect(again.rotationDue).toEqual([]);
     await sleep(300);
     expect(digests()).toHaveLength(3);

@@ -55,7 +55,11 @@ export const CreateExportInputSchema = z
     const foreign = input.resource === "api_keys" ? LOG_FILTERS : KEY_FILTERS;
     for (const name of foreign) {
       if (input.filters?.[name] !== undefined) {
-        ctx.addIssue({ code: "custom", path: ["filters", name], message: `does not apply to ${input.resource} exports` });
+        ctx.addIssue({
+          code: "custom",
+          path: ["filters", name],
+          message: `does not apply to ${input.resource} exports`,
+        });
       }
     }
     const { from, to } = input.filters ?? {};
@@ -102,8 +106,14 @@ export const create = adminProcedure.input(CreateExportInputSchema).mutation(asy
     } catch (error) {
       if (!(error instanceof ExportQueueUnavailableError)) throw error;
       await ctx.service
-        .updateExport({ id: record.id, state: ExportState.FAILED, error: "the job queue (Redis) was unavailable when it was asked for" })
-        .catch((secondary: unknown) => ctx.logger.warn({ err: secondary, exportId: record.id }, "could not mark the export FAILED"));
+        .updateExport({
+          id: record.id,
+          state: ExportState.FAILED,
+          error: "the job queue (Redis) was unavailable when it was asked for",
+        })
+        .catch((secondary: unknown) =>
+          ctx.logger.warn({ err: secondary, exportId: record.id }, "could not mark the export FAILED"),
+        );
       throw new TRPCError({
         code: "SERVICE_UNAVAILABLE",
         message: `exports of more than ${IMMEDIATE_EXPORT_MAX_ROWS.toLocaleString("en-US")} rows go through the job queue, which is unavailable (Redis is down); try again shortly, or narrow the filters to ${IMMEDIATE_EXPORT_MAX_ROWS.toLocaleString("en-US")} rows or fewer`,
