@@ -35,7 +35,14 @@ export interface KeyServiceGrpcClient {
     options?: grpc.CallOptions,
   ): AsyncIterable<ResponseOf<K>>;
   /** Sends `bytes` as the request message as is, and resolves with the response bytes: for malformed input. */
-  raw(method: UnaryMethodName, bytes: Uint8Array, metadata?: CallMetadata): Promise<Buffer>;
+  raw(method: UnaryMethodName, bytes: Uint8Array, metadata?: CallMetadata, options?: grpc.CallOptions): Promise<Buffer>;
+  /** `raw` for a server-streaming RPC: resolves with every response message's bytes, rejects with the status. */
+  rawStream(
+    method: StreamMethodName,
+    bytes: Uint8Array,
+    metadata?: CallMetadata,
+    options?: grpc.CallOptions,
+  ): Promise<Buffer[]>;
   /** grpc.health.v1.Health/Check; resolves with the status name, e.g. "SERVING". */
   health(service?: string): Promise<string>;
   /** The underlying grpc-js client, for what the helpers do not cover. */
@@ -103,7 +110,7 @@ export function createKeyServiceGrpcClient(
         callOptions,
       ) as AsyncIterable<never>;
     },
-    raw(name, bytes, metadata) {
+    raw(name, bytes, metadata, callOptions = {}) {
       const method = methodOf(name);
       return new Promise((resolve, reject) => {
         client.makeUnaryRequest(
@@ -112,8 +119,26 @@ export function createKeyServiceGrpcClient(
           identity,
           bytes,
           metadataFor(metadata),
+          callOptions,
           (error, response) => (error ? reject(error) : resolve(response as Buffer)),
         );
+      });
+    },
+    rawStream(name, bytes, metadata, callOptions = {}) {
+      const method = methodOf(name);
+      const call = client.makeServerStreamRequest(
+        method.path,
+        (b: Uint8Array) => Buffer.from(b),
+        identity,
+        bytes,
+        metadataFor(metadata),
+        callOptions,
+      );
+      const messages: Buffer[] = [];
+      return new Promise((resolve, reject) => {
+        call.on("data", (message: Buffer) => messages.push(message));
+        call.on("error", reject);
+        call.on("end", () => resolve(messages));
       });
     },
     health(service = "") {

@@ -54,6 +54,15 @@ export async function createConnectServer(
   const abandoned = new Set<Socket>();
   const server = createServer((req, res) => {
     const socket = req.socket;
+    // An answer written before the body was read (only a refusal: connect-node
+    // reads a request whole before any handler runs) ends the connection.
+    // Kept alive, the socket would still hold the unread body, and a client
+    // reusing it would wait for the keep-alive timeout and get a reset.
+    const writeHead = res.writeHead;
+    res.writeHead = function (this: typeof res, ...args: Parameters<typeof res.writeHead>) {
+      if (!req.complete) this.shouldKeepAlive = false;
+      return writeHead.apply(this, args);
+    } as typeof res.writeHead;
     res.once("finish", () => {
       if (req.complete || socket.destroyed) return;
       abandoned.add(socket);

@@ -19,6 +19,8 @@ export interface Harness {
   /** The gateway's base URL, e.g. http://127.0.0.1:41234 */
   url: string;
   serviceUrl: string;
+  /** The service's gRPC port, e.g. 127.0.0.1:41235 */
+  grpcAddress: string;
   serviceToken: string;
   /** The service called directly with the service credential (actor "harness"). */
   service: KeyServiceClient;
@@ -55,6 +57,7 @@ export async function startHarness(options: { startGateway?: boolean } = {}): Pr
     config,
     url: `http://127.0.0.1:${gateway?.port ?? 0}`,
     serviceUrl,
+    grpcAddress: `127.0.0.1:${started.grpcPort}`,
     serviceToken: started.serviceToken,
     service: direct.client,
     async consoleKey(role, email = `${role}-${++n}@example.com`) {

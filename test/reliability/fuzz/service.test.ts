@@ -1,0 +1,220 @@
+/**
+ * Fuzz of the service's two ports. gRPC: every KeyService RPC gets random and
+ * mutated protobuf bodies through a grpc-js client with identity serializers.
+ * Connect: every RPC gets mutated JSON (and some binary) bodies over plain
+ * HTTP. Every answer must be a valid response or a well-formed error other
+ * than INTERNAL/UNKNOWN (not a hang, not a dead process), and the service's
+ * RSS must stay bounded. One service process serves both campaigns.
+ * `npm run fuzz` runs many more cases with a printed seed.
+ */
+import { type DescMethod, fromBinary, fromJsonString } from "@bufbuild/protobuf";
+import * as grpc from "@grpc/grpc-js";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { KeyService } from "../../../src/gen/keyward/v1/key_service_pb.js";
+import type { StreamMethodName, UnaryMethodName } from "../../support/grpc-client.js";
+import { describeFailures, type FuzzService, rssBound, runCampaign, startFuzzService, summary } from "./campaign.js";
+import { connectJsonBody, fuzzCases, fuzzSeed, protobufBody } from "./generators.js";
+
+/** Codes a bad request may get. INTERNAL, UNKNOWN, UNAVAILABLE, DEADLINE_EXCEEDED... are failures. */
+const ACCEPTED = new Set([
+  grpc.status.OK,
+  grpc.status.INVALID_ARGUMENT,
+  grpc.status.NOT_FOUND,
+  grpc.status.ALREADY_EXISTS,
+  grpc.status.RESOURCE_EXHAUSTED,
+  grpc.status.FAILED_PRECONDITION,
+  grpc.status.OUT_OF_RANGE,
+  grpc.status.UNAUTHENTICATED,
+]);
+
+const seed = fuzzSeed();
+const grpcCases = fuzzCases(0.45, 1500);
+const connectCases = fuzzCases(0.25, 800);
+const CALL_DEADLINE_MS = 15_000;
+
+let s: FuzzService;
+beforeAll(async () => {
+  s = await startFuzzService();
+});
+afterAll(async () => {
+  await s?.stop();
+});
+
+/** Credentials as they come: mostly the service's, sometimes none, a wrong one, or an odd actor. */
+function metadataFor(roll: number, serviceToken: string): Record<string, string | undefined> {
+  if (roll < 0.85) return {};
+  if (roll < 0.9) return { authorization: undefined };
+  if (roll < 0.94) return { authorization: `Bearer ${serviceToken.slice(0, -1)}x` };
+  if (roll < 0.97) return { authorization: "Basic Zm9vOmJhcg==" };
+  return { "keyward-actor": "a".repeat(300) };
+}
+
+async function send(method: DescMethod, body: Uint8Array, metadata: Record<string, string | undefined>) {
+  const options = { deadline: Date.now() + CALL_DEADLINE_MS };
+  try {
+    if (method.methodKind === "server_streaming") {
+      const messages = await s.admin.rawStream(method.localName as StreamMethodName, body, metadata, options);
+      for (const message of messages) fromBinary(method.output, message);
+    } else {
+      fromBinary(method.output, await s.admin.raw(method.localName as UnaryMethodName, body, metadata, options));
+    }
+    return { ok: true, outcome: "OK" };
+  } catch (error) {
+    const { code, details } = error as { code?: number; details?: unknown };
+    if (typeof code !== "number") return { ok: false, outcome: "not a gRPC status", detail: String(error) };
+    const name = grpc.status[code] ?? String(code);
+    // A well-formed error says what is wrong.
+    const wellFormed = typeof details === "string" && details.length > 0;
+    return { ok: ACCEPTED.has(code) && wellFormed, outcome: name, detail: String(details) };
+  }
+}
+
+describe("fuzz: the service's ports", () => {
+  it(
+    `answers every random and mutated protobuf body of every RPC without INTERNAL (seed ${seed})`,
+    async () => {
+      const methods = KeyService.methods;
+      const result = await runCampaign({
+        name: "grpc",
+        seed,
+        cases: grpcCases,
+        concurrency: 8,
+        batch: 250,
+        make(rng) {
+          const method = rng.pick(methods);
+          // Oversized bodies cost a megabyte each: about one in 400 cases.
+          const generated = protobufBody(rng, method.input, s.pools, rng.chance(0.04));
+          return { ...generated, target: method.name, method, metadata: metadataFor(rng.next(), s.serviceToken) };
+        },
+        send: (c) => send(c.method, c.body as Uint8Array, c.metadata),
+        async healthy() {
+          expect(await s.admin.health()).toBe("SERVING");
+          expect(s.child.child.exitCode).toBeNull();
+        },
+        rssMiB: s.rssMiB,
+      });
+      console.log(summary("grpc", seed, grpcCases, result));
+      expect(result.failures, describeFailures(seed, result, s.errorLines())).toEqual([]);
+      // No answer was INTERNAL, and nothing else went wrong unseen: the service logged no error.
+      expect(s.errorLines(), "the service logged errors").toEqual([]);
+      expect(result.rss.peak).toBeLessThan(rssBound(result.rss.baseline));
+      // Every RPC was reached, and most bodies got past parsing to validation and beyond.
+      const reached = new Set([...result.outcomes.keys()].map((label) => label.split(" ")[0]));
+      expect([...reached].sort()).toEqual(methods.map((m) => m.name).sort());
+    },
+    Math.max(60_000, grpcCases * 60),
+  );
+
+  it(
+    `answers every mutated JSON body of every Connect endpoint without internal/unknown (seed ${seed})`,
+    async () => {
+      const methods = KeyService.methods;
+      const result = await runCampaign({
+        name: "connect",
+        seed,
+        cases: connectCases,
+        concurrency: 8,
+        batch: 200,
+        make(rng) {
+          const method = rng.pick(methods);
+          const binary = method.methodKind === "unary" && rng.chance(0.15);
+          const generated = binary
+            ? protobufBody(rng, method.input, s.pools)
+            : connectJsonBody(rng, method.input, s.pools);
+          const auth = rng.next();
+          const authorization =
+            auth < 0.9 ? `Bearer ${s.serviceToken}` : auth < 0.95 ? undefined : `Bearer ${"x".repeat(43)}`;
+          return { ...generated, target: method.name, method, binary, authorization };
+        },
+        send: (c) => sendConnect(c.method, c.body as Uint8Array, c.binary, c.authorization),
+        async healthy() {
+          expect(await s.admin.health()).toBe("SERVING");
+          const res = await fetch(`${s.connectUrl}/${KeyService.typeName}/VerifyKey`, {
+            method: "POST",
+            headers: { "content-type": "application/json" },
+            body: JSON.stringify({ token: s.healthToken }),
+          });
+          expect(await res.json()).toMatchObject({ valid: true });
+        },
+        rssMiB: s.rssMiB,
+      });
+      console.log(summary("connect", seed, connectCases, result));
+      expect(result.failures, describeFailures(seed, result, s.errorLines())).toEqual([]);
+      expect(s.errorLines(), "the service logged errors").toEqual([]);
+      expect(result.rss.peak).toBeLessThan(rssBound(result.rss.baseline));
+      const reached = new Set([...result.outcomes.keys()].map((label) => label.split(" ")[0]));
+      expect([...reached].sort()).toEqual(methods.map((m) => m.name).sort());
+    },
+    Math.max(60_000, connectCases * 80),
+  );
+});
+
+/** Connect's codes a bad request may get; "internal" and "unknown" (HTTP 500) are failures. */
+const CONNECT_ACCEPTED = new Set([
+  "invalid_argument",
+  "not_found",
+  "already_exists",
+  "resource_exhausted",
+  "failed_precondition",
+  "out_of_range",
+  "unauthenticated",
+]);
+
+function connectVerdict(status: number, error: unknown) {
+  const e = error as { code?: unknown; message?: unknown } | null;
+  const code = typeof e?.code === "string" ? e.code : `HTTP ${status} without a code`;
+  const wellFormed = typeof e?.message === "string" && e.message.length > 0;
+  return { ok: status !== 500 && CONNECT_ACCEPTED.has(code) && wellFormed, outcome: code, detail: JSON.stringify(e) };
+}
+
+/** One Connect call over HTTP/1.1: unary JSON or binary, or a server stream in connect+json envelopes. */
+async function sendConnect(method: DescMethod, body: Uint8Array, binary: boolean, authorization: string | undefined) {
+  const streaming = method.methodKind === "server_streaming";
+  const headers: Record<string, string> = {
+    "content-type": streaming ? "application/connect+json" : binary ? "application/proto" : "application/json",
+  };
+  if (authorization !== undefined) headers.authorization = authorization;
+  let payload = body;
+  if (streaming) {
+    payload = new Uint8Array(5 + body.length);
+    new DataView(payload.buffer).setUint32(1, body.length);
+    payload.set(body, 5);
+  }
+  const res = await fetch(`${s.connectUrl}/${KeyService.typeName}/${method.name}`, {
+    method: "POST",
+    headers,
+    body: payload,
+    signal: AbortSignal.timeout(CALL_DEADLINE_MS),
+  });
+  const bytes = new Uint8Array(await res.arrayBuffer());
+  const text = Buffer.from(bytes).toString("utf8");
+  if (!streaming || res.status !== 200) {
+    if (res.status !== 200) return connectVerdict(res.status, parseJson(text));
+    // A valid answer is a valid message of the method's output.
+    if (binary) fromBinary(method.output, bytes);
+    else fromJsonString(method.output, text);
+    return { ok: true, outcome: "OK" };
+  }
+  // Envelopes: flags(1) length(4) data; the last (flag 2) ends the stream, with the error if any.
+  let at = 0;
+  while (at + 5 <= bytes.length) {
+    const flags = bytes[at] as number;
+    const length = new DataView(bytes.buffer, bytes.byteOffset + at + 1, 4).getUint32(0);
+    const data = Buffer.from(bytes.subarray(at + 5, at + 5 + length)).toString("utf8");
+    at += 5 + length;
+    if (flags & 0b10) {
+      const end = parseJson(data) as { error?: unknown } | null;
+      return end?.error === undefined ? { ok: true, outcome: "OK" } : connectVerdict(200, end.error);
+    }
+    fromJsonString(method.output, data);
+  }
+  return { ok: false, outcome: "stream without an end", detail: text.slice(0, 300) };
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return { code: `not JSON: ${text.slice(0, 80)}` };
+  }
+}
