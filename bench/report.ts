@@ -91,7 +91,25 @@ function semiSpaceText(results: BenchResults, byId: Map<string, ScenarioSummary>
     `GC ${gc(base)} ms per second, event-loop delay p99 ${dec(base.keyward.eldP99, 2)} ms); with ${flags("k10k-alt")} ` +
     `${pct(alt.rpsRatio)} (${int(alt.keyward.rps)} req/s, p99 ${ms(alt.keyward.p99)} ms = ${dec(alt.p99Ratio, 2)}× baseline, ` +
     `GC ${gc(alt)} ms per second, event-loop delay p99 ${dec(alt.keyward.eldP99, 2)} ms). ` +
-    `CPU per verification: ${int(base.keyward.cpuPerReqUs)} µs vs ${int(alt.keyward.cpuPerReqUs)} µs.`
+    `CPU per verification: ${int(base.keyward.cpuPerReqUs)} µs vs ${int(alt.keyward.cpuPerReqUs)} µs.` +
+    coldSemiSpace(results, byId, flags)
+  );
+}
+
+function coldSemiSpace(
+  results: BenchResults,
+  byId: Map<string, ScenarioSummary>,
+  flags: (id: string) => string,
+): string {
+  const base = byId.get("cold-c64-1m");
+  const alt = byId.get("cold-c64-1m-semispace");
+  const a = results.instances.find((i) => i.id === "k1m");
+  const b = results.instances.find((i) => i.id === "k1m-alt");
+  if (!base || !alt || !a || !b) return "";
+  return (
+    `\n\nCold keys with ${int(a.keys)} keys and a full 100k-key cache: ${flags("k1m")} ${pct(base.rpsRatio)} of the baseline, ` +
+    `p99 ${ms(base.keyward.p99)} ms, peak RSS ${int(a.peakRss / 1e6)} MB; ${flags("k1m-alt")} ${pct(alt.rpsRatio)}, ` +
+    `p99 ${ms(alt.keyward.p99)} ms, peak RSS ${int(b.peakRss / 1e6)} MB.`
   );
 }
 

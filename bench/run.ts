@@ -97,7 +97,10 @@ const instances: InstanceSpec[] = [
   { id: "k10k-alt", keys: 10_000, cacheSize: 100_000, nodeFlags: altFlags },
   ...(quick
     ? [{ id: "k10k-c1000", keys: 10_000, cacheSize: 1000, nodeFlags: mainFlags }]
-    : [{ id: "k1m", keys: largeKeys, cacheSize: 100_000, nodeFlags: mainFlags }]),
+    : [
+        { id: "k1m", keys: largeKeys, cacheSize: 100_000, nodeFlags: mainFlags },
+        { id: "k1m-alt", keys: largeKeys, cacheSize: 100_000, nodeFlags: altFlags },
+      ]),
 ];
 
 const grpc = (
@@ -137,6 +140,13 @@ const allScenarios: ScenarioSpec[] = [
         grpc("cold-c64-1m", `cold keys, 64 streams, ${largeKeys.toLocaleString("en-US")} keys`, "k1m", 64, {
           tokens: "cold",
         }),
+        grpc(
+          "cold-c64-1m-semispace",
+          `cold keys, 64 streams, ${largeKeys.toLocaleString("en-US")} keys, ${semiLabel(altFlags)}`,
+          "k1m-alt",
+          64,
+          { tokens: "cold" },
+        ),
       ]),
 ];
 const only = values.only?.split(",").map((s) => s.trim());

@@ -40,7 +40,8 @@ export interface SeedManifest {
   dbBytes: number;
 }
 
-function baseRecord(token: string, i: number, now: number): KeyRecord {
+/** The record of the i-th seeded key (plain full-access key, two scopes, no limits). */
+export function baseRecord(token: string, i: number, now: number): KeyRecord {
   // Created within the last 20 days, so no key counts as inactive or due for rotation.
   const createdAt = now - Math.floor((i * 20 * DAY_MS) / 1_000_000) - 1;
   return {
