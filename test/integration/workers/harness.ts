@@ -587,6 +587,10 @@ export async function ownRedis(): Promise<OwnRedis> {
         { stdio: "ignore" },
       );
       const started = child;
+      // A test that times out never reaches stop(): the server must not outlive the test process.
+      const killOnExit = () => started.kill("SIGKILL");
+      process.once("exit", killOnExit);
+      started.once("exit", () => process.off("exit", killOnExit));
       await new Promise<void>((resolve, reject) => {
         started.once("spawn", () => resolve());
         started.once("error", (error) =>
