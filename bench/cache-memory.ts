@@ -6,12 +6,15 @@
  *
  *   node --expose-gc --import tsx bench/cache-memory.ts [--keys 100000]
  */
+import fs from "node:fs";
+import path from "node:path";
 import { parseArgs } from "node:util";
 import pino from "pino";
 import { KeyCache } from "../src/service/keys/key-cache.js";
 import type { KeyRecord } from "../src/service/keys/model.js";
 import { generateToken } from "../src/service/keys/token.js";
 import { UsageRecorder } from "../src/service/usage/usage-recorder.js";
+import { RESULTS_DIR } from "./lib/servers.js";
 import { baseRecord } from "./seed.js";
 
 const { values } = parseArgs({ options: { keys: { type: "string", default: "100000" } } });
@@ -56,4 +59,20 @@ console.log(
 // Keep every structure reachable until after the last measurement (V8 may free dead locals early).
 console.log(
   `  (kept: ${tokens.length} tokens, ${records.length} records, ${cache.size} cached, ${usage.pending} pending)`,
+);
+fs.mkdirSync(RESULTS_DIR, { recursive: true });
+fs.writeFileSync(
+  path.join(RESULTS_DIR, "cache-memory-latest.json"),
+  `${JSON.stringify(
+    {
+      keys: n,
+      date: new Date().toISOString().slice(0, 10),
+      node: process.version,
+      recordBytesPerKey: (withRecords - base) / n,
+      cacheEntryBytesPerKey: (withCache - withRecords) / n,
+      pendingUsageBytesPerKey: (withUsage - withCache) / n,
+    },
+    null,
+    2,
+  )}\n`,
 );

@@ -20,6 +20,7 @@ const DOC = path.join(REPO_DIR, "docs", "benchmarks.md");
 const PNG = path.join(REPO_DIR, "docs", "benchmarks.png");
 const SVG = path.join(BENCH_DIR, "results", "benchmarks.svg");
 const PROFILE = path.join(BENCH_DIR, "results", "profile-latest.json");
+const CACHE_MEMORY = path.join(BENCH_DIR, "results", "cache-memory-latest.json");
 
 export interface ProfileSummary {
   command: string;
@@ -113,6 +114,41 @@ function coldSemiSpace(
   );
 }
 
+function crossCheckText(results: BenchResults, byId: Map<string, ScenarioSummary>): string {
+  const cc = results.crossCheck;
+  const hot = byId.get("hot-c64");
+  if (!cc || cc.length < 2 || !hot)
+    return "Not run (needs h2load from Debian `nghttp2-client`; skipped in quick mode).";
+  const b = cc.find((c) => c.side === "baseline");
+  const k = cc.find((c) => c.side === "keyward");
+  if (!b || !k) return "Incomplete.";
+  return (
+    `One run each, hot key, 64 streams on one connection, same request bytes: h2load measured the echo at ${int(b.rps)} req/s ` +
+    `(mean ${dec(b.meanMs, 2)} ms) and Keyward at ${int(k.rps)} req/s (mean ${dec(k.meanMs, 2)} ms), a ratio of ${pct(k.rps / b.rps)}; ` +
+    `HTTP failures ${b.failed} and ${k.failed}. Our generator in \`hot-c64\` (medians): ${int(hot.baseline.rps)} and ${int(hot.keyward.rps)} req/s, ` +
+    `${pct(hot.rpsRatio)}. h2load is a C program and uses less CPU per request; it cannot vary the token or read grpc-status, so it is a cross-check only.`
+  );
+}
+
+function cacheMemoryText(): string {
+  if (!fs.existsSync(CACHE_MEMORY)) return "";
+  const c = JSON.parse(fs.readFileSync(CACHE_MEMORY, "utf8")) as {
+    keys: number;
+    date: string;
+    recordBytesPerKey: number;
+    cacheEntryBytesPerKey: number;
+    pendingUsageBytesPerKey: number;
+  };
+  const total = c.recordBytesPerKey + c.cacheEntryBytesPerKey;
+  return (
+    `\n\nWhere the memory goes (\`node --expose-gc --import tsx bench/cache-memory.ts\`, ${c.date}, ${int(c.keys)} keys, heap after full GC): ` +
+    `a KeyRecord as the store returns it ${int(c.recordBytesPerKey)} B, its cache entry (CachedKey, scope Set, LRU slot) ${int(c.cacheEntryBytesPerKey)} B more, ` +
+    `so a full 100k-key cache holds about ${int((total * 100_000) / 1e6)} MB of live heap; usage waiting for the next flush adds ${int(c.pendingUsageBytesPerKey)} B ` +
+    `per distinct key verified in the interval. Peak RSS above that is heap V8 has not yet collected (old-space garbage between major GCs), ` +
+    `the young generation, code and native memory.`
+  );
+}
+
 function profileText(): string {
   if (!fs.existsSync(PROFILE)) return "No profile in bench/results yet: run `npx tsx bench/profile.ts`.";
   const p = JSON.parse(fs.readFileSync(PROFILE, "utf8")) as ProfileSummary;
@@ -182,15 +218,27 @@ ${semiSpaceText(results, byId)}
 
 ${connectLine}
 
+### Load generator cross-check (h2load)
+
+${crossCheckText(results, byId)}
+
 ### Keyward instances
 
 | instance | keys in the database | cache size | Node flags | database | peak RSS | distinct cold keys requested |
 |---|---:|---:|---|---:|---:|---:|
-${instances}
+${instances}${cacheMemoryText()}
 
 ### CPU profile (hot keys, 64 streams)
 
 ${profileText()}
+
+### Running it
+
+- \`npm run bench -- --quick\`: 1 run of 3 s per side and scenario, 10k-key database (cold keys against a 1,000-key cache instead of 1M keys), no waiting for a quiet machine, results on the console and in \`bench/results/quick-latest.json\`; docs untouched unless \`--docs\`. About 3 minutes.
+- \`npm run bench\`: the full run above, writes this section and the chart (\`--no-docs\` to keep them). 30-60 minutes, depending on how long it waits for a quiet machine.
+- Options: \`--only hot-c64,hot-c1\`, \`--runs 5\`, \`--duration 20\` (s), \`--warmup 2\`, \`--semi-space 64\` (Node flag for every Keyward instance; the \`-semispace\` scenarios then run without it), \`--pin\` (server on CPU 0, generator on CPU 1), \`--quiet-wait 0\`, \`--no-h2load\`, \`--codec buffer\` (echo without protobufjs decoding).
+- \`npx tsx bench/profile.ts\` (\`--target echo\`, \`--tokens cold|limited\`, \`--protocol connect-h1\`, \`--semi-space 64\`): CPU profile over a measured window, top self-time functions on the console, the \`.cpuprofile\` in \`bench/results/profiles/\`.
+- \`npx tsx bench/seed.ts --keys 1000000\`: seeds \`bench/.data/seed-1000000/\` (the runs do it themselves when missing; 1M keys take about a minute). Tokens are real credentials of those throwaway databases: \`bench/.data/\` is git-ignored.
 
 ### How it is measured
 

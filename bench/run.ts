@@ -13,6 +13,7 @@
  * 127.0.0.1, bounded in time, and killed when the run ends or fails.
  * Data (databases and tokens) lives in bench/.data/, results in bench/results/.
  */
+import { execFile } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
@@ -30,6 +31,7 @@ import {
 } from "./lib/results.js";
 import {
   checkInstance,
+  DATA_DIR,
   machine,
   machineCpu,
   RESULTS_DIR,
@@ -40,6 +42,7 @@ import {
   USAGE_FLUSH_MS,
   walChangeCounter,
 } from "./lib/servers.js";
+import { encodeVerifyRequest, grpcFrame, VERIFY_PATH } from "./lib/wire.js";
 import type { LoadResult } from "./loadgen.js";
 
 const { values } = parseArgs({
@@ -53,6 +56,7 @@ const { values } = parseArgs({
     codec: { type: "string", default: "protobufjs" },
     docs: { type: "boolean" },
     "no-docs": { type: "boolean", default: false },
+    "no-h2load": { type: "boolean", default: false },
     pin: { type: "boolean", default: false },
     "large-keys": { type: "string", default: "1000000" },
     "hot-keys": { type: "string", default: "10" },
@@ -297,6 +301,53 @@ async function fillCache(server: Server, spec: InstanceSpec): Promise<void> {
   }
 }
 
+/**
+ * h2load against the echo and Keyward, hot key, 64 streams on one connection:
+ * a cross-check that our generator is not what limits the baseline. h2load
+ * sends one fixed body and sees only HTTP status, so it is not the main tool.
+ */
+async function h2loadCrossCheck(echo: Server | undefined, keyward: Server, spec: InstanceSpec) {
+  const h2load = ["/usr/bin/h2load", "/usr/local/bin/h2load"].find((p) => fs.existsSync(p));
+  if (h2load === undefined || echo === undefined) return undefined;
+  const token = fs.readFileSync(path.join(seedDir(spec.keys), "tokens.txt"), "utf8").split("\n", 1)[0] as string;
+  const body = path.join(DATA_DIR, "h2load-body.bin");
+  fs.writeFileSync(body, grpcFrame(encodeVerifyRequest(token, true)), { mode: 0o600 });
+  const out: NonNullable<BenchResults["crossCheck"]> = [];
+  for (const [side, server] of [
+    ["baseline", echo],
+    ["keyward", keyward],
+  ] as const) {
+    await waitQuiet();
+    const args = [
+      "-D",
+      String(durationMs / 1000),
+      `--warm-up-time=${warmupMs / 1000}`,
+      "-c",
+      "1",
+      "-m",
+      "64",
+      "-t",
+      "1",
+    ];
+    args.push("-d", body, "-H", "content-type: application/grpc", "-H", "te: trailers");
+    args.push(`http://127.0.0.1:${server.grpcPort}${VERIFY_PATH}`);
+    const text = await new Promise<string>((resolve) => {
+      execFile(h2load, args, { timeout: durationMs + warmupMs + 30_000 }, (_error, stdout) => resolve(String(stdout)));
+    });
+    const rps = Number(/finished in [\d.]+s, ([\d.]+) req\/s/.exec(text)?.[1] ?? Number.NaN);
+    const mean = /time for request:\s+\S+\s+\S+\s+(\S+)/.exec(text)?.[1] ?? "";
+    const meanMs = mean.endsWith("us")
+      ? Number.parseFloat(mean) / 1000
+      : Number.parseFloat(mean) * (mean.endsWith("ms") ? 1 : 1000);
+    const failed = Number(/(\d+) failed/.exec(text)?.[1] ?? Number.NaN);
+    out.push({ side, instance: spec.id, concurrency: 64, rps, meanMs, failed });
+    console.log(
+      `h2load cross-check ${side.padEnd(8)} ${Math.round(rps)} req/s, mean ${meanMs.toFixed(2)} ms, ${failed} failed (HTTP)`,
+    );
+  }
+  return out;
+}
+
 function runLine(scenario: ScenarioSpec, r: RunRecord): string {
   const l = r.load;
   const errors = Object.entries(l.errors)
@@ -382,6 +433,9 @@ async function main(): Promise<BenchResults> {
           );
         }
         record.coldKeysRequested = (cursors.get(spec.id)?.cold ?? hotKeys) - hotKeys;
+        if (spec.id === "k10k" && !quick && !values["no-h2load"]) {
+          results.crossCheck = await h2loadCrossCheck(echo, keyward, spec);
+        }
       } finally {
         if (keyward.dataDir) {
           record.dbBytes = fileSize(path.join(keyward.dataDir, "keyward.db"));

@@ -65,6 +65,8 @@ export interface BenchResults {
     quietWaitMs: number;
   };
   instances: InstanceRecord[];
+  /** h2load (nghttp2) against the same servers with the same body: a cross-check of the generator, one run each. */
+  crossCheck?: { side: Side; instance: string; concurrency: number; rps: number; meanMs: number; failed: number }[];
   scenarios: (ScenarioSpec & { runs: RunRecord[] })[];
 }
 
