@@ -49,6 +49,10 @@ export const ConfigSchema = z.object({
   KEYWARD_RATELIMIT_REDIS: flag(false),
   KEYWARD_RATELIMIT_ON_REDIS_DOWN: z.enum(["open", "closed"]).default("open"),
   KEYWARD_RATELIMIT_REDIS_TIMEOUT_MS: z.coerce.number().int().min(1).max(10_000).default(100),
+  KEYWARD_QUEUE_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_.{}-]{1,64}$/, "1-64 characters of A-Z, a-z, 0-9, _ . - { }")
+    .default("keyward"),
   REDIS_URL: z
     .string()
     .regex(/^rediss?:\/\//, "a redis:// or rediss:// URL")

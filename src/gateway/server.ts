@@ -117,6 +117,11 @@ export async function startGateway(config: Config, options: GatewayOptions): Pro
     service.close();
     throw error;
   }
+  // Links point at the port really bound, also when the OS picked it (port 0).
+  if (config.KEYWARD_PUBLIC_URL === undefined) {
+    const host = config.KEYWARD_HOST === "0.0.0.0" || config.KEYWARD_HOST === "::" ? "127.0.0.1" : config.KEYWARD_HOST;
+    exportsPart.publicUrl = `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
+  }
   logger.info(
     { host: config.KEYWARD_HOST, port, serviceUrl: options.serviceUrl ?? config.KEYWARD_SERVICE_URL },
     "gateway listening",
