@@ -3,27 +3,14 @@ import type { KeyStore } from "../store/key-store.js";
 import type { KeysApi, KeyView } from "./api.js";
 import { FailedPreconditionError, NotFoundError, ValidationError } from "./errors.js";
 import type { CreateExportInput, Page, PageRequest, UpdateExportInput } from "./inputs.js";
-import type { ExportFilters, ExportRecord, ExportState, KeyRecord, VerifyCode } from "./model.js";
+import { type ExportFilters, type ExportRecord, type ExportState, type KeyRecord, VERIFY_CODES } from "./model.js";
 import { decodeTimeCursor, encodeTimeCursor, pageSize } from "./page-token.js";
 import { validateFilter } from "./request-validation.js";
 import { validateId } from "./validation.js";
 
 export const EXPORT_LIFETIME_MS = 7 * 86_400_000;
 const STATES: readonly ExportState[] = ["pending", "ready", "failed", "expired"];
-const CODES = new Set<VerifyCode>([
-  "VALID",
-  "MALFORMED",
-  "NOT_FOUND",
-  "REVOKED",
-  "EXPIRED",
-  "DISABLED",
-  "IP_NOT_ALLOWED",
-  "INSUFFICIENT_PERMISSION",
-  "DOMAIN_MISMATCH",
-  "MISSING_SCOPES",
-  "RATE_LIMITED",
-  "USAGE_EXCEEDED",
-]);
+const CODES: ReadonlySet<string> = new Set(VERIFY_CODES);
 
 export type ExportsApi = Pick<KeysApi, "createExport" | "getExport" | "listExports" | "updateExport" | "exportRows">;
 

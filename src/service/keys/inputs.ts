@@ -30,19 +30,23 @@ export interface CreateKeyInput {
   refill?: Omit<RefillRule, "lastRefillAt">;
 }
 
-export type UpdatableField =
-  | "name"
-  | "description"
-  | "permission"
-  | "domain_id"
-  | "scopes"
-  | "claims"
-  | "expire_time"
-  | "enabled"
-  | "allowed_cidrs"
-  | "ratelimits"
-  | "remaining"
-  | "refill";
+/** The fields UpdateKey may change, by their proto names (the update mask's paths). */
+export const UPDATABLE_FIELDS = [
+  "name",
+  "description",
+  "permission",
+  "domain_id",
+  "scopes",
+  "claims",
+  "expire_time",
+  "enabled",
+  "allowed_cidrs",
+  "ratelimits",
+  "remaining",
+  "refill",
+] as const;
+
+export type UpdatableField = (typeof UPDATABLE_FIELDS)[number];
 
 /**
  * UpdateKey: `fields` names what changes (the update mask's paths); the other

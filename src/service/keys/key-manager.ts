@@ -7,16 +7,17 @@ import type { UsageRecorder } from "../usage/usage-recorder.js";
 import type { KeysApi, KeyView, RateLimitState, SweepOutcome, VerifyResult } from "./api.js";
 import { FailedPreconditionError, NotFoundError, ValidationError } from "./errors.js";
 import { createExportsApi, type ExportsApi } from "./exports.js";
-import type {
-  CreateKeyInput,
-  ListAuditInput,
-  ListKeyLogsInput,
-  ListKeysInput,
-  Page,
-  SweepInput,
-  UpdateKeyInput,
-  UsageInput,
-  VerifyInput,
+import {
+  type CreateKeyInput,
+  type ListAuditInput,
+  type ListKeyLogsInput,
+  type ListKeysInput,
+  type Page,
+  type SweepInput,
+  UPDATABLE_FIELDS,
+  type UpdateKeyInput,
+  type UsageInput,
+  type VerifyInput,
 } from "./inputs.js";
 import { type CachedKey, KeyCache } from "./key-cache.js";
 import type { AuditAction, AuditEntry, AuditRow, KeyFilter, KeyLogRow, KeyRecord, RateLimitRule } from "./model.js";
@@ -50,20 +51,7 @@ export interface KeyManagerOptions {
   rateLimiter?: RateLimitCheck;
 }
 
-const UPDATABLE = new Set([
-  "name",
-  "description",
-  "permission",
-  "domain_id",
-  "scopes",
-  "claims",
-  "expire_time",
-  "enabled",
-  "allowed_cidrs",
-  "ratelimits",
-  "remaining",
-  "refill",
-]);
+const UPDATABLE: ReadonlySet<string> = new Set(UPDATABLE_FIELDS);
 const MAX_GRACE_SECONDS = 30 * 86_400;
 
 /**

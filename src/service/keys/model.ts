@@ -7,19 +7,23 @@ export type Permission = "full_access" | "sending_access";
 
 export type KeyStatus = "active" | "inactive" | "expired" | "revoked" | "disabled";
 
-export type VerifyCode =
-  | "VALID"
-  | "MALFORMED"
-  | "NOT_FOUND"
-  | "REVOKED"
-  | "EXPIRED"
-  | "DISABLED"
-  | "IP_NOT_ALLOWED"
-  | "INSUFFICIENT_PERMISSION"
-  | "DOMAIN_MISMATCH"
-  | "MISSING_SCOPES"
-  | "RATE_LIMITED"
-  | "USAGE_EXCEEDED";
+/** Every verification outcome; the order is the proto enum's (VALID = 1). */
+export const VERIFY_CODES = [
+  "VALID",
+  "MALFORMED",
+  "NOT_FOUND",
+  "REVOKED",
+  "EXPIRED",
+  "DISABLED",
+  "IP_NOT_ALLOWED",
+  "INSUFFICIENT_PERMISSION",
+  "DOMAIN_MISMATCH",
+  "MISSING_SCOPES",
+  "RATE_LIMITED",
+  "USAGE_EXCEEDED",
+] as const;
+
+export type VerifyCode = (typeof VERIFY_CODES)[number];
 
 export interface RateLimitRule {
   name: string;

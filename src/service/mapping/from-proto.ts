@@ -24,19 +24,20 @@ import type {
 } from "../../gen/keyward/v1/key_service_pb.js";
 import type { VerifyContext as ProtoVerifyContext, VerifyKeyRequest } from "../../gen/keyward/v1/verify_pb.js";
 import { ValidationError } from "../keys/errors.js";
-import type {
-  CreateExportInput,
-  CreateKeyInput,
-  ListAuditInput,
-  ListKeyLogsInput,
-  ListKeysInput,
-  PageRequest,
-  SweepInput,
-  UpdatableField,
-  UpdateExportInput,
-  UpdateKeyInput,
-  UsageInput,
-  VerifyInput,
+import {
+  type CreateExportInput,
+  type CreateKeyInput,
+  type ListAuditInput,
+  type ListKeyLogsInput,
+  type ListKeysInput,
+  type PageRequest,
+  type SweepInput,
+  UPDATABLE_FIELDS,
+  type UpdatableField,
+  type UpdateExportInput,
+  type UpdateKeyInput,
+  type UsageInput,
+  type VerifyInput,
 } from "../keys/inputs.js";
 import type { ExportFilters, ExportState, KeyFilter, RateLimitRule, RefillRule, VerifyContext } from "../keys/model.js";
 import { claimsFromProto } from "./claims.js";
@@ -86,21 +87,8 @@ export function listKeysInput(req: ListKeysRequest): ListKeysInput {
   return { ...pageRequest(req), ...keyFilter(req) };
 }
 
-const UPDATABLE_FIELDS: ReadonlySet<string> = new Set<UpdatableField>([
-  "name",
-  "description",
-  "permission",
-  "domain_id",
-  "scopes",
-  "claims",
-  "expire_time",
-  "enabled",
-  "allowed_cidrs",
-  "ratelimits",
-  "remaining",
-  "refill",
-]);
-const UPDATABLE_LIST = [...UPDATABLE_FIELDS].join(", ");
+const UPDATABLE: ReadonlySet<string> = new Set(UPDATABLE_FIELDS);
+const UPDATABLE_LIST = UPDATABLE_FIELDS.join(", ");
 
 /**
  * Only the fields the mask names are read; the others keep their values
@@ -113,7 +101,7 @@ export function updateKeyInput(req: UpdateKeyRequest): UpdateKeyInput {
   if (paths.length === 0) throw new ValidationError("update_mask", "must name at least one field");
   const seen = new Set<string>();
   paths.forEach((path, i) => {
-    if (!UPDATABLE_FIELDS.has(path)) {
+    if (!UPDATABLE.has(path)) {
       throw new ValidationError(
         `update_mask.paths[${i}]`,
         `${JSON.stringify(path)} is not an updatable field; expected one of ${UPDATABLE_LIST}`,
