@@ -2,6 +2,7 @@ import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import type { Logger } from "pino";
 import type { KeyService } from "../gen/keyward/v1/key_service_pb.js";
 import type { KeysApi } from "./keys/api.js";
+import type { VerifyCode } from "./keys/model.js";
 import { actorFrom, createServiceAuth } from "./mapping/credentials.js";
 import { createErrorMapper } from "./mapping/errors.js";
 import {
@@ -31,6 +32,8 @@ import {
 
 export interface HandlerDeps {
   keys: KeysApi;
+  /** Called once per VerifyKey answer with its outcome and the seconds it took. */
+  observeVerify?: (code: VerifyCode, seconds: number) => void;
   serviceToken: string;
   verifyRequiresAuth: boolean;
   logger: Logger;
@@ -43,7 +46,7 @@ export interface HandlerDeps {
  * Connect codes here and nowhere else.
  */
 export function createHandlers(deps: HandlerDeps): ServiceImpl<typeof KeyService> {
-  const { keys } = deps;
+  const { keys, observeVerify } = deps;
   const auth = createServiceAuth(deps.serviceToken);
   const toConnectError = createErrorMapper(deps.logger);
 
@@ -93,7 +96,10 @@ export function createHandlers(deps: HandlerDeps): ServiceImpl<typeof KeyService
     async verifyKey(req, ctx) {
       try {
         if (deps.verifyRequiresAuth) auth.require(ctx.requestHeader);
-        return verifyResponse(await keys.verify(verifyInput(req)));
+        const start = performance.now();
+        const result = await keys.verify(verifyInput(req));
+        observeVerify?.(result.code, (performance.now() - start) / 1000);
+        return verifyResponse(result);
       } catch (error) {
         throw toConnectError(error, "VerifyKey");
       }

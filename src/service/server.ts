@@ -5,6 +5,7 @@ import { resolveServiceToken } from "../shared/service-token.js";
 import { createHandlers } from "./handlers.js";
 import { KeyManager } from "./keys/key-manager.js";
 import { createRateLimiter } from "./limits/index.js";
+import { createServiceMetrics } from "./service-metrics.js";
 import { createSqliteKeyStore } from "./store/sqlite/sqlite-key-store.js";
 import { createConnectServer } from "./transport/connect-server.js";
 import { createGrpcServer } from "./transport/grpc-server.js";
@@ -58,8 +59,10 @@ export async function startService(config: Config, options: StartServiceOptions 
     logRetentionDays: config.KEYWARD_LOG_RETENTION_DAYS,
     rateLimiter,
   });
+  const metrics = createServiceMetrics(() => keys.cacheStats());
   const impl = createHandlers({
     keys,
+    observeVerify: metrics.observeVerify,
     serviceToken,
     verifyRequiresAuth: config.KEYWARD_VERIFY_REQUIRES_AUTH,
     logger,
@@ -73,7 +76,12 @@ export async function startService(config: Config, options: StartServiceOptions 
   let connect: Awaited<ReturnType<typeof createConnectServer>> | undefined;
   try {
     grpc = await createGrpcServer(impl, { host: config.KEYWARD_HOST, port: config.KEYWARD_SERVICE_PORT, logger });
-    connect = await createConnectServer(impl, { host: config.KEYWARD_HOST, port: config.KEYWARD_CONNECT_PORT, logger });
+    connect = await createConnectServer(impl, {
+      host: config.KEYWARD_HOST,
+      port: config.KEYWARD_CONNECT_PORT,
+      logger,
+      metrics: async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() }),
+    });
   } catch (error) {
     await grpc?.close(0);
     await closeStorage();

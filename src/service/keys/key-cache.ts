@@ -29,6 +29,9 @@ export function toCachedKey(record: KeyRecord): CachedKey {
 export class KeyCache {
   private readonly keys: LRUCache<string, CachedKey>;
   private readonly missing: LRUCache<string, true>;
+  /** Lookups answered from memory (known keys and known-missing hashes), and those that were not. */
+  hits = 0;
+  misses = 0;
 
   constructor(maxKeys: number, maxMissing = Math.max(1000, Math.floor(maxKeys / 10)), missingTtlMs = 60_000) {
     this.keys = new LRUCache({ max: maxKeys });
@@ -38,8 +41,16 @@ export class KeyCache {
   /** The cached key, `null` when known not to exist, undefined when not cached. */
   get(hash: string): CachedKey | null | undefined {
     const hit = this.keys.get(hash);
-    if (hit !== undefined) return hit;
-    return this.missing.get(hash) ? null : undefined;
+    if (hit !== undefined) {
+      this.hits++;
+      return hit;
+    }
+    if (this.missing.get(hash)) {
+      this.hits++;
+      return null;
+    }
+    this.misses++;
+    return undefined;
   }
 
   set(record: KeyRecord): CachedKey {

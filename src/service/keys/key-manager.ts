@@ -83,6 +83,11 @@ export class KeyManager implements KeysApi {
     });
   }
 
+  /** For metrics: how verification lookups were answered, and how many keys are cached. */
+  cacheStats(): { hits: number; misses: number; size: number } {
+    return { hits: this.cache.hits, misses: this.cache.misses, size: this.cache.size };
+  }
+
   private view(record: KeyRecord): KeyView {
     return { record, status: deriveStatus(record, this.now(), this.options.inactiveDays) };
   }

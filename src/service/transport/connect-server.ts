@@ -13,6 +13,8 @@ export interface ConnectServerOptions {
   logger: Logger;
   /** Larger request bodies are refused with RESOURCE_EXHAUSTED. Default 1 MiB. */
   maxBodyBytes?: number;
+  /** Serves `GET /metrics` (Prometheus text) when given. */
+  metrics?: () => Promise<{ contentType: string; body: string }>;
 }
 
 export interface StartedConnectServer {
@@ -52,7 +54,18 @@ export async function createConnectServer(
   // until the grace ran out (Node itself drops it after keepAliveTimeout).
   // Remember such sockets; close() ends them, their answer long since sent.
   const abandoned = new Set<Socket>();
+  const metrics = options.metrics;
   const server = createServer((req, res) => {
+    if (metrics !== undefined && req.method === "GET" && req.url === "/metrics") {
+      metrics().then(
+        ({ contentType, body }) => res.writeHead(200, { "content-type": contentType }).end(body),
+        (error: unknown) => {
+          options.logger.error({ err: error }, "metrics collection failed");
+          res.writeHead(500).end();
+        },
+      );
+      return;
+    }
     const socket = req.socket;
     // An answer written before the body was read (only a refusal: connect-node
     // reads a request whole before any handler runs) ends the connection.

@@ -1,0 +1,58 @@
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import { VERIFY_CODES, type VerifyCode } from "./keys/model.js";
+
+export interface ServiceMetrics {
+  registry: Registry;
+  /** One verification: its outcome and how long the service took, in seconds. */
+  observeVerify(code: VerifyCode, seconds: number): void;
+}
+
+/**
+ * The service's Prometheus metrics, in a registry of its own (tests start
+ * several services in one process). Labels are outcome codes only: never a
+ * key id, a name or anything from a token.
+ */
+export function createServiceMetrics(cacheStats: () => { hits: number; misses: number; size: number }): ServiceMetrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: "keyward_service_" });
+  const verifications = new Counter({
+    name: "keyward_verifications_total",
+    help: "VerifyKey answers by outcome code",
+    labelNames: ["code"] as const,
+    registers: [registry],
+  });
+  const latency = new Histogram({
+    name: "keyward_verify_duration_seconds",
+    help: "Time the service spent on a VerifyKey, from decoded request to response",
+    buckets: [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1],
+    registers: [registry],
+  });
+  new Gauge({
+    name: "keyward_key_cache_lookups",
+    help: "Verification cache lookups since start, by result (hit includes known-missing tokens)",
+    labelNames: ["result"] as const,
+    registers: [registry],
+    collect() {
+      const stats = cacheStats();
+      this.set({ result: "hit" }, stats.hits);
+      this.set({ result: "miss" }, stats.misses);
+    },
+  });
+  new Gauge({
+    name: "keyward_key_cache_keys",
+    help: "Keys held in the verification cache",
+    registers: [registry],
+    collect() {
+      this.set(cacheStats().size);
+    },
+  });
+  // Children bound once: labels() hashes its arguments on every call.
+  const byCode = new Map(VERIFY_CODES.map((code) => [code, verifications.labels(code.toLowerCase())]));
+  return {
+    registry,
+    observeVerify(code, seconds) {
+      byCode.get(code)?.inc();
+      latency.observe(seconds);
+    },
+  };
+}
