@@ -7,6 +7,7 @@ import type { Logger } from "../shared/logger.js";
 import { createHTTPContextFactory } from "./context.js";
 import { isExportDownloadPath } from "./export-download.js";
 import { startGatewayExports } from "./export-queue.js";
+import { createGatewayMetrics, routeLabel } from "./gateway-metrics.js";
 import { sendError, sendJson, setSecurityHeaders } from "./http-responses.js";
 import { appRouter } from "./routers/_app.js";
 import { createServiceClient } from "./service-client.js";
@@ -63,6 +64,7 @@ export async function startGateway(config: Config, options: GatewayOptions): Pro
     },
   });
 
+  const metrics = createGatewayMetrics();
   let draining = false;
   const handle = (req: IncomingMessage, res: ServerResponse) => {
     const started = performance.now();
@@ -72,14 +74,26 @@ export async function startGateway(config: Config, options: GatewayOptions): Pro
     const url = req.url ?? "/";
     const path = url.split("?", 1)[0] as string;
     res.once("finish", () => {
-      const ms = Math.round(performance.now() - started);
+      const ms = performance.now() - started;
       // The path only: query strings carry inputs, headers carry tokens.
       logger[path === "/healthz" ? "debug" : "info"](
-        { method: req.method, path, status: res.statusCode, ms },
+        { method: req.method, path, status: res.statusCode, ms: Math.round(ms) },
         "request",
       );
+      metrics.observeRequest(routeLabel(path), res.statusCode, ms / 1000);
       if (draining) setImmediate(() => server.closeIdleConnections());
     });
+
+    if (path === "/metrics" && req.method === "GET") {
+      metrics.registry.metrics().then(
+        (body) => res.writeHead(200, { "content-type": metrics.registry.contentType }).end(body),
+        (error: unknown) => {
+          logger.error({ err: error }, "metrics collection failed");
+          sendError(res, 500, "INTERNAL_SERVER_ERROR", -32603, "metrics collection failed");
+        },
+      );
+      return;
+    }
 
     if (path === "/trpc" || path.startsWith("/trpc/")) {
       const length = Number(req.headers["content-length"] ?? 0);
