@@ -52,7 +52,7 @@ function mainTable(rows: ScenarioSummary[]): string {
     return (
       `| ${s.spec.title} (\`${s.spec.id}\`) | ${int(b.rps)} | ${int(k.rps)} | ${pct(s.rpsRatio)} | ${ms(b.p50)} / ${ms(b.p99)} | ` +
       `${ms(k.p50)} / ${ms(k.p99)} | ${dec(s.p99Ratio, 2)}× | ${dec(k.eldP99, 2)} / ${dec(k.eldMax, 1)} | ${dec(k.writeTxPerSec, 2)} | ` +
-      `${int(k.cpuPerReqUs)} (${int(b.cpuPerReqUs)}) | ${codes}${errors} | ${int(k.foreignCpuPct)} / ${int(b.foreignCpuPct)} |`
+      `${int(k.cpuPerReqUs)} (${int(b.cpuPerReqUs)}) = ${dec(k.cpuPerReqUs / b.cpuPerReqUs, 2)}× | ${codes}${errors} | ${int(k.foreignCpuPct)} / ${int(b.foreignCpuPct)} |`
     );
   });
   return [head, ...lines].join("\n");
@@ -208,7 +208,7 @@ ${targets}
 
 ${mainTable(rows)}
 
-"ratio" is Keyward's req/s over the baseline's in the same scenario; "others' CPU" is what processes outside the benchmark used of the whole machine during the measured windows (Keyward / baseline): the machine is shared, and figures taken while it is high are noisy.
+"ratio" is Keyward's req/s over the baseline's in the same scenario; "CPU µs/req" is the server process's CPU time (all threads) over the requests it completed in the window — less sensitive to other load on the machine than throughput, and the inverse of the capacity ratio when the server is CPU-bound; "others' CPU" is what processes outside the benchmark used of the whole machine during the measured windows (Keyward / baseline): the machine is shared, and figures taken while it is high are noisy.
 
 ### Effect of \`--max-semi-space-size\`
 
