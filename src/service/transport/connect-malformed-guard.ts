@@ -2,7 +2,8 @@ import { randomBytes } from "node:crypto";
 import { type DescMessage, fromBinary, type Message } from "@bufbuild/protobuf";
 import { BinaryReader, BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
-import type { UniversalHandler, UniversalServerRequest } from "@connectrpc/connect/protocol";
+import type { Compression, UniversalHandler, UniversalServerRequest } from "@connectrpc/connect/protocol";
+import { compressionBrotli, compressionGzip } from "@connectrpc/connect-node";
 
 /*
  * connect-node answers a request body that is not a valid protobuf message
@@ -13,7 +14,33 @@ import type { UniversalHandler, UniversalServerRequest } from "@connectrpc/conne
  * message carrying only a marker field with the reason; the interceptor below
  * then fails the call with INVALID_ARGUMENT, and connect-es encodes that
  * error correctly for whichever protocol the client speaks.
+ *
+ * Compressed bodies take the same road: the guard decompresses a compressed
+ * binary message to check it (connect-es would decompress it again; clients
+ * seldom compress requests this small). And connect-node's decompressors
+ * answer some undecodable bodies (a truncated gzip stream, any bad brotli
+ * one) with `internal`: ACCEPTED_COMPRESSIONS answers those
+ * invalid_argument. (Both found by the fuzz suite.)
  */
+
+/**
+ * gzip and brotli as connect-node implements them, but a body that does not
+ * decompress is the client's fault: invalid_argument, never internal. Too
+ * large after decompression stays resource_exhausted.
+ */
+export const ACCEPTED_COMPRESSIONS: readonly Compression[] = [compressionGzip, compressionBrotli].map(
+  (compression) => ({
+    name: compression.name,
+    compress: (bytes: Uint8Array) => compression.compress(bytes),
+    decompress: (bytes: Uint8Array, readMaxBytes: number) =>
+      compression.decompress(bytes, readMaxBytes).catch((error: unknown) => {
+        if (error instanceof ConnectError && error.code === Code.Internal) {
+          throw new ConnectError(error.rawMessage, Code.InvalidArgument, undefined, undefined, error.cause);
+        }
+        throw error;
+      }),
+  }),
+);
 
 /** The largest field number protobuf allows; no Keyward message uses it. */
 const MARKER_FIELD = 536_870_911;
@@ -32,22 +59,30 @@ const FLAG_END_STREAM = 0b10;
 
 type Framing = "raw" | "enveloped";
 
+/** How a request's message is framed, and the name of its compression (undefined: none). */
+interface Shape {
+  framing: Framing;
+  encoding: string | undefined;
+}
+
 /**
  * Wraps a router's handler so that a binary request whose message does not
- * parse reaches the interceptor as a marked message. Bodies over `maxBytes`,
- * compressed ones and JSON pass through untouched: connect-es checks those.
+ * parse (once decompressed, if it is compressed) reaches the interceptor as a
+ * marked message. Bodies over `maxBytes`, ones that do not decompress and
+ * JSON pass through untouched: connect-es checks those.
  */
 export function guardMalformedBinary(handler: UniversalHandler, maxBytes: number): UniversalHandler {
   const schema = handler.method.input;
   const guarded = async (req: UniversalServerRequest) => {
-    const framing = framingOf(req.header);
-    if (framing === undefined || !isAsyncIterable(req.body)) return handler(req);
+    const shape = shapeOf(req.header);
+    if (shape === undefined || !isAsyncIterable(req.body)) return handler(req);
     const read = await readUpTo(req.body, maxBytes + ENVELOPE_HEADER);
     if (read.rest !== undefined) return handler({ ...req, body: replay(read.bytes, read.rest) });
-    const bytes = checked(read.bytes, framing, schema);
-    // connect-es compares a unary body with its Content-Length.
-    if (bytes !== read.bytes && req.header.has("content-length")) {
-      req.header.set("content-length", String(bytes.length));
+    const bytes = await checked(read.bytes, shape, schema, maxBytes);
+    if (bytes !== read.bytes) {
+      // The marker is sent uncompressed; connect-es compares a unary body with its Content-Length.
+      if (shape.framing === "raw") req.header.delete("content-encoding");
+      if (req.header.has("content-length")) req.header.set("content-length", String(bytes.length));
     }
     return handler({ ...req, body: single(bytes) });
   };
@@ -93,40 +128,58 @@ function throwIfMarked(message: Message): void {
   }
 }
 
-function framingOf(header: Headers): Framing | undefined {
+function shapeOf(header: Headers): Shape | undefined {
   const type = header.get("content-type")?.split(";", 1)[0]?.trim().toLowerCase();
+  const encoding = (name: string) => {
+    const value = header.get(name)?.trim().toLowerCase();
+    return value === undefined || value === "" || value === "identity" ? undefined : value;
+  };
   switch (type) {
-    case "application/proto": {
-      // A compressed unary body is left to connect-es.
-      const encoding = header.get("content-encoding");
-      return encoding === null || encoding === "identity" ? "raw" : undefined;
-    }
+    case "application/proto":
+      return { framing: "raw", encoding: encoding("content-encoding") };
     case "application/connect+proto":
+      return { framing: "enveloped", encoding: encoding("connect-content-encoding") };
     case "application/grpc-web":
     case "application/grpc-web+proto":
     case "application/grpc":
     case "application/grpc+proto":
-      return "enveloped";
+      return { framing: "enveloped", encoding: encoding("grpc-encoding") };
     default:
       return undefined;
   }
 }
 
+/**
+ * The message of a body as sent, decompressed; undefined when it cannot be
+ * (an unknown compression, or bytes that do not decompress): connect-es
+ * answers those itself, with the right code.
+ */
+async function decompressed(bytes: Uint8Array, encoding: string | undefined, maxBytes: number) {
+  if (encoding === undefined) return bytes;
+  const compression = ACCEPTED_COMPRESSIONS.find((c) => c.name === encoding);
+  if (compression === undefined) return undefined;
+  return compression.decompress(bytes, maxBytes).catch(() => undefined);
+}
+
 /** The body to hand on: unchanged when it parses (or is not one plain message), else the marker. */
-function checked(bytes: Uint8Array, framing: Framing, schema: DescMessage): Uint8Array {
-  if (framing === "raw") {
-    const reason = parseError(bytes, schema);
+async function checked(bytes: Uint8Array, shape: Shape, schema: DescMessage, maxBytes: number): Promise<Uint8Array> {
+  if (shape.framing === "raw") {
+    const message = await decompressed(bytes, shape.encoding, maxBytes);
+    const reason = message === undefined ? undefined : parseError(message, schema);
     return reason === undefined ? bytes : markerMessage(reason);
   }
   if (bytes.length < ENVELOPE_HEADER) return bytes;
   const flags = bytes[0] ?? 0;
   const length = new DataView(bytes.buffer, bytes.byteOffset + 1, 4).getUint32(0);
-  if (flags & (FLAG_COMPRESSED | FLAG_END_STREAM) || ENVELOPE_HEADER + length !== bytes.length) return bytes;
-  const reason = parseError(bytes.subarray(ENVELOPE_HEADER), schema);
+  if (flags & FLAG_END_STREAM || ENVELOPE_HEADER + length !== bytes.length) return bytes;
+  const payload = bytes.subarray(ENVELOPE_HEADER);
+  const message = flags & FLAG_COMPRESSED ? await decompressed(payload, shape.encoding, maxBytes) : payload;
+  const reason = message === undefined ? undefined : parseError(message, schema);
   if (reason === undefined) return bytes;
+  // The marker goes uncompressed: the flag says so, whatever the header names.
   const marker = markerMessage(reason);
   const envelope = new Uint8Array(ENVELOPE_HEADER + marker.length);
-  envelope[0] = flags;
+  envelope[0] = flags & ~FLAG_COMPRESSED;
   new DataView(envelope.buffer).setUint32(1, marker.length);
   envelope.set(marker, ENVELOPE_HEADER);
   return envelope;

@@ -4,7 +4,7 @@ import type { ServiceImpl } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { Logger } from "pino";
 import { KeyService } from "../../gen/keyward/v1/key_service_pb.js";
-import { guardMalformedBinary, rejectMalformedRequests } from "./connect-malformed-guard.js";
+import { ACCEPTED_COMPRESSIONS, guardMalformedBinary, rejectMalformedRequests } from "./connect-malformed-guard.js";
 
 export interface ConnectServerOptions {
   host: string;
@@ -47,6 +47,7 @@ export async function createConnectServer(
       });
     },
     interceptors: [rejectMalformedRequests],
+    acceptCompression: [...ACCEPTED_COMPRESSIONS],
     readMaxBytes,
   });
   // connect-node answers an oversized body without reading the rest, and

@@ -112,6 +112,21 @@ interface TrpcCase {
   method: "GET" | "POST";
   batchWith?: Procedure;
   authorization?: string;
+  extra: Record<string, string>;
+}
+
+/** Now and then an odd header: another content type, or tRPC's streaming (JSON Lines) answers. */
+function oddHeaders(rng: Random): Record<string, string> {
+  if (rng.chance(0.85)) return {};
+  return rng.pick<Record<string, string>>([
+    { "content-type": "text/plain" },
+    { "content-type": "application/x-www-form-urlencoded" },
+    { "content-type": "application/json; charset=utf-16" },
+    { "content-type": "multipart/form-data; boundary=x" },
+    { "content-type": "application/octet-stream" },
+    { "trpc-accept": "application/jsonl" },
+    { "content-encoding": "gzip" },
+  ]);
 }
 
 function credential(rng: Random): string | undefined {
@@ -136,7 +151,7 @@ function itemVerdict(item: unknown): { ok: boolean; outcome: string; detail?: st
 
 async function sendTrpc(c: TrpcCase & { body: string | Uint8Array }) {
   const paths = c.batchWith ? `${c.procedure.path},${c.batchWith.path}` : c.procedure.path;
-  const headers: Record<string, string> = { "content-type": "application/json" };
+  const headers: Record<string, string> = { "content-type": "application/json", ...c.extra };
   if (c.authorization !== undefined) headers.authorization = c.authorization;
   let target = `${url}/trpc/${paths}`;
   let body: string | Uint8Array | undefined;
@@ -152,6 +167,7 @@ async function sendTrpc(c: TrpcCase & { body: string | Uint8Array }) {
   else body = c.body;
   const res = await fetch(target, { method: c.method, headers, body, signal: AbortSignal.timeout(15_000) });
   const text = await res.text();
+  if (c.extra["trpc-accept"] === "application/jsonl" && res.status === 200) return jsonLinesVerdict(text);
   // Node's HTTP parser refuses an input too long for a URL (16 KiB of headers) before the gateway sees it.
   if (res.status === 431 && c.method === "GET") return { ok: true, outcome: "HTTP 431" };
   let parsed: unknown;
@@ -165,6 +181,21 @@ async function sendTrpc(c: TrpcCase & { body: string | Uint8Array }) {
   const verdicts = items.map(itemVerdict);
   const bad = verdicts.find((v) => !v.ok);
   return bad ?? { ok: true, outcome: verdicts.map((v) => v.outcome).join("+") };
+}
+
+/** tRPC's streamed answer: one JSON value per line; an error anywhere in it must not be INTERNAL_SERVER_ERROR. */
+function jsonLinesVerdict(text: string) {
+  if (text.includes("INTERNAL_SERVER_ERROR"))
+    return { ok: false, outcome: "INTERNAL_SERVER_ERROR (streamed)", detail: text.slice(0, 400) };
+  for (const line of text.split("\n")) {
+    if (line.trim() === "") continue;
+    try {
+      JSON.parse(line);
+    } catch {
+      return { ok: false, outcome: "streamed line not JSON", detail: line.slice(0, 200) };
+    }
+  }
+  return { ok: true, outcome: "OK (streamed)" };
 }
 
 describe("fuzz: the gateway's tRPC procedures", () => {
@@ -187,7 +218,15 @@ describe("fuzz: the gateway's tRPC procedures", () => {
           const right: TrpcCase["method"] = procedure.type === "query" ? "GET" : "POST";
           const method: TrpcCase["method"] = rng.chance(0.9) ? right : right === "GET" ? "POST" : "GET";
           const batchWith = rng.chance(0.05) ? rng.pick(all) : undefined;
-          return { ...generated, target: procedure.path, procedure, method, batchWith, authorization: credential(rng) };
+          return {
+            ...generated,
+            target: procedure.path,
+            procedure,
+            method,
+            batchWith,
+            authorization: credential(rng),
+            extra: oddHeaders(rng),
+          };
         },
         send: sendTrpc,
         async healthy() {

@@ -2,6 +2,7 @@
  * Seed-independent regression tests for what the fuzz suite found: each
  * reproduces one bug exactly, whatever seed the fuzz runs with.
  */
+import { brotliCompressSync, gzipSync } from "node:zlib";
 import { fromBinary } from "@bufbuild/protobuf";
 import { BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -16,15 +17,21 @@ afterAll(async () => {
   await t?.stop();
 });
 
-/** A binary Connect call: the HTTP status and the body. */
-async function connectProto(method: string, body: Uint8Array) {
+/** A Connect call of a unary RPC: the HTTP status and the body. */
+async function connectCall(method: string, body: Uint8Array, headers: Record<string, string> = {}) {
   const res = await fetch(`http://127.0.0.1:${t.service.connectPort}/${KeyService.typeName}/${method}`, {
     method: "POST",
-    headers: { "content-type": "application/proto", authorization: `Bearer ${t.service.serviceToken}` },
+    headers: { "content-type": "application/proto", authorization: `Bearer ${t.service.serviceToken}`, ...headers },
     body,
   });
-  return { status: res.status, bytes: new Uint8Array(await res.arrayBuffer()) };
+  return { status: res.status, bytes: new Uint8Array(await res.arrayBuffer()), headers: res.headers };
 }
+
+const connectProto = (method: string, body: Uint8Array) => connectCall(method, body);
+const errorOf = (bytes: Uint8Array) => JSON.parse(Buffer.from(bytes).toString()) as { code: string; message: string };
+
+/** A truncated message: field 1 claims 9 bytes and carries 1. */
+const MALFORMED = Uint8Array.of(0x0a, 0x09, 0x01);
 
 describe("fuzz regressions", () => {
   // Field 536870911 is the Connect port's internal marker of a malformed body;
@@ -45,8 +52,57 @@ describe("fuzz regressions", () => {
   });
 
   it("still answers a body that is not a message with invalid_argument on the Connect port", async () => {
-    const answer = await connectProto("CountKeys", Uint8Array.of(0x0a, 0x09, 0x01));
+    const answer = await connectProto("CountKeys", MALFORMED);
     expect(answer.status).toBe(400);
-    expect(JSON.parse(Buffer.from(answer.bytes).toString())).toMatchObject({ code: "invalid_argument" });
+    expect(errorOf(answer.bytes)).toMatchObject({ code: "invalid_argument" });
+  });
+
+  // connect-node answered these `internal` (HTTP 500): a gzip stream cut short
+  // (zlib's Z_BUF_ERROR) and any undecodable brotli body, and a compressed
+  // binary body whose message does not parse (the guard skipped compressed bodies).
+  it("answers a compressed body that does not decompress with invalid_argument", async () => {
+    const cut = gzipSync(Buffer.from("{}")).subarray(0, 12);
+    for (const [encoding, body, type] of [
+      ["gzip", cut, "application/json"],
+      ["gzip", cut, "application/proto"],
+      ["br", Uint8Array.of(1, 2, 3, 4, 5), "application/proto"],
+      ["br", Uint8Array.of(1, 2, 3, 4, 5), "application/json"],
+    ] as const) {
+      const answer = await connectCall("CountKeys", body, { "content-type": type, "content-encoding": encoding });
+      expect({ encoding, type, status: answer.status, ...errorOf(answer.bytes) }).toEqual({
+        encoding,
+        type,
+        status: 400,
+        code: "invalid_argument",
+        message: "decompression failed",
+      });
+    }
+  });
+
+  it("answers a compressed binary body whose message does not parse with invalid_argument, in every protocol", async () => {
+    for (const [encoding, compress] of [
+      ["gzip", gzipSync],
+      ["br", brotliCompressSync],
+    ] as const) {
+      const unary = await connectCall("CountKeys", compress(MALFORMED), { "content-encoding": encoding });
+      expect(unary.status).toBe(400);
+      expect(errorOf(unary.bytes)).toEqual({
+        code: "invalid_argument",
+        message: expect.stringMatching(/^malformed request message: /),
+      });
+      const compressed = compress(MALFORMED);
+      const envelope = Buffer.concat([Buffer.from([1, 0, 0, 0, compressed.length]), compressed]);
+      const grpcWeb = await connectCall("CountKeys", envelope, {
+        "content-type": "application/grpc-web+proto",
+        "grpc-encoding": encoding,
+      });
+      expect(Buffer.from(grpcWeb.bytes).toString("latin1")).toContain("grpc-status: 3");
+    }
+  });
+
+  it("still serves a compressed body that is a valid message", async () => {
+    const answer = await connectCall("CountKeys", gzipSync(new Uint8Array(0)), { "content-encoding": "gzip" });
+    expect(answer.status).toBe(200);
+    expect(fromBinary(CountKeysResponseSchema, answer.bytes).count).toBe(0n);
   });
 });

@@ -7,13 +7,14 @@
  * RSS must stay bounded. One service process serves both campaigns.
  * `npm run fuzz` runs many more cases with a printed seed.
  */
+import { brotliCompressSync, gzipSync } from "node:zlib";
 import { type DescMethod, fromBinary, fromJsonString } from "@bufbuild/protobuf";
 import * as grpc from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { KeyService } from "../../../src/gen/keyward/v1/key_service_pb.js";
 import type { StreamMethodName, UnaryMethodName } from "../../support/grpc-client.js";
 import { describeFailures, type FuzzService, rssBound, runCampaign, startFuzzService, summary } from "./campaign.js";
-import { connectJsonBody, fuzzCases, fuzzSeed, protobufBody } from "./generators.js";
+import { connectJsonBody, fuzzCases, fuzzSeed, protobufBody, type Random } from "./generators.js";
 
 /** Codes a bad request may get. INTERNAL, UNKNOWN, UNAVAILABLE, DEADLINE_EXCEEDED... are failures. */
 const ACCEPTED = new Set([
@@ -124,9 +125,9 @@ describe("fuzz: the service's ports", () => {
           const auth = rng.next();
           const authorization =
             auth < 0.9 ? `Bearer ${s.serviceToken}` : auth < 0.95 ? undefined : `Bearer ${"x".repeat(43)}`;
-          return { ...generated, target: method.name, method, binary, authorization };
+          return { ...generated, target: method.name, method, binary, authorization, odd: oddHeaders(rng) };
         },
-        send: (c) => sendConnect(c.method, c.body as Uint8Array, c.binary, c.authorization),
+        send: (c) => sendConnect(c.method, c.body as Uint8Array, c.binary, c.authorization, c.odd),
         async healthy() {
           expect(await s.admin.health()).toBe("SERVING");
           const res = await fetch(`${s.connectUrl}/${KeyService.typeName}/VerifyKey`, {
@@ -160,6 +161,24 @@ const CONNECT_ACCEPTED = new Set([
   "unauthenticated",
 ]);
 
+/**
+ * Refusals of the protocol itself, before any message: a content type
+ * connect-node does not serve (415, no body), a protocol version it does not
+ * speak (400), an encoding nobody supports (unimplemented, as the Connect
+ * protocol prescribes). Well formed, and not an input reaching the service.
+ */
+function protocolRefusal(status: number, text: string, odd: ReturnType<typeof oddHeaders>): boolean {
+  if (odd.headers["content-type"] !== undefined && status === 415) return true;
+  if (
+    odd.headers["connect-protocol-version"] !== undefined &&
+    status === 400 &&
+    text.includes("connect-protocol-version")
+  ) {
+    return true;
+  }
+  return odd.headers["content-encoding"] === "x-unknown" && text.includes('"code":"unimplemented"');
+}
+
 function connectVerdict(status: number, error: unknown) {
   const e = error as { code?: unknown; message?: unknown } | null;
   const code = typeof e?.code === "string" ? e.code : `HTTP ${status} without a code`;
@@ -168,17 +187,58 @@ function connectVerdict(status: number, error: unknown) {
 }
 
 /** One Connect call over HTTP/1.1: unary JSON or binary, or a server stream in connect+json envelopes. */
-async function sendConnect(method: DescMethod, body: Uint8Array, binary: boolean, authorization: string | undefined) {
+/** Now and then an odd header: a strange actor, timeout or version, another content type, or compression. */
+function oddHeaders(rng: Random): { headers: Record<string, string>; compress?: "gzip" | "br" } {
+  if (rng.chance(0.8)) return { headers: {} };
+  switch (rng.int(5)) {
+    case 0:
+      return { headers: { "keyward-actor": rng.pick(["", " ", "a".repeat(300), "\u00e9t\u00e9@example.com", "\t"]) } };
+    case 1:
+      return {
+        headers: { "connect-timeout-ms": rng.pick(["", "-1", "abc", "99999999999999999999", "0", "1", "1e3"]) },
+      };
+    case 2: {
+      // Compressed for real, or only said to be; or an encoding nobody supports.
+      const encoding = rng.pick(["gzip", "br", "x-unknown"] as const);
+      const compress = encoding !== "x-unknown" && rng.chance(0.6) ? encoding : undefined;
+      return { headers: { "content-encoding": encoding, "connect-content-encoding": encoding }, compress };
+    }
+    case 3:
+      return { headers: { "connect-protocol-version": rng.pick(["1", "2", ""]) } };
+    default:
+      return {
+        headers: {
+          "content-type": rng.pick([
+            "application/json; charset=utf-16",
+            "application/JSON",
+            "text/plain",
+            "application/proto+json",
+          ]),
+        },
+      };
+  }
+}
+
+async function sendConnect(
+  method: DescMethod,
+  body: Uint8Array,
+  binary: boolean,
+  authorization: string | undefined,
+  odd: ReturnType<typeof oddHeaders> = { headers: {} },
+) {
   const streaming = method.methodKind === "server_streaming";
   const headers: Record<string, string> = {
     "content-type": streaming ? "application/connect+json" : binary ? "application/proto" : "application/json",
+    ...odd.headers,
   };
   if (authorization !== undefined) headers.authorization = authorization;
-  let payload = body;
+  const message = odd.compress === "gzip" ? gzipSync(body) : odd.compress === "br" ? brotliCompressSync(body) : body;
+  let payload = message;
   if (streaming) {
-    payload = new Uint8Array(5 + body.length);
-    new DataView(payload.buffer).setUint32(1, body.length);
-    payload.set(body, 5);
+    payload = new Uint8Array(5 + message.length);
+    payload[0] = odd.compress === undefined ? 0 : 1;
+    new DataView(payload.buffer).setUint32(1, message.length);
+    payload.set(message, 5);
   }
   const res = await fetch(`${s.connectUrl}/${KeyService.typeName}/${method.name}`, {
     method: "POST",
@@ -188,6 +248,7 @@ async function sendConnect(method: DescMethod, body: Uint8Array, binary: boolean
   });
   const bytes = new Uint8Array(await res.arrayBuffer());
   const text = Buffer.from(bytes).toString("utf8");
+  if (protocolRefusal(res.status, text, odd)) return { ok: true, outcome: `protocol refusal ${res.status}` };
   if (!streaming || res.status !== 200) {
     if (res.status !== 200) return connectVerdict(res.status, parseJson(text));
     // A valid answer is a valid message of the method's output.
