@@ -58,17 +58,28 @@ function mainTable(rows: ScenarioSummary[]): string {
   return [head, ...lines].join("\n");
 }
 
+function discardedCount(results: BenchResults): number {
+  return results.scenarios.reduce((n, sc) => n + (sc.discarded?.length ?? 0), 0);
+}
+
 function runsTable(results: BenchResults): string {
   const lines = [
     "| scenario | run | side | req/s | p50 µs | p99 µs | p99.9 µs | server CPU % | generator CPU % | ELD p99 / max ms | GC ms/s | write tx | others' CPU % |",
     "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
   ];
   for (const sc of results.scenarios) {
-    for (const r of sc.runs) {
+    const all = [...sc.runs.map((r) => ({ r, kept: true })), ...(sc.discarded ?? []).map((r) => ({ r, kept: false }))];
+    all.sort(
+      (a, b) =>
+        a.r.run - b.r.run ||
+        (a.r.side < b.r.side ? -1 : a.r.side > b.r.side ? 1 : 0) ||
+        (a.r.attempt ?? 1) - (b.r.attempt ?? 1),
+    );
+    for (const { r, kept } of all) {
       const cpu = ((r.server.cpuUserMs + r.server.cpuSystemMs) / r.server.elapsedMs) * 100;
       const gc = ((r.server.gc.minorMs + r.server.gc.majorMs + r.server.gc.otherMs) / r.server.elapsedMs) * 1000;
       lines.push(
-        `| ${sc.id} | ${r.run} | ${r.side} | ${int(r.load.rps)} | ${int(r.load.latencyUs.p50)} | ${int(r.load.latencyUs.p99)} | ` +
+        `| ${sc.id} | ${r.run}${(r.attempt ?? 1) > 1 ? `, try ${r.attempt}` : ""} | ${r.side}${kept ? "" : " (repeated)"} | ${int(r.load.rps)} | ${int(r.load.latencyUs.p50)} | ${int(r.load.latencyUs.p99)} | ` +
           `${int(r.load.latencyUs.p999)} | ${int(cpu)} | ${int(r.load.generatorCpuPct)} | ${dec(r.server.eld.p99, 2)} / ${dec(r.server.eld.max, 1)} | ` +
           `${dec(gc, 0)} | ${r.writeTx ?? "—"} | ${int(r.foreignCpuPct ?? Number.NaN)} |`,
       );
@@ -249,7 +260,7 @@ ${profileText()}
 - **Tokens.** Seeded straight into SQLite (\`bench/seed.ts\`, schema created by the store itself): hot = the first ${st.hotKeys} keys, cycled; cold = keys never requested before, taken in order from the ${results.mode === "quick" ? "10k" : "1M"}-key set, each run continuing where the last stopped (so every request misses the cache until the 100k-key cache is full, and after that still misses); limits = ${st.hotKeys} keys with two rate limits (per second and per minute, 10⁹ each) and 10¹⁵ credits so they stay VALID; 5% unknown = every 20th request a well-formed token (valid checksum) that is in no database, each one new.
 - **Inside the server** (\`bench/lib/probe.ts\`, in the echo and in Keyward alike): \`monitorEventLoopDelay\` at 1 ms resolution, CPU time (\`process.cpuUsage\`, all threads), GC pauses (PerformanceObserver), peak RSS (\`getrusage\` ru_maxrss, the process's lifetime peak), over exactly the measured window.
 - **SQLite write transactions** are counted without touching \`src/\`: SQLite's WAL-index header (\`keyward.db-shm\`) holds a counter (\`iChange\`) that every committed write transaction increments; the orchestrator reads it at the start and end of each window. In the hot scenarios the only writes are usage flushes; with credits, every spend batch is a transaction too.
-- **Quiet machine.** ${st.quietWaitMs > 0 ? `Before each run the orchestrator waited (at most ${st.quietWaitMs / 1000} s) until other processes used under 10% of the machine` : "No waiting for a quiet machine (quick mode)"}; the CPU other processes used during each window is recorded (\`/proc/stat\` minus the server's and the generator's own CPU).${st.pinned ? ` CPUs pinned: ${st.pinned}.` : ""}
+- **Quiet machine.** ${st.quietWaitMs > 0 ? `Before each run the orchestrator waited (at most ${st.quietWaitMs / 1000} s) until other processes used under 10% of the machine` : "No waiting for a quiet machine (quick mode)"}; ${(st.attempts ?? 1) > 1 ? `a run during which other processes used more than ${st.maxForeignPct}% of the machine was repeated, up to ${st.attempts} attempts in all, the last one kept whatever happened (${discardedCount(results)} runs repeated in all, listed below with the kept ones)` : "no run was repeated"}; the CPU other processes used during each window is recorded (\`/proc/stat\` minus the server's and the generator's own CPU).${st.pinned ? ` CPUs pinned: ${st.pinned}.` : ""}
 
 <details><summary>Every run</summary>
 

@@ -17,6 +17,8 @@ export interface RunRecord {
   writeTx?: number;
   /** CPU used by other processes on the machine during the window, % of all CPUs. */
   foreignCpuPct?: number;
+  /** 1 for the first try; later when earlier tries were repeated because of other load. */
+  attempt?: number;
 }
 
 export interface ScenarioSpec {
@@ -63,11 +65,14 @@ export interface BenchResults {
     usageFlushMs: number;
     pinned: string | null;
     quietWaitMs: number;
+    maxForeignPct?: number;
+    attempts?: number;
   };
   instances: InstanceRecord[];
   /** h2load (nghttp2) against the same servers with the same body: a cross-check of the generator, one run each. */
   crossCheck?: { side: Side; instance: string; concurrency: number; rps: number; meanMs: number; failed: number }[];
-  scenarios: (ScenarioSpec & { runs: RunRecord[] })[];
+  /** `discarded`: runs repeated because other processes were busy (kept for the record, not in the medians). */
+  scenarios: (ScenarioSpec & { runs: RunRecord[]; discarded?: RunRecord[] })[];
 }
 
 export function median(values: number[]): number {
