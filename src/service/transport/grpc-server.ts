@@ -6,6 +6,7 @@ import type { Logger } from "pino";
 import { file_keyward_v1_key_service, KeyService } from "../../gen/keyward/v1/key_service_pb.js";
 import { createGrpcImplementation } from "./grpc-call.js";
 import { createGrpcServiceDefinition } from "./grpc-definition.js";
+import { applyGrpcJsFixes } from "./grpc-js-fixes.js";
 import { reflectionPackageDefinition } from "./grpc-reflection.js";
 
 export interface GrpcServerOptions {
@@ -36,6 +37,7 @@ export async function createGrpcServer(
   impl: ServiceImpl<typeof KeyService>,
   options: GrpcServerOptions,
 ): Promise<StartedGrpcServer> {
+  applyGrpcJsFixes();
   const server = new grpc.Server({
     "grpc.max_receive_message_length": options.maxReceiveMessageBytes ?? DEFAULT_MAX_RECEIVE_BYTES,
   });

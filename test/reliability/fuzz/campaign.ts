@@ -4,7 +4,9 @@
  * campaign loop with its batches, health checks and RSS readings, and the
  * failure report with the replay command.
  */
+
 import { accessSync, constants, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import type { ClientHttp2Session } from "node:http2";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { resolveServiceToken } from "../../../src/shared/service-token.js";
@@ -228,4 +230,63 @@ export function summary(name: string, seed: number, cases: number, result: Campa
     .sort((a, b) => a[0].localeCompare(b[0]))
     .map(([label, n]) => `  ${String(n).padStart(6)} ${label}`);
   return [line, ...table].join("\n");
+}
+
+/** What a gRPC call sent over raw HTTP/2 got: its grpc-status and message, or what broke instead. */
+export interface RawGrpcAnswer {
+  status?: number;
+  message?: string;
+  /** A stream reset or session error instead of a status. */
+  error?: string;
+}
+
+/**
+ * One gRPC call over plain HTTP/2, with the framing, compression flag and
+ * headers exactly as given: what a grpc-js client will not send.
+ */
+export function rawGrpcCall(
+  session: ClientHttp2Session,
+  path: string,
+  headers: Record<string, string>,
+  frames: Uint8Array,
+  timeoutMs = 15_000,
+): Promise<RawGrpcAnswer> {
+  return new Promise((resolve) => {
+    const req = session.request({
+      ":method": "POST",
+      ":path": path,
+      "content-type": "application/grpc",
+      te: "trailers",
+      ...headers,
+    });
+    let answer: RawGrpcAnswer = {};
+    const fromHeaders = (h: Record<string, unknown>) => {
+      if (h["grpc-status"] !== undefined) {
+        answer = { status: Number(h["grpc-status"]), message: decodeURIComponent(String(h["grpc-message"] ?? "")) };
+      }
+    };
+    const timer = setTimeout(() => req.close(), timeoutMs);
+    req.on("response", fromHeaders);
+    req.on("trailers", fromHeaders);
+    req.on("data", () => undefined);
+    req.on("close", () => {
+      clearTimeout(timer);
+      if (answer.status === undefined && answer.error === undefined)
+        answer = { error: `closed with code ${req.rstCode}` };
+      resolve(answer);
+    });
+    req.on("error", (error) => {
+      answer = { error: error.message };
+    });
+    req.end(frames);
+  });
+}
+
+/** gRPC's length-prefixed framing of one message: flag (1 = compressed), length, bytes. */
+export function grpcFrame(message: Uint8Array, flags = 0, declaredLength = message.length): Uint8Array {
+  const frame = Buffer.alloc(5 + message.length);
+  frame[0] = flags;
+  frame.writeUInt32BE(declaredLength >>> 0, 1);
+  Buffer.from(message).copy(frame, 5);
+  return frame;
 }

@@ -2,12 +2,20 @@
  * Seed-independent regression tests for what the fuzz suite found: each
  * reproduces one bug exactly, whatever seed the fuzz runs with.
  */
+
+import { connect } from "node:http2";
 import { brotliCompressSync, gzipSync } from "node:zlib";
-import { fromBinary } from "@bufbuild/protobuf";
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
+import * as grpc from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { CountKeysResponseSchema, KeyService } from "../../../src/gen/keyward/v1/key_service_pb.js";
+import {
+  CountKeysResponseSchema,
+  GetKeyUsageRequestSchema,
+  KeyService,
+} from "../../../src/gen/keyward/v1/key_service_pb.js";
 import { startTestService, type TestService } from "../../support/test-service.js";
+import { grpcFrame, rawGrpcCall } from "./campaign.js";
 
 let t: TestService;
 beforeAll(async () => {
@@ -32,6 +40,21 @@ const errorOf = (bytes: Uint8Array) => JSON.parse(Buffer.from(bytes).toString())
 
 /** A truncated message: field 1 claims 9 bytes and carries 1. */
 const MALFORMED = Uint8Array.of(0x0a, 0x09, 0x01);
+
+/** A raw gRPC call to the service's grpc-js port, with the service credential. */
+async function grpcCall(method: string, frames: Uint8Array, headers: Record<string, string> = {}) {
+  const session = connect(`http://127.0.0.1:${t.service.grpcPort}`);
+  try {
+    return await rawGrpcCall(
+      session,
+      `/${KeyService.typeName}/${method}`,
+      { authorization: `Bearer ${t.service.serviceToken}`, ...headers },
+      frames,
+    );
+  } finally {
+    session.close();
+  }
+}
 
 describe("fuzz regressions", () => {
   // Field 536870911 is the Connect port's internal marker of a malformed body;
@@ -104,5 +127,50 @@ describe("fuzz regressions", () => {
     const answer = await connectCall("CountKeys", gzipSync(new Uint8Array(0)), { "content-encoding": "gzip" });
     expect(answer.status).toBe(200);
     expect(fromBinary(CountKeysResponseSchema, answer.bytes).count).toBe(0n);
+  });
+
+  // grpc-js answered these INTERNAL from inside its call object (see src/service/transport/grpc-js-fixes.ts).
+  it("gRPC: a compressed message that does not decompress is INVALID_ARGUMENT", async () => {
+    const cut = gzipSync(new Uint8Array(0)).subarray(0, 12);
+    for (const [encoding, message] of [
+      ["gzip", Uint8Array.of(1, 2, 3, 4)],
+      ["gzip", cut],
+      ["deflate", Uint8Array.of(1, 2, 3)],
+    ] as const) {
+      const answer = await grpcCall("CountKeys", grpcFrame(message, 1), { "grpc-encoding": encoding });
+      expect({ encoding, ...answer }).toEqual({
+        encoding,
+        status: grpc.status.INVALID_ARGUMENT,
+        message: "Failed to decompress message",
+      });
+    }
+    // A message that does decompress is served; an unknown encoding stays UNIMPLEMENTED.
+    expect(await grpcCall("CountKeys", grpcFrame(gzipSync(new Uint8Array(0)), 1), { "grpc-encoding": "gzip" })).toEqual(
+      {
+        status: grpc.status.OK,
+        message: "OK",
+      },
+    );
+    const unknown = await grpcCall("CountKeys", grpcFrame(Uint8Array.of(1), 1), { "grpc-encoding": "x-unknown" });
+    expect(unknown.status).toBe(grpc.status.UNIMPLEMENTED);
+  });
+
+  it("gRPC: a malformed grpc-timeout is INVALID_ARGUMENT", async () => {
+    for (const timeout of ["abc", "100000000S", "-1S", "1X"]) {
+      const answer = await grpcCall("CountKeys", grpcFrame(new Uint8Array(0)), { "grpc-timeout": timeout });
+      expect({ timeout, status: answer.status }).toEqual({ timeout, status: grpc.status.INVALID_ARGUMENT });
+    }
+  });
+
+  // grpc-js truncated the timeout to 32 bits: a deadline past ~24.8 days wrapped around and expired at once.
+  it("gRPC: a deadline 30 days away does not expire at once", async () => {
+    const { key, token } = await t.admin.unary("createKey", { name: "long deadline" });
+    const request = toBinary(GetKeyUsageRequestSchema, create(GetKeyUsageRequestSchema, { id: key?.id }));
+    for (let i = 0; i < 3; i++) {
+      // A verification to flush first makes the call take a few milliseconds.
+      await t.caller.unary("verifyKey", { token });
+      const answer = await grpcCall("GetKeyUsage", grpcFrame(request), { "grpc-timeout": "720H" });
+      expect(answer).toEqual({ status: grpc.status.OK, message: "OK" });
+    }
   });
 });

@@ -7,13 +7,23 @@
  * RSS must stay bounded. One service process serves both campaigns.
  * `npm run fuzz` runs many more cases with a printed seed.
  */
+import { type ClientHttp2Session, connect as connectHttp2 } from "node:http2";
 import { brotliCompressSync, gzipSync } from "node:zlib";
 import { type DescMethod, fromBinary, fromJsonString } from "@bufbuild/protobuf";
 import * as grpc from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { KeyService } from "../../../src/gen/keyward/v1/key_service_pb.js";
 import type { StreamMethodName, UnaryMethodName } from "../../support/grpc-client.js";
-import { describeFailures, type FuzzService, rssBound, runCampaign, startFuzzService, summary } from "./campaign.js";
+import {
+  describeFailures,
+  type FuzzService,
+  grpcFrame,
+  rawGrpcCall,
+  rssBound,
+  runCampaign,
+  startFuzzService,
+  summary,
+} from "./campaign.js";
 import { connectJsonBody, fuzzCases, fuzzSeed, protobufBody, type Random } from "./generators.js";
 
 /** Codes a bad request may get. INTERNAL, UNKNOWN, UNAVAILABLE, DEADLINE_EXCEEDED... are failures. */
@@ -34,12 +44,81 @@ const connectCases = fuzzCases(0.25, 800);
 const CALL_DEADLINE_MS = 15_000;
 
 let s: FuzzService;
+let h2: ClientHttp2Session;
 beforeAll(async () => {
   s = await startFuzzService();
+  h2 = connectHttp2(`http://${s.grpcAddress}`);
+  h2.on("error", () => undefined);
 });
 afterAll(async () => {
+  h2?.close();
   await s?.stop();
 });
+
+/**
+ * The framing a grpc-js client never sends: compressed (for real or not),
+ * an unknown encoding, lengths that lie, two messages in a unary call, odd
+ * timeouts and flags.
+ */
+interface OddFraming {
+  kind: string;
+  headers: Record<string, string>;
+  frames: Uint8Array;
+  /** Codes the protocol itself prescribes for this framing, besides the usual ones. */
+  refusals?: grpc.status[];
+}
+
+function oddFraming(rng: Random, message: Uint8Array): OddFraming {
+  // grpc-js refuses a unary call without exactly one whole message with UNIMPLEMENTED.
+  const notOneMessage = [grpc.status.UNIMPLEMENTED];
+  switch (rng.int(9)) {
+    case 0:
+      return { kind: "gzip", headers: { "grpc-encoding": "gzip" }, frames: grpcFrame(gzipSync(message), 1) };
+    case 1: {
+      const encoding = rng.pick(["gzip", "deflate"]);
+      return { kind: `${encoding} garbage`, headers: { "grpc-encoding": encoding }, frames: grpcFrame(message, 1) };
+    }
+    case 2:
+      return {
+        kind: "unknown encoding",
+        headers: { "grpc-encoding": "x-unknown" },
+        frames: grpcFrame(message, 1),
+        refusals: [grpc.status.UNIMPLEMENTED],
+      };
+    case 3: {
+      const frames = grpcFrame(message, 0, message.length + rng.range(1, 100));
+      return { kind: "length too long", headers: {}, frames, refusals: notOneMessage };
+    }
+    case 4: {
+      const frames = Buffer.concat([grpcFrame(message), rng.bytes(rng.range(1, 4))]);
+      return { kind: "trailing bytes", headers: {}, frames, refusals: notOneMessage };
+    }
+    case 5: {
+      const frames = Buffer.concat([grpcFrame(message), grpcFrame(message)]);
+      return { kind: "two messages", headers: {}, frames, refusals: notOneMessage };
+    }
+    case 6:
+      return { kind: "no message", headers: {}, frames: new Uint8Array(0), refusals: notOneMessage };
+    case 7: {
+      const timeout = rng.pick(["abc", "99999999H", "720H", "1n", "-1S", "0m", "100000000S"]);
+      // A timeout of (nearly) nothing expires, as it should.
+      const refusals = timeout === "1n" || timeout === "0m" ? [grpc.status.DEADLINE_EXCEEDED] : [];
+      return { kind: `timeout ${timeout}`, headers: { "grpc-timeout": timeout }, frames: grpcFrame(message), refusals };
+    }
+    default:
+      return { kind: "odd flag", headers: {}, frames: grpcFrame(message, rng.pick([0x02, 0x80, 0xff])) };
+  }
+}
+
+async function sendRawHttp2(method: DescMethod, framing: OddFraming) {
+  const path = `/${KeyService.typeName}/${method.name}`;
+  const headers = { authorization: `Bearer ${s.serviceToken}`, ...framing.headers };
+  const answer = await rawGrpcCall(h2, path, headers, framing.frames);
+  if (answer.status === undefined) return { ok: false, outcome: "no status", detail: answer.error };
+  const name = grpc.status[answer.status] ?? String(answer.status);
+  const ok = ACCEPTED.has(answer.status) || (framing.refusals ?? []).includes(answer.status);
+  return { ok, outcome: `${name} (raw HTTP/2)`, detail: answer.message };
+}
 
 /** Credentials as they come: mostly the service's, sometimes none, a wrong one, or an odd actor. */
 function metadataFor(roll: number, serviceToken: string): Record<string, string | undefined> {
@@ -85,9 +164,21 @@ describe("fuzz: the service's ports", () => {
           const method = rng.pick(methods);
           // Oversized bodies cost a megabyte each: about one in 400 cases.
           const generated = protobufBody(rng, method.input, s.pools, rng.chance(0.04));
-          return { ...generated, target: method.name, method, metadata: metadataFor(rng.next(), s.serviceToken) };
+          const framing = rng.chance(0.08) ? oddFraming(rng, generated.body) : undefined;
+          const kind = framing === undefined ? generated.kind : `${generated.kind}, ${framing.kind}`;
+          return {
+            ...generated,
+            kind,
+            target: method.name,
+            method,
+            metadata: metadataFor(rng.next(), s.serviceToken),
+            framing,
+          };
         },
-        send: (c) => send(c.method, c.body as Uint8Array, c.metadata),
+        send: (c) =>
+          c.framing === undefined
+            ? send(c.method, c.body as Uint8Array, c.metadata)
+            : sendRawHttp2(c.method, c.framing),
         async healthy() {
           expect(await s.admin.health()).toBe("SERVING");
           expect(s.child.child.exitCode).toBeNull();
