@@ -8,7 +8,7 @@
  * 32-character random part of every token is searched for in the database
  * and its WAL, every file under the data dir (exports, outbox), every log
  * line (pino, at trace level), every mail, every answer after the creating
- * one, and the /metrics output.
+ * one, and the /metrics output of the gateway and the service.
  */
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
@@ -151,8 +151,15 @@ describe("no token plaintext at rest, in logs, mails, exports or metrics", () =>
     await s.sweepNow();
     await s.smtp.waitFor(1, (m) => m.subject.startsWith("Keyward:"));
 
-    const metrics = await fetch(`${s.url}/metrics`);
-    const metricsText = await metrics.text();
+    // Prometheus output of the gateway and of the service (its Connect port).
+    const metrics: { where: string; text: string }[] = [];
+    for (const url of [`${s.url}/metrics`, `${s.serviceUrl}/metrics`]) {
+      const res = await fetch(url);
+      expect(res.status, url).toBe(200);
+      const text = await res.text();
+      expect(text).toContain("keyward_");
+      metrics.push({ where: url, text });
+    }
 
     // The haystacks: every file under the data dir (database, WAL, exports, outbox), read while the service runs.
     const haystacks = [...before, ...snapshot("at the end")];
@@ -165,7 +172,7 @@ describe("no token plaintext at rest, in logs, mails, exports or metrics", () =>
       ...lines.map((text, i) => ({ where: `log line ${i}`, text })),
       ...s.smtp.mails.map((mail) => ({ where: `mail "${mail.subject}"`, text: mail.raw })),
       ...answers.map((text, i) => ({ where: `answer ${i}`, text })),
-      { where: `/metrics (HTTP ${metrics.status})`, text: metricsText },
+      ...metrics,
     );
     expect(s.smtp.mails.length).toBeGreaterThanOrEqual(2);
 
