@@ -46,6 +46,21 @@ export const ConfigSchema = z.object({
     .regex(/^\d+(ms|s|m|h|d)$/, "a duration such as 30m, 1h or 1d")
     .default("1h"),
   KEYWARD_EXPORT_SECRET: optionalString.pipe(z.string().min(32).optional()),
+  // Origins (scheme://host[:port]) whose pages may call the gateway from a browser; none by default.
+  KEYWARD_CORS_ORIGINS: z
+    .string()
+    .default("")
+    .transform((text) =>
+      text
+        .split(",")
+        .map((origin) => origin.trim())
+        .filter((origin) => origin !== ""),
+    )
+    .pipe(
+      z.array(
+        z.string().refine(isOrigin, "each entry must be an origin such as https://console.example.com (no path, no *)"),
+      ),
+    ),
   KEYWARD_RATELIMIT_REDIS: flag(false),
   KEYWARD_RATELIMIT_ON_REDIS_DOWN: z.enum(["open", "closed"]).default("open"),
   KEYWARD_RATELIMIT_REDIS_TIMEOUT_MS: z.coerce.number().int().min(1).max(10_000).default(100),
@@ -79,6 +94,16 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw new ConfigError(`Invalid configuration:\n${lines.join("\n")}`);
   }
   return { ...result.data, dataDir: resolve(result.data.KEYWARD_DATA_DIR) };
+}
+
+/** An origin exactly as browsers send it: http(s), a host, an optional port, nothing else. */
+function isOrigin(text: string): boolean {
+  try {
+    const url = new URL(text);
+    return (url.protocol === "https:" || url.protocol === "http:") && url.origin === text;
+  } catch {
+    return false;
+  }
 }
 
 /** Parses a duration such as 500ms, 30s, 15m, 1h or 7d into milliseconds. */

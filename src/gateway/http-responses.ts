@@ -2,8 +2,9 @@ import type { ServerResponse } from "node:http";
 
 /**
  * Headers for every gateway answer. The API returns keys (and tokens, once),
- * so nothing is cached, framed or sniffed; no CORS headers are sent, so
- * browsers on other origins cannot call it (the console is same-origin).
+ * so nothing is cached, framed or sniffed. CORS headers are cors.ts's: none
+ * unless KEYWARD_CORS_ORIGINS names origins, so by default browsers on other
+ * origins cannot call it (the console is same-origin).
  * No HSTS: the gateway speaks plain HTTP and TLS is terminated in front of it.
  */
 export function setSecurityHeaders(res: ServerResponse): void {

@@ -5,6 +5,7 @@ import { createHTTPHandler } from "@trpc/server/adapters/standalone";
 import type { Config } from "../config.js";
 import type { Logger } from "../shared/logger.js";
 import { createHTTPContextFactory } from "./context.js";
+import { createCorsPolicy } from "./cors.js";
 import { isExportDownloadPath } from "./export-download.js";
 import { startGatewayExports } from "./export-queue.js";
 import { createGatewayMetrics, routeLabel } from "./gateway-metrics.js";
@@ -65,6 +66,7 @@ export async function startGateway(config: Config, options: GatewayOptions): Pro
   });
 
   const metrics = createGatewayMetrics();
+  const cors = createCorsPolicy(config.KEYWARD_CORS_ORIGINS);
   let draining = false;
   const handle = (req: IncomingMessage, res: ServerResponse) => {
     const started = performance.now();
@@ -83,6 +85,7 @@ export async function startGateway(config: Config, options: GatewayOptions): Pro
       metrics.observeRequest(routeLabel(path), res.statusCode, ms / 1000);
       if (draining) setImmediate(() => server.closeIdleConnections());
     });
+    if (cors.handle(req, res)) return;
 
     if (path === "/metrics" && req.method === "GET") {
       metrics.registry.metrics().then(
