@@ -214,8 +214,13 @@ export function describeFailures(seed: number, result: CampaignResult, serviceEr
       `  [${f.campaign} #${f.index}] ${f.target} (${f.kind}) -> ${f.outcome}${f.detail ? `: ${f.detail.slice(0, 300)}` : ""}\n    body ${f.body}`,
   );
   const log = serviceErrors.slice(0, 5).map((line) => `  service log: ${line.slice(0, 600)}`);
+  const cases = process.env.FUZZ_CASES;
+  const replay =
+    cases === undefined || cases === ""
+      ? `FUZZ_SEED=${seed} npx vitest run test/reliability/fuzz`
+      : `npm run fuzz -- --seed ${seed} --cases ${cases}`;
   return [
-    `${result.failures.length} fuzz failure(s); replay with: npm run fuzz -- --seed ${seed}`,
+    `${result.failures.length} fuzz failure(s); replay with: ${replay}`,
     ...lines,
     ...log,
   ].join("\n");
