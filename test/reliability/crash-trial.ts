@@ -21,7 +21,7 @@ import Database from "better-sqlite3";
 import { KeyStatus } from "../../src/gen/keyward/v1/key_pb.js";
 import { VerifyCode } from "../../src/gen/keyward/v1/verify_pb.js";
 import { resolveServiceToken } from "../../src/shared/service-token.js";
-import { type ChildService, startChildService } from "../support/child-service.js";
+import { type ChildService, startChildService, stopChildService } from "../support/child-service.js";
 import { createKeyServiceGrpcClient, type KeyServiceGrpcClient } from "../support/grpc-client.js";
 import type { Random } from "./fuzz/generators.js";
 
@@ -339,12 +339,7 @@ export async function startCrashHarness(): Promise<CrashHarness> {
     trial,
     async close() {
       client.close();
-      if (child.child.exitCode === null && child.child.signalCode === null) {
-        child.child.kill("SIGTERM");
-        const timer = setTimeout(() => child.child.kill("SIGKILL"), 10_000);
-        await child.exited;
-        clearTimeout(timer);
-      }
+      await stopChildService(child);
       const db = new Database(join(dataDir, "keyward.db"), { readonly: true });
       try {
         const integrity = String(db.pragma("integrity_check", { simple: true }));

@@ -42,3 +42,12 @@ export async function startChildService(dataDir: string, env: Record<string, str
   const ports = JSON.parse(first) as { grpcPort: number; connectPort: number };
   return { child, ...ports, log: () => log, exited };
 }
+
+/** SIGTERM (a graceful close), then SIGKILL if it is still running after `graceMs`; resolves once it has exited. */
+export async function stopChildService(service: ChildService, graceMs = 10_000): Promise<void> {
+  if (service.child.exitCode !== null || service.child.signalCode !== null) return;
+  service.child.kill("SIGTERM");
+  const timer = setTimeout(() => service.child.kill("SIGKILL"), graceMs);
+  await service.exited;
+  clearTimeout(timer);
+}

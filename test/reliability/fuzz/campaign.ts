@@ -10,7 +10,7 @@ import type { ClientHttp2Session } from "node:http2";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { resolveServiceToken } from "../../../src/shared/service-token.js";
-import { type ChildService, startChildService } from "../../support/child-service.js";
+import { type ChildService, startChildService, stopChildService } from "../../support/child-service.js";
 import { createKeyServiceGrpcClient, type KeyServiceGrpcClient } from "../../support/grpc-client.js";
 import { caseRandom, type Pools, preview, type Random } from "./generators.js";
 
@@ -94,12 +94,7 @@ export async function startFuzzService(env: Record<string, string> = {}): Promis
         .filter((line) => /"level":(50|60)/.test(line)),
     async stop() {
       admin.close();
-      if (child.child.exitCode === null && child.child.signalCode === null) {
-        child.child.kill("SIGTERM");
-        const timer = setTimeout(() => child.child.kill("SIGKILL"), 5000);
-        await child.exited;
-        clearTimeout(timer);
-      }
+      await stopChildService(child, 5000);
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
@@ -219,11 +214,7 @@ export function describeFailures(seed: number, result: CampaignResult, serviceEr
     cases === undefined || cases === ""
       ? `FUZZ_SEED=${seed} npx vitest run test/reliability/fuzz`
       : `npm run fuzz -- --seed ${seed} --cases ${cases}`;
-  return [
-    `${result.failures.length} fuzz failure(s); replay with: ${replay}`,
-    ...lines,
-    ...log,
-  ].join("\n");
+  return [`${result.failures.length} fuzz failure(s); replay with: ${replay}`, ...lines, ...log].join("\n");
 }
 
 /** One line for the test output: seed, case count, time, RSS; with FUZZ_VERBOSE=1, how the cases ended too. */
