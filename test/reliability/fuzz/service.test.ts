@@ -8,7 +8,7 @@
  * `npm run fuzz` runs many more cases with a printed seed.
  */
 import { type ClientHttp2Session, connect as connectHttp2 } from "node:http2";
-import { brotliCompressSync, gzipSync } from "node:zlib";
+import { brotliCompressSync, brotliDecompressSync, gunzipSync, gzipSync } from "node:zlib";
 import { type DescMethod, fromBinary, fromJsonString } from "@bufbuild/protobuf";
 import * as grpc from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -348,11 +348,15 @@ async function sendConnect(
     return { ok: true, outcome: "OK" };
   }
   // Envelopes: flags(1) length(4) data; the last (flag 2) ends the stream, with the error if any.
+  // Flag 1: compressed with the encoding the answer names (the server answers in the request's).
+  const encoding = res.headers.get("connect-content-encoding");
   let at = 0;
   while (at + 5 <= bytes.length) {
     const flags = bytes[at] as number;
     const length = new DataView(bytes.buffer, bytes.byteOffset + at + 1, 4).getUint32(0);
-    const data = Buffer.from(bytes.subarray(at + 5, at + 5 + length)).toString("utf8");
+    let payload = Buffer.from(bytes.subarray(at + 5, at + 5 + length));
+    if (flags & 0b01) payload = encoding === "br" ? brotliDecompressSync(payload) : gunzipSync(payload);
+    const data = payload.toString("utf8");
     at += 5 + length;
     if (flags & 0b10) {
       const end = parseJson(data) as { error?: unknown } | null;
