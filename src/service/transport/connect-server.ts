@@ -1,4 +1,4 @@
-import { createServer, type Server } from "node:http";
+import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { Socket } from "node:net";
 import type { ServiceImpl } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
@@ -69,12 +69,21 @@ export async function createConnectServer(
     }
     const socket = req.socket;
     // An answer written before the body was read (only a refusal: connect-node
-    // reads a request whole before any handler runs) ends the connection.
-    // Kept alive, the socket would still hold the unread body, and a client
-    // reusing it would wait for the keep-alive timeout and get a reset.
+    // reads a request whole before any handler runs) leaves the rest of the
+    // body unread. Left so, a kept-alive connection hung (a client reusing it
+    // waited for the keep-alive timeout and got a reset); closed at once, a
+    // client still uploading got a reset instead of the answer. So the rest is
+    // read and thrown away, up to DRAIN_LIMIT_BYTES, past which the
+    // connection is cut; a body connect-node already destroyed cannot be
+    // read, and its connection is closed after the answer.
     const writeHead = res.writeHead;
     res.writeHead = function (this: typeof res, ...args: Parameters<typeof res.writeHead>) {
-      if (!req.complete) this.shouldKeepAlive = false;
+      if (!req.complete) {
+        // connect-node destroys a body it stopped reading midway (no Content-Length):
+        // nothing left to drain, so that connection is closed after the answer.
+        if (req.destroyed) this.shouldKeepAlive = false;
+        else drain(req, socket);
+      }
       return writeHead.apply(this, args);
     } as typeof res.writeHead;
     res.once("finish", () => {
@@ -111,6 +120,19 @@ export async function createConnectServer(
       return closing;
     },
   };
+}
+
+/** How much of a refused request's body is read and discarded before its connection is cut. */
+const DRAIN_LIMIT_BYTES = 16 * 1024 * 1024;
+
+function drain(req: IncomingMessage, socket: Socket): void {
+  let drained = 0;
+  req.on("data", (chunk: Buffer) => {
+    drained += chunk.length;
+    if (drained > DRAIN_LIMIT_BYTES) socket.destroy();
+  });
+  req.on("error", () => undefined);
+  req.resume();
 }
 
 function listen(server: Server, host: string, port: number): Promise<number> {

@@ -24,7 +24,7 @@ import {
   startFuzzService,
   summary,
 } from "./campaign.js";
-import { connectJsonBody, fuzzCases, fuzzSeed, protobufBody, type Random } from "./generators.js";
+import { connectJsonBody, fuzzCases, fuzzSeed, GRPC_MAX_BYTES, protobufBody, type Random } from "./generators.js";
 
 /** Codes a bad request may get. INTERNAL, UNKNOWN, UNAVAILABLE, DEADLINE_EXCEEDED... are failures. */
 const ACCEPTED = new Set([
@@ -44,16 +44,28 @@ const connectCases = fuzzCases(0.25, 800);
 const CALL_DEADLINE_MS = 15_000;
 
 let s: FuzzService;
-let h2: ClientHttp2Session;
+let h2: ClientHttp2Session | undefined;
 beforeAll(async () => {
   s = await startFuzzService();
-  h2 = connectHttp2(`http://${s.grpcAddress}`);
-  h2.on("error", () => undefined);
 });
 afterAll(async () => {
   h2?.close();
   await s?.stop();
 });
+
+/**
+ * The raw HTTP/2 session, opened again when the server has ended it. Over
+ * tens of thousands of malformed calls Node's HTTP/2 server eventually ends a
+ * session with ENHANCE_YOUR_CALM (its flood protection counts the resets and
+ * refused streams such calls cause): a defence of the server, not a failure.
+ */
+function session(): ClientHttp2Session {
+  if (h2 === undefined || h2.closed || h2.destroyed) {
+    h2 = connectHttp2(`http://${s.grpcAddress}`);
+    h2.on("error", () => undefined);
+  }
+  return h2;
+}
 
 /**
  * The framing a grpc-js client never sends: compressed (for real or not),
@@ -113,7 +125,8 @@ function oddFraming(rng: Random, message: Uint8Array): OddFraming {
 async function sendRawHttp2(method: DescMethod, framing: OddFraming) {
   const path = `/${KeyService.typeName}/${method.name}`;
   const headers = { authorization: `Bearer ${s.serviceToken}`, ...framing.headers };
-  const answer = await rawGrpcCall(h2, path, headers, framing.frames);
+  const answer = await rawGrpcCall(session(), path, headers, framing.frames);
+  if (answer.error?.includes("ENHANCE_YOUR_CALM")) return { ok: true, outcome: "session ended (ENHANCE_YOUR_CALM)" };
   if (answer.status === undefined) return { ok: false, outcome: "no status", detail: answer.error };
   const name = grpc.status[answer.status] ?? String(answer.status);
   const ok = ACCEPTED.has(answer.status) || (framing.refusals ?? []).includes(answer.status);
@@ -164,7 +177,9 @@ describe("fuzz: the service's ports", () => {
           const method = rng.pick(methods);
           // Oversized bodies cost a megabyte each: about one in 400 cases.
           const generated = protobufBody(rng, method.input, s.pools, rng.chance(0.04));
-          const framing = rng.chance(0.08) ? oddFraming(rng, generated.body) : undefined;
+          // Odd framing of bodies within the limit (oversized ones go through grpc-js above).
+          const framing =
+            rng.chance(0.08) && generated.body.length <= GRPC_MAX_BYTES ? oddFraming(rng, generated.body) : undefined;
           const kind = framing === undefined ? generated.kind : `${generated.kind}, ${framing.kind}`;
           return {
             ...generated,
