@@ -247,8 +247,8 @@ ${profileText()}
 
 - \`npm run bench -- --quick\`: 1 run of 3 s per side and scenario, 10k-key database (cold keys against a 1,000-key cache instead of 1M keys), no waiting for a quiet machine, results on the console and in \`bench/results/quick-latest.json\`; docs untouched unless \`--docs\`. About 3 minutes.
 - \`npm run bench\`: the full run above, writes this section and the chart (\`--no-docs\` to keep them). 30-60 minutes, depending on how long it waits for a quiet machine.
-- Options: \`--only hot-c64,hot-c1\`, \`--runs 5\`, \`--duration 20\` (s), \`--warmup 2\`, \`--semi-space 64\` (Node flag for every Keyward instance; the \`-semispace\` scenarios then run without it), \`--pin\` (server on CPU 0, generator on CPU 1), \`--quiet-wait 0\`, \`--no-h2load\`, \`--codec buffer\` (echo without protobufjs decoding).
-- \`npx tsx bench/profile.ts\` (\`--target echo\`, \`--tokens cold|limited\`, \`--protocol connect-h1\`, \`--semi-space 64\`): CPU profile over a measured window, top self-time functions on the console, the \`.cpuprofile\` in \`bench/results/profiles/\`.
+- Options: \`--only hot-c64,hot-c1\`, \`--runs 5\`, \`--duration 20\` (s), \`--warmup 2\`, \`--semi-space default\` (Keyward instances without \`--max-semi-space-size=64\`, which they otherwise get as \`npm start\` gives it; the \`-semispace\` scenarios run with the other setting), \`--pin\` (server on CPU 0, generator on CPU 1), \`--quiet-wait 0\`, \`--no-h2load\`, \`--codec buffer\` (echo without protobufjs decoding).
+- \`npx tsx bench/profile.ts\` (\`--target echo\`, \`--tokens cold|limited\`, \`--protocol connect-h1\`, \`--semi-space default\`): CPU profile over a measured window, top self-time functions on the console, the \`.cpuprofile\` in \`bench/results/profiles/\`.
 - \`npx tsx bench/seed.ts --keys 1000000\`: seeds \`bench/.data/seed-1000000/\` (the runs do it themselves when missing; 1M keys take about a minute). Tokens are real credentials of those throwaway databases: \`bench/.data/\` is git-ignored.
 
 ### How it is measured

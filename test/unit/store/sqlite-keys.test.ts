@@ -1,15 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { KeyRecord } from "../../../src/service/keys/model.js";
 import type { KeyStore } from "../../../src/service/store/key-store.js";
-import {
-  DAY_MS,
-  insertKeys,
-  makeAudit,
-  makeKey,
-  NOW,
-  openTempStore,
-  type TempStore,
-} from "./store-fixtures.js";
+import { DAY_MS, insertKeys, makeAudit, makeKey, NOW, openTempStore, type TempStore } from "./store-fixtures.js";
 
 let temp: TempStore;
 let store: KeyStore;
@@ -145,9 +137,7 @@ describe("listKeys and countKeys filters", () => {
       keys.push(makeKey({ createdAt: NOW - 10 * DAY_MS + Math.floor(i / 2) * 1000 }));
     }
     await insertKeys(store, keys);
-    const expected = [...keys]
-      .sort((a, b) => b.createdAt - a.createdAt || (a.id < b.id ? 1 : -1))
-      .map((k) => k.id);
+    const expected = [...keys].sort((a, b) => b.createdAt - a.createdAt || (a.id < b.id ? 1 : -1)).map((k) => k.id);
 
     const seen: string[] = [];
     const pages: number[] = [];
@@ -172,7 +162,12 @@ describe("listKeys and countKeys filters", () => {
     const first = await store.listKeys({ subject: "org_y" }, NOW, 4);
     const last = first[3] as KeyRecord;
     const second = await store.listKeys({ subject: "org_y" }, NOW, 4, { createdAt: last.createdAt, id: last.id });
-    expect(first.map((k) => k.createdAt)).toEqual([NOW - DAY_MS + 8, NOW - DAY_MS + 7, NOW - DAY_MS + 5, NOW - DAY_MS + 4]);
+    expect(first.map((k) => k.createdAt)).toEqual([
+      NOW - DAY_MS + 8,
+      NOW - DAY_MS + 7,
+      NOW - DAY_MS + 5,
+      NOW - DAY_MS + 4,
+    ]);
     expect(second.map((k) => k.createdAt)).toEqual([NOW - DAY_MS + 2, NOW - DAY_MS + 1]);
   });
 });
@@ -268,9 +263,9 @@ describe("rotateKey", () => {
   it("leaves nothing behind when the previous key does not exist", async () => {
     const created = makeKey();
     const ghost = makeKey();
-    await expect(
-      store.rotateKey(ghost, created, makeAudit({ action: "key.rotate", keyId: ghost.id })),
-    ).rejects.toThrow(/not found/);
+    await expect(store.rotateKey(ghost, created, makeAudit({ action: "key.rotate", keyId: ghost.id }))).rejects.toThrow(
+      /not found/,
+    );
     await expect(store.getKeyById(created.id)).resolves.toBeUndefined();
     await expect(store.listAuditEvents({ action: "key.rotate" }, 10)).resolves.toEqual([]);
   });

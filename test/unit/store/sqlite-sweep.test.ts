@@ -4,8 +4,8 @@ import type { KeyStore } from "../../../src/service/store/key-store.js";
 import {
   DAY_MS,
   insertKeys,
-  makeExport,
   makeAudit,
+  makeExport,
   makeKey,
   NOW,
   openTempStore,
@@ -155,7 +155,12 @@ describe("sweep", () => {
   it("prunes logs past retention and usage past 400 days", async () => {
     const key = makeKey({ createdAt: NOW - 500 * DAY_MS, lastUsedAt: NOW });
     await insertKeys(store, [key]);
-    const logAt = (daysAgo: number) => ({ keyId: key.id, at: NOW - daysAgo * DAY_MS, code: "VALID" as const, context: null });
+    const logAt = (daysAgo: number) => ({
+      keyId: key.id,
+      at: NOW - daysAgo * DAY_MS,
+      code: "VALID" as const,
+      context: null,
+    });
     await store.applyUsage({
       keys: new Map(),
       buckets: [

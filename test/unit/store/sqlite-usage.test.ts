@@ -158,7 +158,11 @@ describe("key logs", () => {
     const key = makeKey();
     await insertKeys(store, [key]);
     await store.applyUsage(
-      batch({ logs: [{ keyId: key.id, at: NOW, code: "VALID", context: { ip: "", method: "", path: "", userAgent: "", tags: {} } }] }),
+      batch({
+        logs: [
+          { keyId: key.id, at: NOW, code: "VALID", context: { ip: "", method: "", path: "", userAgent: "", tags: {} } },
+        ],
+      }),
     );
     const [row] = await store.listKeyLogs(key.id, {}, 10);
     expect(row?.context).toBeNull();

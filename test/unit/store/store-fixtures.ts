@@ -3,8 +3,8 @@ import os from "node:os";
 import path from "node:path";
 import type { AuditEntry, ExportRecord, KeyRecord } from "../../../src/service/keys/model.js";
 import { DAY_MS } from "../../../src/service/keys/status.js";
-import { createSqliteKeyStore } from "../../../src/service/store/sqlite/sqlite-key-store.js";
 import type { KeyStore } from "../../../src/service/store/key-store.js";
+import { createSqliteKeyStore } from "../../../src/service/store/sqlite/sqlite-key-store.js";
 
 export { DAY_MS };
 

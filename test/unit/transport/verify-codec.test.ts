@@ -1,11 +1,16 @@
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { describe, expect, it } from "vitest";
 import {
+  VerifiedKeySchema,
   type VerifyKeyRequest,
   VerifyKeyRequestSchema,
   VerifyKeyResponseSchema,
 } from "../../../src/gen/keyward/v1/verify_pb.js";
-import { decodeVerifyKeyRequest, encodeVerifyKeyResponse } from "../../../src/service/transport/verify-codec.js";
+import {
+  decodeVerifyKeyRequest,
+  encodeKeyFast,
+  encodeVerifyKeyResponse,
+} from "../../../src/service/transport/verify-codec.js";
 
 /** A small seeded PRNG, so a failure replays. */
 function prng(seed: number) {
@@ -102,5 +107,44 @@ describe("the VerifyKey codec", () => {
         JSON.stringify(response, (_k, v) => (typeof v === "bigint" ? `${v}n` : v)),
       ).toBe(expected.toString("hex"));
     }
+  });
+
+  it("encodes generated keys to the same bytes as protobuf-es, without falling back unless claims are set", () => {
+    const rand = prng(11);
+    let fast = 0;
+    for (let i = 0; i < 2000; i++) {
+      const ascii = rand() < 0.5;
+      const key = {
+        id: rand() < 0.1 ? "" : randomString(rand, 40, ascii),
+        name: randomString(rand, 300, ascii),
+        permission: Math.floor(rand() * 3),
+        domainId: rand() < 0.5 ? "" : randomString(rand, 30, ascii),
+        subject: rand() < 0.5 ? "" : randomString(rand, 30, ascii),
+        scopes: Array.from({ length: Math.floor(rand() * 4) }, () => randomString(rand, 20, ascii)),
+        claims: rand() < 0.1 ? { plan: randomString(rand, 8, ascii), n: Math.floor(rand() * 100) } : undefined,
+        expireTime:
+          rand() < 0.5
+            ? undefined
+            : {
+                seconds: rand() < 0.1 ? 0n : BigInt(Math.floor(rand() * 2 ** 40)),
+                nanos: rand() < 0.3 ? 0 : Math.floor(rand() * 1e9),
+              },
+      };
+      const expected = Buffer.from(toBinary(VerifiedKeySchema, create(VerifiedKeySchema, key)));
+      const direct = encodeKeyFast(key);
+      if (key.claims === undefined) {
+        expect(direct, `case ${i}: the fast path must take a key without claims`).toBeDefined();
+        fast++;
+      }
+      if (direct !== undefined) expect(direct.toString("hex"), `case ${i}`).toBe(expected.toString("hex"));
+      const response = { valid: true, code: 1, key };
+      const whole = encodeVerifyKeyResponse(response, () => {
+        throw new Error("the response encoder fell back");
+      });
+      expect(whole.toString("hex"), `case ${i}`).toBe(
+        Buffer.from(toBinary(VerifyKeyResponseSchema, create(VerifyKeyResponseSchema, response))).toString("hex"),
+      );
+    }
+    expect(fast).toBeGreaterThan(1500);
   });
 });

@@ -29,8 +29,10 @@ import {
   type ExportColumns,
   exportFromColumns,
   exportToColumns,
+  KEY_COLUMN_NAMES as KEY_COLUMNS,
   type KeyColumns,
   type KeyLogColumns,
+  keyColumnsFromValues,
   keyFromColumns,
   keyToColumns,
   logFromColumns,
@@ -57,36 +59,6 @@ export interface SqliteKeyStoreOptions {
 }
 
 const DEFAULT_CHECKPOINT_INTERVAL_MS = 30_000;
-
-const KEY_COLUMNS = [
-  "id",
-  "hash",
-  "token_hint",
-  "name",
-  "description",
-  "permission",
-  "domain_id",
-  "subject",
-  "scopes",
-  "claims",
-  "created_by",
-  "expires_at",
-  "enabled",
-  "allowed_cidrs",
-  "created_at",
-  "updated_at",
-  "revoked_at",
-  "revocation_reason",
-  "last_used_at",
-  "request_count",
-  "rotated_from_id",
-  "rotated_to_id",
-  "inactive_since",
-  "rotation_notified_at",
-  "ratelimits",
-  "remaining",
-  "refill",
-] as const;
 
 // Written once at insert: identity, the token's hash, provenance. The usage
 // counters belong to applyUsage (and inactive_since to it and the sweep), so a
@@ -148,7 +120,7 @@ export class SqliteKeyStore implements KeyStore {
   private readonly updateKeyRow: Database.Statement<[KeyColumns]>;
   private readonly updateKeyRowWithCredits: Database.Statement<[KeyColumns]>;
   private readonly keyById: Database.Statement<[string], KeyColumns>;
-  private readonly keyByHash: Database.Statement<[string], KeyColumns>;
+  private readonly keyByHash: Database.Statement<[string], unknown[]>;
   private readonly insertAuditRow: Database.Statement<[Omit<AuditColumns, "id">]>;
   private readonly usageRows: Database.Statement<
     [string, number, number],
@@ -181,7 +153,10 @@ export class SqliteKeyStore implements KeyStore {
     );
     this.updateKeyRowWithCredits = db.prepare<[KeyColumns]>(updateSql("keys", KEY_COLUMNS, KEY_COLUMNS_NOT_UPDATED));
     this.keyById = db.prepare<[string], KeyColumns>("SELECT * FROM keys WHERE id = ?");
-    this.keyByHash = db.prepare<[string], KeyColumns>("SELECT * FROM keys WHERE hash = ?");
+    // The verification cache's miss path: raw rows (see keyColumnsFromValues).
+    this.keyByHash = db
+      .prepare<[string], unknown[]>(`SELECT ${KEY_COLUMNS.join(", ")} FROM keys WHERE hash = ?`)
+      .raw(true);
     this.insertAuditRow = db.prepare<[Omit<AuditColumns, "id">]>(
       insertSql("audit_events", ["at", "actor", "action", "key_id", "export_id", "summary", "changed_fields"]),
     );
@@ -240,7 +215,7 @@ export class SqliteKeyStore implements KeyStore {
 
   async getKeyByHash(hash: string): Promise<KeyRecord | undefined> {
     const row = this.keyByHash.get(hash);
-    return row === undefined ? undefined : keyFromColumns(row);
+    return row === undefined ? undefined : keyFromColumns(keyColumnsFromValues(row));
   }
 
   async listKeys(filter: KeyFilter, now: number, limit: number, after?: KeyCursor): Promise<KeyRecord[]> {
