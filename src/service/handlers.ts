@@ -1,7 +1,7 @@
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import type { Logger } from "pino";
 import type { KeyService } from "../gen/keyward/v1/key_service_pb.js";
-import type { KeysApi } from "./keys/api.js";
+import type { KeysApi, VerifyResult } from "./keys/api.js";
 import type { VerifyCode } from "./keys/model.js";
 import { actorFrom, createServiceAuth } from "./mapping/credentials.js";
 import { createErrorMapper } from "./mapping/errors.js";
@@ -50,6 +50,12 @@ export function createHandlers(deps: HandlerDeps): ServiceImpl<typeof KeyService
   const auth = createServiceAuth(deps.serviceToken);
   const toConnectError = createErrorMapper(deps.logger);
 
+  /** A verification's answer, timed from the decoded request. */
+  function verified(result: VerifyResult, start: number) {
+    observeVerify?.(result.code, (performance.now() - start) / 1000);
+    return verifyResponse(result);
+  }
+
   /** An admin RPC: credential, actor, then the body; any throw mapped once. */
   function admin<Req, Res>(rpc: string, body: (req: Req, actor: string) => Promise<Res>) {
     return async (req: Req, ctx: HandlerContext): Promise<Res> => {
@@ -90,16 +96,24 @@ export function createHandlers(deps: HandlerDeps): ServiceImpl<typeof KeyService
       return { key: keyToProto(rotated.key), token: rotated.token, previousKey: keyToProto(rotated.previous) };
     }),
 
-    // The hot path (~15k calls/s): no logging, no wrapper closure, one try.
-    // A key that fails verification is a normal answer; only a bad request
-    // or a missing credential (when required) is an error.
-    async verifyKey(req, ctx) {
+    // The hot path: no logging, no wrapper closure, and no promise when the
+    // domain answers synchronously (a cached key without credits or shared
+    // limits). A key that fails verification is a normal answer; only a bad
+    // request or a missing credential (when required) is an error.
+    verifyKey(req, ctx) {
       try {
         if (deps.verifyRequiresAuth) auth.require(ctx.requestHeader);
         const start = performance.now();
-        const result = await keys.verify(verifyInput(req));
-        observeVerify?.(result.code, (performance.now() - start) / 1000);
-        return verifyResponse(result);
+        const answer = keys.verify(verifyInput(req));
+        if (answer instanceof Promise) {
+          return answer.then(
+            (result) => verified(result, start),
+            (error: unknown) => {
+              throw toConnectError(error, "VerifyKey");
+            },
+          );
+        }
+        return verified(answer, start);
       } catch (error) {
         throw toConnectError(error, "VerifyKey");
       }

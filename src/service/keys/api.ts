@@ -78,7 +78,8 @@ export interface KeysApi {
     actor: string,
   ): Promise<{ key: KeyView; token: string; previous: KeyView }>;
   /** The hot path. Resolves synchronously-fast for cached keys. */
-  verify(input: VerifyInput): Promise<VerifyResult>;
+  /** A promise only when the answer needs one (a store read, a shared rate limit, a credit spend). */
+  verify(input: VerifyInput): VerifyResult | Promise<VerifyResult>;
   usage(input: UsageInput): Promise<{ buckets: UsageBucketOut[]; total: number }>;
   logs(input: ListKeyLogsInput): Promise<Page<KeyLogRow>>;
   audit(input: ListAuditInput): Promise<Page<AuditRow>>;

@@ -54,6 +54,17 @@ export interface KeyManagerOptions {
 const UPDATABLE: ReadonlySet<string> = new Set(UPDATABLE_FIELDS);
 const MAX_GRACE_SECONDS = 30 * 86_400;
 
+const MALFORMED: VerifyResult = Object.freeze({ valid: false, code: "MALFORMED" });
+const NOT_FOUND: VerifyResult = Object.freeze({ valid: false, code: "NOT_FOUND" });
+
+/** The key's rules the request names, or all of them when it names none. */
+function applicableRules(
+  rules: readonly RateLimitRule[],
+  names: readonly string[] | undefined,
+): readonly RateLimitRule[] {
+  return names && names.length > 0 ? rules.filter((r) => names.includes(r.name)) : rules;
+}
+
 /**
  * The key service's domain: issuing, verifying, updating, rotating and
  * revoking keys. Writes go to the store first (durable), then to the cache,
@@ -294,19 +305,45 @@ export class KeyManager implements KeysApi {
     return { key: this.view(created), token, previous: this.view(previous) };
   }
 
-  async verify(input: VerifyInput): Promise<VerifyResult> {
+  /**
+   * Answers without a promise when it can (a cached key with no rate limit
+   * on a shared store and no credits, or a token that is malformed or known
+   * to be missing): the hot path then costs no promise and no microtask hop.
+   * Throws a ValidationError for bad options, synchronously or in the promise.
+   */
+  verify(input: VerifyInput): VerifyResult | Promise<VerifyResult> {
     const token = input.token;
-    if (typeof token !== "string" || !isWellFormedToken(token)) return { valid: false, code: "MALFORMED" };
+    if (typeof token !== "string" || !isWellFormedToken(token)) return MALFORMED;
     const cost = validateVerifyInput(input);
     const hash = hashToken(token);
-    let entry = this.cache.get(hash);
-    if (entry === undefined) entry = await this.loadByHash(hash);
-    if (entry === null) return { valid: false, code: "NOT_FOUND" };
+    const entry = this.cache.get(hash);
+    if (entry === undefined) {
+      return this.loadByHash(hash).then((loaded) =>
+        loaded === null ? NOT_FOUND : this.verifyEntry(loaded, input, cost),
+      );
+    }
+    if (entry === null) return NOT_FOUND;
+    return this.verifyEntry(entry, input, cost);
+  }
+
+  private verifyEntry(entry: CachedKey, input: VerifyInput, cost: number): VerifyResult | Promise<VerifyResult> {
     const now = this.now();
-    const result = await this.check(entry, input, cost, now);
     const context = input.context ?? null;
-    this.usageRecorder.record(entry.record.id, result.code, now, context);
-    return result;
+    const refused = this.refusal(entry, input, now);
+    if (refused !== undefined) {
+      this.usageRecorder.record(entry.record.id, refused.code, now, context);
+      return refused;
+    }
+    const key = entry.record;
+    const rules = this.options.rateLimiter === undefined ? [] : applicableRules(key.ratelimits, input.ratelimits);
+    if (rules.length === 0 && key.remaining === null) {
+      this.usageRecorder.record(key.id, "VALID", now, context);
+      return { valid: true, code: "VALID", key };
+    }
+    return this.limitAndSpend(key, rules, cost, now).then((result) => {
+      this.usageRecorder.record(key.id, result.code, now, context);
+      return result;
+    });
   }
 
   private loadByHash(hash: string): Promise<CachedKey | null> {
@@ -328,7 +365,8 @@ export class KeyManager implements KeysApi {
     return pending;
   }
 
-  private async check(entry: CachedKey, input: VerifyInput, cost: number, now: number): Promise<VerifyResult> {
+  /** The answer when the key's state or the request's requirements refuse it; undefined when they allow it. */
+  private refusal(entry: CachedKey, input: VerifyInput, now: number): VerifyResult | undefined {
     const key = entry.record;
     if (key.revokedAt !== null && key.revokedAt <= now) return { valid: false, code: "REVOKED", key };
     if (key.expiresAt !== null && key.expiresAt <= now) return { valid: false, code: "EXPIRED", key };
@@ -347,16 +385,22 @@ export class KeyManager implements KeysApi {
     if (required !== undefined && required.length > 0 && !hasScopes(entry, required)) {
       return { valid: false, code: "MISSING_SCOPES", key };
     }
+    return undefined;
+  }
+
+  /** Rate limits first (a refused request spends no credit), then credits. */
+  private async limitAndSpend(
+    key: KeyRecord,
+    rules: readonly RateLimitRule[],
+    cost: number,
+    now: number,
+  ): Promise<VerifyResult> {
     let ratelimit: RateLimitState | undefined;
     const limiter = this.options.rateLimiter;
-    if (limiter !== undefined && key.ratelimits.length > 0) {
-      const names = input.ratelimits;
-      const rules = names && names.length > 0 ? key.ratelimits.filter((r) => names.includes(r.name)) : key.ratelimits;
-      if (rules.length > 0) {
-        const decision = await limiter.check(key.id, rules, cost, now);
-        ratelimit = decision.state;
-        if (!decision.allowed) return { valid: false, code: "RATE_LIMITED", key, ratelimit };
-      }
+    if (limiter !== undefined && rules.length > 0) {
+      const decision = await limiter.check(key.id, rules, cost, now);
+      ratelimit = decision.state;
+      if (!decision.allowed) return { valid: false, code: "RATE_LIMITED", key, ratelimit };
     }
     if (key.remaining !== null) {
       if (key.refill !== null && refillDue(key.refill, now)) await this.refill(key, now);

@@ -67,33 +67,61 @@ function unaryHandler(
       callback(malformedStatus(request));
       return;
     }
-    void runUnary(new GrpcHandlerContext(service, method, call), fn, request, call, callback, logger);
+    runUnary(new GrpcHandlerContext(service, method, call), fn, request, call, callback, logger);
   };
 }
 
-async function runUnary(
+/** Answers in the same turn when the method does (a cached VerifyKey), else when its promise settles. */
+function runUnary(
   context: GrpcHandlerContext,
   fn: AnyMethodImpl,
   request: Message,
   call: grpc.ServerUnaryCall<unknown, unknown>,
   callback: grpc.sendUnaryData<Buffer>,
   logger: Logger,
-): Promise<void> {
-  const output = context.method.output;
+): void {
+  let answer: unknown;
+  try {
+    answer = fn(request, context);
+  } catch (error) {
+    fail(context, error, callback, logger);
+    return;
+  }
+  if (answer instanceof Promise) {
+    answer.then(
+      (response) => respond(context, response, call, callback, logger),
+      (error: unknown) => fail(context, error, callback, logger),
+    );
+  } else {
+    respond(context, answer, call, callback, logger);
+  }
+}
+
+function respond(
+  context: GrpcHandlerContext,
+  response: unknown,
+  call: grpc.ServerUnaryCall<unknown, unknown>,
+  callback: grpc.sendUnaryData<Buffer>,
+  logger: Logger,
+): void {
   let bytes: Buffer;
   try {
     // Encoded here rather than by grpc-js, so that a failure to encode is
     // logged and answered like any other error.
-    bytes = encodeResponse(output, await fn(request, context));
+    bytes = encodeResponse(context.method.output, response);
   } catch (error) {
-    context.end();
-    callback({ ...statusFrom(error, context.method, logger), metadata: context.trailerMetadata() });
+    fail(context, error, callback, logger);
     return;
   }
   context.end();
   const header = context.responseMetadata();
   if (header !== undefined) call.sendMetadata(header);
   callback(null, bytes, context.trailerMetadata());
+}
+
+function fail(context: GrpcHandlerContext, error: unknown, callback: grpc.sendUnaryData<Buffer>, logger: Logger): void {
+  context.end();
+  callback({ ...statusFrom(error, context.method, logger), metadata: context.trailerMetadata() });
 }
 
 function serverStreamingHandler(
