@@ -16,7 +16,10 @@ export class ValidationError extends Error {
 }
 
 export class NotFoundError extends Error {
-  constructor(what: string, id: string) {
+  constructor(
+    readonly what: string,
+    readonly id: string,
+  ) {
     super(`${what} ${JSON.stringify(id)} not found`);
     this.name = "NotFoundError";
   }

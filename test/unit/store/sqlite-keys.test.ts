@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { NotFoundError } from "../../../src/service/keys/errors.js";
 import type { KeyRecord } from "../../../src/service/keys/model.js";
 import type { KeyStore } from "../../../src/service/store/key-store.js";
 import { DAY_MS, insertKeys, makeAudit, makeKey, NOW, openTempStore, type TempStore } from "./store-fixtures.js";
@@ -236,11 +237,11 @@ describe("updateKey", () => {
     expect(stored).toMatchObject({ name: "Renamed", requestCount: 3, lastUsedAt: NOW });
   });
 
-  it("rejects an unknown key and writes no audit row", async () => {
+  it("rejects an unknown key with NotFoundError (across the writer thread) and writes no audit row", async () => {
     const ghost = makeKey();
-    await expect(store.updateKey(ghost, makeAudit({ action: "key.update", keyId: ghost.id }))).rejects.toThrow(
-      /not found/,
-    );
+    const failure = store.updateKey(ghost, makeAudit({ action: "key.update", keyId: ghost.id }));
+    await expect(failure).rejects.toBeInstanceOf(NotFoundError);
+    await expect(failure).rejects.toThrow(`key "${ghost.id}" not found`);
     await expect(store.listAuditEvents({ keyId: ghost.id }, 10)).resolves.toEqual([]);
   });
 });

@@ -1,6 +1,5 @@
 import type Database from "better-sqlite3";
 import type { Logger } from "../../../shared/logger.js";
-import { NotFoundError } from "../../keys/errors.js";
 import type {
   AuditEntry,
   AuditFilter,
@@ -19,27 +18,22 @@ import type {
   VerifyCode,
 } from "../../keys/model.js";
 import type { KeyStore } from "../key-store.js";
-import { type CreditStatements, createCreditStatements } from "./credits.js";
 import { auditWhere, exportWhere, keyWhere, logWhere } from "./filters.js";
 import { openDatabase } from "./open-database.js";
 import {
   type AuditColumns,
   auditFromColumns,
-  auditToColumns,
   type ExportColumns,
   exportFromColumns,
-  exportToColumns,
   KEY_COLUMN_NAMES as KEY_COLUMNS,
   type KeyColumns,
   type KeyLogColumns,
   keyColumnsFromValues,
   keyFromColumns,
-  keyToColumns,
   logFromColumns,
 } from "./rows.js";
 import { StatementCache } from "./statement-cache.js";
-import { createSweep } from "./sweep.js";
-import { createUsageWriter } from "./usage-writer.js";
+import type { StoreWrites, WriteOp } from "./store-writes.js";
 import { WriterThread } from "./writer-client.js";
 
 export interface SqliteKeyStoreOptions {
@@ -50,93 +44,38 @@ export interface SqliteKeyStoreOptions {
   logger?: Logger;
   /** How often the WAL is checkpointed and truncated; default 30 s. */
   checkpointIntervalMs?: number;
-  /**
-   * Run usage flushes, credit spends and checkpoints on a writer thread with
-   * its own connection (default true), so the event loop that answers
-   * VerifyKey never waits on them. A 16k-row flush holds a thread ~150 ms.
-   */
-  writerThread?: boolean;
 }
 
 const DEFAULT_CHECKPOINT_INTERVAL_MS = 30_000;
 
-// Written once at insert: identity, the token's hash, provenance. The usage
-// counters belong to applyUsage (and inactive_since to it and the sweep), so a
-// record read before a flush cannot roll them back.
-const KEY_COLUMNS_NOT_UPDATED = new Set<string>([
-  "id",
-  "hash",
-  "token_hint",
-  "subject",
-  "created_by",
-  "created_at",
-  "last_used_at",
-  "request_count",
-  "inactive_since",
-]);
-
-const EXPORT_COLUMNS = [
-  "id",
-  "resource",
-  "filters",
-  "state",
-  "requested_by",
-  "created_at",
-  "updated_at",
-  "expires_at",
-  "matching_rows",
-  "row_count",
-  "byte_size",
-  "error",
-  "attempts",
-] as const;
-
-const EXPORT_COLUMNS_NOT_UPDATED = new Set<string>(["id", "resource", "filters", "requested_by", "created_at"]);
-
-function insertSql(table: string, columns: readonly string[]): string {
-  return `INSERT INTO ${table} (${columns.join(", ")}) VALUES (${columns.map((c) => `@${c}`).join(", ")})`;
-}
-
-function updateSql(table: string, columns: readonly string[], skip: Set<string>): string {
-  const sets = columns.filter((c) => !skip.has(c)).map((c) => `${c} = @${c}`);
-  return `UPDATE ${table} SET ${sets.join(", ")} WHERE id = @id`;
-}
-
 /**
- * The KeyStore on one SQLite file (WAL, synchronous FULL). Every statement is
- * prepared once; the async methods run synchronously inside their promise, so
- * a resolved write is already on disk.
+ * The KeyStore on one SQLite file (WAL). Reads run on this connection, on
+ * the calling thread; every write runs on the writer thread's connection
+ * (store-writes.ts), and a write's promise resolves once its transaction has
+ * committed there (synchronous=FULL, except credit spends: see credits.ts).
  */
 export class SqliteKeyStore implements KeyStore {
   private readonly db: Database.Database;
   private readonly inactiveDays: number;
   private readonly logger: Logger | undefined;
-  private readonly checkpointTimer: NodeJS.Timeout | undefined;
-  private readonly writer: WriterThread | undefined;
+  /**
+   * Every write and the checkpoints run on this thread's own connection, so
+   * the event loop that answers VerifyKey never waits on an fsync (~5 ms
+   * here), on a big transaction (a 16k-row usage flush holds a thread
+   * ~150 ms) or on another connection's write lock (SQLite's busy wait
+   * sleeps the waiting thread).
+   */
+  private readonly writer: WriterThread;
   private readonly shapes: StatementCache;
   private closed = false;
 
-  private readonly insertKeyRow: Database.Statement<[KeyColumns]>;
-  private readonly updateKeyRow: Database.Statement<[KeyColumns]>;
-  private readonly updateKeyRowWithCredits: Database.Statement<[KeyColumns]>;
   private readonly keyById: Database.Statement<[string], KeyColumns>;
   private readonly keyByHash: Database.Statement<[string], unknown[]>;
-  private readonly insertAuditRow: Database.Statement<[Omit<AuditColumns, "id">]>;
   private readonly usageRows: Database.Statement<
     [string, number, number],
     { hour_start: number; code: string; count: number }
   >;
-  private readonly credits: CreditStatements;
-  private readonly insertExportRow: Database.Statement<[ExportColumns]>;
-  private readonly updateExportRow: Database.Statement<[ExportColumns]>;
   private readonly exportById: Database.Statement<[string], ExportColumns>;
-
-  private readonly writeUsage: (batch: UsageBatch) => void;
-  private readonly runSweep: (options: SweepOptions, audit: Omit<AuditEntry, "keyId">) => SweepResult;
-  private readonly insertKeyTx: (key: KeyRecord, audit: AuditEntry) => void;
-  private readonly updateKeyTx: (key: KeyRecord, audit: AuditEntry, writeCredits: boolean) => void;
-  private readonly rotateKeyTx: (previous: KeyRecord, created: KeyRecord, audit: AuditEntry) => void;
-  private readonly insertExportTx: (record: ExportRecord, audit: AuditEntry) => void;
 
   constructor(options: SqliteKeyStoreOptions) {
     this.db = openDatabase(options.path);
@@ -145,67 +84,25 @@ export class SqliteKeyStore implements KeyStore {
     const db = this.db;
     this.shapes = new StatementCache(db);
 
-    this.insertKeyRow = db.prepare<[KeyColumns]>(insertSql("keys", KEY_COLUMNS));
-    // `remaining` is written only when an update names it: otherwise a record
-    // read before a concurrent spend would give the spent credits back.
-    this.updateKeyRow = db.prepare<[KeyColumns]>(
-      updateSql("keys", KEY_COLUMNS, new Set([...KEY_COLUMNS_NOT_UPDATED, "remaining"])),
-    );
-    this.updateKeyRowWithCredits = db.prepare<[KeyColumns]>(updateSql("keys", KEY_COLUMNS, KEY_COLUMNS_NOT_UPDATED));
     this.keyById = db.prepare<[string], KeyColumns>("SELECT * FROM keys WHERE id = ?");
     // The verification cache's miss path: raw rows (see keyColumnsFromValues).
     this.keyByHash = db
       .prepare<[string], unknown[]>(`SELECT ${KEY_COLUMNS.join(", ")} FROM keys WHERE hash = ?`)
       .raw(true);
-    this.insertAuditRow = db.prepare<[Omit<AuditColumns, "id">]>(
-      insertSql("audit_events", ["at", "actor", "action", "key_id", "export_id", "summary", "changed_fields"]),
-    );
     this.usageRows = db.prepare(
       `SELECT hour_start, code, count FROM usage_hourly
         WHERE key_id = ? AND hour_start >= ? AND hour_start < ?
         ORDER BY hour_start, code`,
     );
-    this.credits = createCreditStatements(db);
-    this.insertExportRow = db.prepare<[ExportColumns]>(insertSql("exports", EXPORT_COLUMNS));
-    this.updateExportRow = db.prepare<[ExportColumns]>(
-      updateSql("exports", EXPORT_COLUMNS, EXPORT_COLUMNS_NOT_UPDATED),
-    );
     this.exportById = db.prepare<[string], ExportColumns>("SELECT * FROM exports WHERE id = ?");
 
-    this.writeUsage = createUsageWriter(db);
-    this.runSweep = createSweep(db);
-
-    this.insertKeyTx = db.transaction((key: KeyRecord, audit: AuditEntry) => {
-      this.insertKeyRow.run(keyToColumns(key));
-      this.insertAuditRow.run(auditToColumns(audit));
-    });
-    this.updateKeyTx = db.transaction((key: KeyRecord, audit: AuditEntry, writeCredits: boolean) => {
-      this.updateExisting(key, writeCredits);
-      this.insertAuditRow.run(auditToColumns(audit));
-    });
-    this.rotateKeyTx = db.transaction((previous: KeyRecord, created: KeyRecord, audit: AuditEntry) => {
-      this.insertKeyRow.run(keyToColumns(created));
-      this.updateExisting(previous, false);
-      this.insertAuditRow.run(auditToColumns(audit));
-    });
-    this.insertExportTx = db.transaction((record: ExportRecord, audit: AuditEntry) => {
-      this.insertExportRow.run(exportToColumns(record));
-      this.insertAuditRow.run(auditToColumns(audit));
-    });
-
     // Under steady writes the WAL never finds a quiet moment to reset itself;
-    // a periodic TRUNCATE checkpoint keeps it bounded.
-    const checkpointEvery = options.checkpointIntervalMs ?? DEFAULT_CHECKPOINT_INTERVAL_MS;
-    if (options.writerThread ?? true) {
-      this.writer = new WriterThread(options.path, checkpointEvery);
-    } else {
-      this.checkpointTimer = setInterval(() => this.checkpoint(), checkpointEvery);
-      this.checkpointTimer.unref();
-    }
+    // the writer thread's periodic TRUNCATE checkpoint keeps it bounded.
+    this.writer = new WriterThread(options.path, options.checkpointIntervalMs ?? DEFAULT_CHECKPOINT_INTERVAL_MS);
   }
 
   async insertKey(key: KeyRecord, audit: AuditEntry): Promise<void> {
-    this.insertKeyTx(key, audit);
+    await this.write("insertKey", key, audit);
   }
 
   async getKeyById(id: string): Promise<KeyRecord | undefined> {
@@ -237,17 +134,17 @@ export class SqliteKeyStore implements KeyStore {
    * since) are left alone: applyUsage and the sweep own those.
    */
   async updateKey(key: KeyRecord, audit: AuditEntry, options?: { writeCredits?: boolean }): Promise<void> {
-    this.updateKeyTx(key, audit, options?.writeCredits ?? false);
+    await this.write("updateKey", key, audit, options?.writeCredits ?? false);
   }
 
   async rotateKey(previous: KeyRecord, created: KeyRecord, audit: AuditEntry): Promise<void> {
-    this.rotateKeyTx(previous, created, audit);
+    await this.write("rotateKey", previous, created, audit);
   }
 
   async applyUsage(batch: UsageBatch): Promise<void> {
     if (batch.keys.size === 0 && batch.buckets.length === 0 && batch.logs.length === 0) return;
-    if (this.writer) return this.writer.applyUsage(batch);
-    this.writeUsage(batch);
+    // Packed and transferred rather than cloned: a flush can hold 16k log rows.
+    await this.writer.applyUsage(batch);
   }
 
   async getUsage(keyId: string, from: number, to: number): Promise<UsageRow[]> {
@@ -274,16 +171,15 @@ export class SqliteKeyStore implements KeyStore {
     for (const { cost } of spends) {
       if (!Number.isInteger(cost) || cost < 0) throw new RangeError(`cost must be a non-negative integer, got ${cost}`);
     }
-    if (this.writer) return this.writer.spendMany(spends);
-    return this.credits.spendMany(spends);
+    return this.write("spendCredits", spends);
   }
 
   async refillCredits(keyId: string, amount: number, at: number, expected: number | null): Promise<boolean> {
-    return this.credits.refill(keyId, amount, at, expected);
+    return this.write("refillCredits", keyId, amount, at, expected);
   }
 
   async refillDueCredits(at: number, dailyMoment: number, monthlyMoments: readonly number[]): Promise<string[]> {
-    return this.credits.refillDue(at, dailyMoment, monthlyMoments);
+    return this.write("refillDueCredits", at, dailyMoment, monthlyMoments);
   }
 
   async listAuditEvents(filter: AuditFilter, limit: number, beforeId?: number): Promise<AuditRow[]> {
@@ -295,7 +191,7 @@ export class SqliteKeyStore implements KeyStore {
   }
 
   async insertExport(record: ExportRecord, audit: AuditEntry): Promise<void> {
-    this.insertExportTx(record, audit);
+    await this.write("insertExport", record, audit);
   }
 
   async getExport(id: string): Promise<ExportRecord | undefined> {
@@ -313,9 +209,7 @@ export class SqliteKeyStore implements KeyStore {
 
   /** Writes the export's progress; what was asked for (resource, filters, who, when) never changes. */
   async updateExport(record: ExportRecord): Promise<void> {
-    if (this.updateExportRow.run(exportToColumns(record)).changes === 0) {
-      throw new NotFoundError("export", record.id);
-    }
+    await this.write("updateExport", record);
   }
 
   async listLogsForExport(
@@ -332,23 +226,19 @@ export class SqliteKeyStore implements KeyStore {
   }
 
   async sweep(options: SweepOptions, audit: Omit<AuditEntry, "keyId">): Promise<SweepResult> {
-    return this.runSweep(options, audit);
+    return this.write("sweep", options, audit);
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    clearInterval(this.checkpointTimer);
-    await this.writer?.close();
+    await this.writer.close();
     this.checkpoint();
     this.db.close();
   }
 
-  private updateExisting(key: KeyRecord, writeCredits: boolean): void {
-    const statement = writeCredits ? this.updateKeyRowWithCredits : this.updateKeyRow;
-    if (statement.run(keyToColumns(key)).changes === 0) {
-      throw new NotFoundError("key", key.id);
-    }
+  private write<K extends WriteOp>(op: K, ...args: Parameters<StoreWrites[K]>): Promise<ReturnType<StoreWrites[K]>> {
+    return this.writer.write(op, ...args);
   }
 
   private selectLogs(filter: KeyLogFilter & { keyId?: string }, limit: number, beforeId?: number): KeyLogRow[] {

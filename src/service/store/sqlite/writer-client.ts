@@ -1,6 +1,8 @@
 import { Worker } from "node:worker_threads";
+import { NotFoundError } from "../../keys/errors.js";
 import type { UsageBatch } from "../../keys/model.js";
 import { packUsage, transferList } from "./packed-usage.js";
+import type { StoreWrites, WriteOp } from "./store-writes.js";
 import type { WriterRequest, WriterResponse } from "./writer-protocol.js";
 
 type Pending = { resolve(value: WriterResponse): void; reject(error: Error): void };
@@ -47,17 +49,21 @@ export class WriterThread {
       this.worker.ref();
       this.worker.postMessage({ ...body, id }, transfer);
     });
-    if (!response.ok) throw new Error(response.error);
+    if (!response.ok) {
+      const { message, notFound } = response.error;
+      throw notFound ? new NotFoundError(notFound.what, notFound.id) : new Error(message);
+    }
     return response.result;
+  }
+
+  /** Runs one of StoreWrites on the thread; resolves once its transaction has committed. */
+  async write<K extends WriteOp>(op: K, ...args: Parameters<StoreWrites[K]>): Promise<ReturnType<StoreWrites[K]>> {
+    return (await this.call({ kind: "write", op, args })) as ReturnType<StoreWrites[K]>;
   }
 
   async applyUsage(batch: UsageBatch): Promise<void> {
     const packed = await packUsage(batch);
     await this.call({ kind: "usage", packed }, transferList(packed));
-  }
-
-  async spendMany(spends: readonly { keyId: string; cost: number }[]): Promise<(number | null)[]> {
-    return (await this.call({ kind: "spend", spends })) as (number | null)[];
   }
 
   async checkpoint(): Promise<void> {

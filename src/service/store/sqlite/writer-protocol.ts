@@ -1,12 +1,19 @@
 import type { PackedUsage } from "./packed-usage.js";
+import type { WriteOp } from "./store-writes.js";
 
 /** Messages between the store and its writer thread. */
 export type WriterRequest =
   | { id: number; kind: "usage"; packed: PackedUsage }
-  | { id: number; kind: "spend"; spends: readonly { keyId: string; cost: number }[] }
+  | { id: number; kind: "write"; op: WriteOp; args: unknown[] }
   | { id: number; kind: "checkpoint" }
   | { id: number; kind: "close" };
 
+/** A failed write: its message, and what was not found when that was the reason (rethrown as NotFoundError). */
+export interface WriterFailure {
+  message: string;
+  notFound?: { what: string; id: string };
+}
+
 export type WriterResponse =
-  | { id: number; ok: true; result: null | (number | null)[] }
-  | { id: number; ok: false; error: string };
+  | { id: number; ok: true; result: unknown }
+  | { id: number; ok: false; error: WriterFailure };

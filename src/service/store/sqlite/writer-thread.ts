@@ -1,19 +1,19 @@
 import { parentPort, workerData } from "node:worker_threads";
-import { createCreditStatements } from "./credits.js";
+import { NotFoundError } from "../../keys/errors.js";
 import { openDatabase } from "./open-database.js";
 import { type PackedUsage, unpackUsage } from "./packed-usage.js";
-import { createUsageWriter } from "./usage-writer.js";
-import type { WriterRequest, WriterResponse } from "./writer-protocol.js";
+import { createStoreWrites } from "./store-writes.js";
+import type { WriterFailure, WriterRequest, WriterResponse } from "./writer-protocol.js";
 
 /**
- * The hot-path writer: usage flushes, credit spends and WAL checkpoints run on
- * this thread's own connection, so their transactions never stall the event
- * loop that answers VerifyKey. The main thread keeps the rare admin writes.
+ * The store's one writer: every write (admin changes with their audit rows,
+ * usage flushes, credit spends and refills, sweeps) and the WAL checkpoints
+ * run on this thread's own connection, one at a time. The event loop that
+ * answers VerifyKey never waits on an fsync or on another writer's lock.
  */
 const { path, checkpointIntervalMs } = workerData as { path: string; checkpointIntervalMs: number };
 const db = openDatabase(path);
-const writeUsage = createUsageWriter(db);
-const credits = createCreditStatements(db);
+const writes = createStoreWrites(db);
 const port = parentPort;
 if (port === null) throw new Error("writer-thread must run as a worker");
 
@@ -28,17 +28,24 @@ const timer = setInterval(() => {
   } catch {}
 }, checkpointIntervalMs);
 
+function failure(error: unknown): WriterFailure {
+  if (error instanceof NotFoundError) return { message: error.message, notFound: { what: error.what, id: error.id } };
+  return { message: error instanceof Error ? error.message : String(error) };
+}
+
 port.on("message", (request: WriterRequest) => {
   let response: WriterResponse;
   try {
     switch (request.kind) {
       case "usage":
-        writeUsage(unpackUsage(request.packed as PackedUsage));
+        writes.applyUsage(unpackUsage(request.packed as PackedUsage));
         response = { id: request.id, ok: true, result: null };
         break;
-      case "spend":
-        response = { id: request.id, ok: true, result: credits.spendMany(request.spends) };
+      case "write": {
+        const write = writes[request.op] as (...args: unknown[]) => unknown;
+        response = { id: request.id, ok: true, result: write(...request.args) ?? null };
         break;
+      }
       case "checkpoint":
         checkpoint();
         response = { id: request.id, ok: true, result: null };
@@ -53,7 +60,7 @@ port.on("message", (request: WriterRequest) => {
         break;
     }
   } catch (error) {
-    response = { id: request.id, ok: false, error: error instanceof Error ? error.message : String(error) };
+    response = { id: request.id, ok: false, error: failure(error) };
   }
   port.postMessage(response);
   if (request.kind === "close") port.close();

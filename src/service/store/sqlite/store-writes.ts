@@ -1,0 +1,133 @@
+import type Database from "better-sqlite3";
+import { NotFoundError } from "../../keys/errors.js";
+import type { AuditEntry, ExportRecord, KeyRecord, SweepOptions, SweepResult, UsageBatch } from "../../keys/model.js";
+import { createCreditStatements } from "./credits.js";
+import {
+  type AuditColumns,
+  auditToColumns,
+  type ExportColumns,
+  exportToColumns,
+  KEY_COLUMN_NAMES,
+  type KeyColumns,
+  keyToColumns,
+} from "./rows.js";
+import { createSweep } from "./sweep.js";
+import { createUsageWriter } from "./usage-writer.js";
+
+/**
+ * Every write the store makes, on one connection. The store runs them on its
+ * writer thread (or, without one, on its own connection): one writer means
+ * no transaction ever waits for another's lock, and no fsync or busy wait
+ * ever runs on the event loop that answers VerifyKey. Arguments and results
+ * are plain data, so they cross the thread boundary by structured clone.
+ */
+export interface StoreWrites {
+  insertKey(key: KeyRecord, audit: AuditEntry): void;
+  /** Throws NotFoundError when the key does not exist. */
+  updateKey(key: KeyRecord, audit: AuditEntry, writeCredits: boolean): void;
+  rotateKey(previous: KeyRecord, created: KeyRecord, audit: AuditEntry): void;
+  insertExport(record: ExportRecord, audit: AuditEntry): void;
+  /** Throws NotFoundError when the export does not exist. */
+  updateExport(record: ExportRecord): void;
+  applyUsage(batch: UsageBatch): void;
+  spendCredits(spends: readonly { keyId: string; cost: number }[]): (number | null)[];
+  refillCredits(keyId: string, amount: number, at: number, expected: number | null): boolean;
+  refillDueCredits(at: number, dailyMoment: number, monthlyMoments: readonly number[]): string[];
+  sweep(options: SweepOptions, audit: Omit<AuditEntry, "keyId">): SweepResult;
+}
+
+export type WriteOp = keyof StoreWrites;
+
+// Written once at insert: identity, the token's hash, provenance. The usage
+// counters belong to applyUsage (and inactive_since to it and the sweep), so a
+// record read before a flush cannot roll them back.
+const KEY_COLUMNS_NOT_UPDATED = new Set<string>([
+  "id",
+  "hash",
+  "token_hint",
+  "subject",
+  "created_by",
+  "created_at",
+  "last_used_at",
+  "request_count",
+  "inactive_since",
+]);
+
+const EXPORT_COLUMNS = [
+  "id",
+  "resource",
+  "filters",
+  "state",
+  "requested_by",
+  "created_at",
+  "updated_at",
+  "expires_at",
+  "matching_rows",
+  "row_count",
+  "byte_size",
+  "error",
+  "attempts",
+] as const;
+
+const EXPORT_COLUMNS_NOT_UPDATED = new Set<string>(["id", "resource", "filters", "requested_by", "created_at"]);
+
+function insertSql(table: string, columns: readonly string[]): string {
+  return `INSERT INTO ${table} (${columns.join(", ")}) VALUES (${columns.map((c) => `@${c}`).join(", ")})`;
+}
+
+function updateSql(table: string, columns: readonly string[], skip: Set<string>): string {
+  const sets = columns.filter((c) => !skip.has(c)).map((c) => `${c} = @${c}`);
+  return `UPDATE ${table} SET ${sets.join(", ")} WHERE id = @id`;
+}
+
+/** Prepares every write statement once on `db`. */
+export function createStoreWrites(db: Database.Database): StoreWrites {
+  const insertKeyRow = db.prepare<[KeyColumns]>(insertSql("keys", KEY_COLUMN_NAMES));
+  // `remaining` is written only when an update names it: otherwise a record
+  // read before a concurrent spend would give the spent credits back.
+  const updateKeyRow = db.prepare<[KeyColumns]>(
+    updateSql("keys", KEY_COLUMN_NAMES, new Set([...KEY_COLUMNS_NOT_UPDATED, "remaining"])),
+  );
+  const updateKeyRowWithCredits = db.prepare<[KeyColumns]>(
+    updateSql("keys", KEY_COLUMN_NAMES, KEY_COLUMNS_NOT_UPDATED),
+  );
+  const insertAuditRow = db.prepare<[Omit<AuditColumns, "id">]>(
+    insertSql("audit_events", ["at", "actor", "action", "key_id", "export_id", "summary", "changed_fields"]),
+  );
+  const insertExportRow = db.prepare<[ExportColumns]>(insertSql("exports", EXPORT_COLUMNS));
+  const updateExportRow = db.prepare<[ExportColumns]>(updateSql("exports", EXPORT_COLUMNS, EXPORT_COLUMNS_NOT_UPDATED));
+  const credits = createCreditStatements(db);
+
+  function updateExisting(key: KeyRecord, writeCredits: boolean): void {
+    const statement = writeCredits ? updateKeyRowWithCredits : updateKeyRow;
+    if (statement.run(keyToColumns(key)).changes === 0) throw new NotFoundError("key", key.id);
+  }
+
+  return {
+    insertKey: db.transaction((key: KeyRecord, audit: AuditEntry) => {
+      insertKeyRow.run(keyToColumns(key));
+      insertAuditRow.run(auditToColumns(audit));
+    }),
+    updateKey: db.transaction((key: KeyRecord, audit: AuditEntry, writeCredits: boolean) => {
+      updateExisting(key, writeCredits);
+      insertAuditRow.run(auditToColumns(audit));
+    }),
+    rotateKey: db.transaction((previous: KeyRecord, created: KeyRecord, audit: AuditEntry) => {
+      insertKeyRow.run(keyToColumns(created));
+      updateExisting(previous, false);
+      insertAuditRow.run(auditToColumns(audit));
+    }),
+    insertExport: db.transaction((record: ExportRecord, audit: AuditEntry) => {
+      insertExportRow.run(exportToColumns(record));
+      insertAuditRow.run(auditToColumns(audit));
+    }),
+    updateExport(record) {
+      if (updateExportRow.run(exportToColumns(record)).changes === 0) throw new NotFoundError("export", record.id);
+    },
+    applyUsage: createUsageWriter(db),
+    spendCredits: (spends) => credits.spendMany(spends),
+    refillCredits: (keyId, amount, at, expected) => credits.refill(keyId, amount, at, expected),
+    refillDueCredits: (at, dailyMoment, monthlyMoments) => credits.refillDue(at, dailyMoment, monthlyMoments),
+    sweep: createSweep(db),
+  };
+}
