@@ -147,14 +147,13 @@ function cacheMemoryText(): string {
     keys: number;
     date: string;
     recordBytesPerKey: number;
-    cacheEntryBytesPerKey: number;
+    cachedKeyBytesPerKey: number;
     pendingUsageBytesPerKey: number;
   };
-  const total = c.recordBytesPerKey + c.cacheEntryBytesPerKey;
   return (
     `\n\nWhere the memory goes (\`node --expose-gc --import tsx bench/cache-memory.ts\`, ${c.date}, ${int(c.keys)} keys, heap after full GC): ` +
-    `a KeyRecord as the store returns it ${int(c.recordBytesPerKey)} B, its cache entry (CachedKey, scope Set, LRU slot) ${int(c.cacheEntryBytesPerKey)} B more, ` +
-    `so a full 100k-key cache holds about ${int((total * 100_000) / 1e6)} MB of live heap; usage waiting for the next flush adds ${int(c.pendingUsageBytesPerKey)} B ` +
+    `a KeyRecord as the store returns it is ${int(c.recordBytesPerKey)} B; the cache keeps only what verification reads (a slim copy, the derived scope and CIDR checks, the LRU slot): ${int(c.cachedKeyBytesPerKey)} B a key, ` +
+    `so a full 100k-key cache holds about ${int((c.cachedKeyBytesPerKey * 100_000) / 1e6)} MB of live heap; usage waiting for the next flush adds ${int(c.pendingUsageBytesPerKey)} B ` +
     `per distinct key verified in the interval. Peak RSS above that is heap V8 has not yet collected (old-space garbage between major GCs), ` +
     `the young generation, code and native memory.`
   );

@@ -21,6 +21,7 @@ import type {
   KeyLogRow,
   KeyRecord,
   KeyStatus,
+  VerifiableKey,
   VerifyCode,
 } from "./model.js";
 
@@ -34,11 +35,11 @@ export interface RateLimitState {
 
 /** A key-level outcome is data, not an exception. `key` is set whenever the key was found. */
 export type VerifyResult =
-  | { valid: true; code: "VALID"; key: KeyRecord; ratelimit?: RateLimitState; remaining?: number }
+  | { valid: true; code: "VALID"; key: VerifiableKey; ratelimit?: RateLimitState; remaining?: number }
   | {
       valid: false;
       code: Exclude<VerifyCode, "VALID">;
-      key?: KeyRecord;
+      key?: VerifiableKey;
       ratelimit?: RateLimitState;
       remaining?: number;
     };

@@ -1,23 +1,57 @@
 import { LRUCache } from "lru-cache";
 import { CidrMatcher } from "./cidr.js";
-import type { KeyRecord } from "./model.js";
+import type { VerifiableKey } from "./model.js";
+
+/** Beyond this many scopes a Set answers faster than scanning the array. */
+const SCOPE_SET_MIN = 9;
 
 /** A cached key with what verification derives from it, built once. */
 export interface CachedKey {
-  record: KeyRecord;
+  record: VerifiableKey;
   cidrs: CidrMatcher | null;
-  scopes: ReadonlySet<string>;
+  /** The exact scopes: the record's own array when short (a Set costs ~200 B a key), else a Set. */
+  scopes: ReadonlySet<string> | readonly string[];
   wildcardScopes: readonly string[];
 }
 
-export function toCachedKey(record: KeyRecord): CachedKey {
+/** Copies what verification reads, so that a full KeyRecord passed in is not kept alive. */
+function slim(key: VerifiableKey): VerifiableKey {
+  return {
+    id: key.id,
+    hash: key.hash,
+    name: key.name,
+    permission: key.permission,
+    domainId: key.domainId,
+    subject: key.subject,
+    scopes: key.scopes,
+    claims: key.claims,
+    expiresAt: key.expiresAt,
+    revokedAt: key.revokedAt,
+    enabled: key.enabled,
+    allowedCidrs: key.allowedCidrs,
+    ratelimits: key.ratelimits,
+    remaining: key.remaining,
+    refill: key.refill,
+  };
+}
+
+export function toCachedKey(key: VerifiableKey): CachedKey {
+  const record = slim(key);
   const wildcards = record.scopes.filter((s) => s.endsWith("*")).map((s) => s.slice(0, -1));
   return {
     record,
     cidrs: record.allowedCidrs.length > 0 ? new CidrMatcher(record.allowedCidrs) : null,
-    scopes: new Set(record.scopes),
-    wildcardScopes: wildcards,
+    scopes: record.scopes.length >= SCOPE_SET_MIN ? new Set(record.scopes) : record.scopes,
+    wildcardScopes: wildcards.length > 0 ? wildcards : NO_WILDCARDS,
   };
+}
+
+const NO_WILDCARDS: readonly string[] = Object.freeze([]);
+
+/** Whether the key holds the scope exactly. */
+export function hasExactScope(entry: CachedKey, scope: string): boolean {
+  const scopes = entry.scopes;
+  return Array.isArray(scopes) ? scopes.includes(scope) : (scopes as ReadonlySet<string>).has(scope);
 }
 
 /**
@@ -53,7 +87,7 @@ export class KeyCache {
     return undefined;
   }
 
-  set(record: KeyRecord): CachedKey {
+  set(record: VerifiableKey): CachedKey {
     const entry = toCachedKey(record);
     this.missing.delete(record.hash);
     this.keys.set(record.hash, entry);
@@ -61,7 +95,7 @@ export class KeyCache {
   }
 
   /** Replaces the entry only if the key is cached (an update must not pull every key in). */
-  refresh(record: KeyRecord): void {
+  refresh(record: VerifiableKey): void {
     this.missing.delete(record.hash);
     if (this.keys.has(record.hash)) this.keys.set(record.hash, toCachedKey(record));
   }

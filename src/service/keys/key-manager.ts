@@ -19,8 +19,17 @@ import {
   type UsageInput,
   type VerifyInput,
 } from "./inputs.js";
-import { type CachedKey, KeyCache } from "./key-cache.js";
-import type { AuditAction, AuditEntry, AuditRow, KeyFilter, KeyLogRow, KeyRecord, RateLimitRule } from "./model.js";
+import { type CachedKey, hasExactScope, KeyCache } from "./key-cache.js";
+import type {
+  AuditAction,
+  AuditEntry,
+  AuditRow,
+  KeyFilter,
+  KeyLogRow,
+  KeyRecord,
+  RateLimitRule,
+  VerifiableKey,
+} from "./model.js";
 import { decodeIdCursor, decodeTimeCursor, encodeIdCursor, encodeTimeCursor, pageSize } from "./page-token.js";
 import { validateFilter, validateVerifyInput } from "./request-validation.js";
 import { deriveStatus } from "./status.js";
@@ -390,7 +399,7 @@ export class KeyManager implements KeysApi {
 
   /** Rate limits first (a refused request spends no credit), then credits. */
   private async limitAndSpend(
-    key: KeyRecord,
+    key: VerifiableKey,
     rules: readonly RateLimitRule[],
     cost: number,
     now: number,
@@ -412,7 +421,7 @@ export class KeyManager implements KeysApi {
   }
 
   /** Lazy refill on verification; the sweep refills keys nobody verifies. */
-  private async refill(key: KeyRecord, now: number): Promise<void> {
+  private async refill(key: VerifiableKey, now: number): Promise<void> {
     const refill = key.refill;
     if (refill === null) return;
     const done = await this.store.refillCredits(key.id, refill.amount, now, refill.lastRefillAt);
@@ -520,7 +529,7 @@ export class KeyManager implements KeysApi {
 
 function hasScopes(entry: CachedKey, required: readonly string[]): boolean {
   for (const scope of required) {
-    if (entry.scopes.has(scope)) continue;
+    if (hasExactScope(entry, scope)) continue;
     if (!entry.wildcardScopes.some((prefix) => scope.startsWith(prefix))) return false;
   }
   return true;

@@ -76,6 +76,30 @@ export interface KeyRecord {
   refill: RefillRule | null;
 }
 
+/**
+ * What verification reads of a key: the cache keeps only this (about half
+ * of a KeyRecord's bytes), so 100k cached keys cost what they must and the
+ * rest of each stored row dies young. `hash` is the cache's own key string.
+ */
+export type VerifiableKey = Pick<
+  KeyRecord,
+  | "id"
+  | "hash"
+  | "name"
+  | "permission"
+  | "domainId"
+  | "subject"
+  | "scopes"
+  | "claims"
+  | "expiresAt"
+  | "revokedAt"
+  | "enabled"
+  | "allowedCidrs"
+  | "ratelimits"
+  | "remaining"
+  | "refill"
+>;
+
 /** Filters of ListKeys, CountKeys and key exports; undefined fields do not filter. */
 export interface KeyFilter {
   status?: KeyStatus;

@@ -13,7 +13,7 @@ import type { KeyLogSchema } from "../../gen/keyward/v1/usage_pb.js";
 import type { VerifiedKeySchema, VerifyKeyResponseSchema } from "../../gen/keyward/v1/verify_pb.js";
 import type { KeyView, SweepOutcome, VerifyResult } from "../keys/api.js";
 import type { UsageBucketOut } from "../keys/inputs.js";
-import type { AuditRow, ExportRecord, KeyLogRow, KeyRecord } from "../keys/model.js";
+import type { AuditRow, ExportRecord, KeyLogRow, VerifiableKey } from "../keys/model.js";
 import { exportResources, exportStates, keyStatuses, permissions, refillIntervals, verifyCodes } from "./enums.js";
 import { timestampFromNullableMs } from "./timestamps.js";
 
@@ -84,9 +84,9 @@ export function verifyResponse(result: VerifyResult): Init<typeof VerifyKeyRespo
 
 // Records are immutable (every write makes a new one), so one view per record
 // is enough; the same object lets the transport cache its encoding.
-const verifiedKeys = new WeakMap<KeyRecord, Init<typeof VerifiedKeySchema>>();
+const verifiedKeys = new WeakMap<VerifiableKey, Init<typeof VerifiedKeySchema>>();
 
-function verifiedKey(key: KeyRecord): Init<typeof VerifiedKeySchema> {
+function verifiedKey(key: VerifiableKey): Init<typeof VerifiedKeySchema> {
   let view = verifiedKeys.get(key);
   if (view === undefined) {
     view = buildVerifiedKey(key);
@@ -95,7 +95,7 @@ function verifiedKey(key: KeyRecord): Init<typeof VerifiedKeySchema> {
   return view;
 }
 
-function buildVerifiedKey(key: KeyRecord): Init<typeof VerifiedKeySchema> {
+function buildVerifiedKey(key: VerifiableKey): Init<typeof VerifiedKeySchema> {
   return {
     id: key.id,
     name: key.name,
