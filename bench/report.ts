@@ -320,9 +320,36 @@ function fmtValue(v: number, panel: number): string {
   return panel === 0 ? Math.round(v).toLocaleString("en-US") : v < 10 ? v.toFixed(2) : v.toFixed(1);
 }
 
+type Panel = ReturnType<typeof panels>[number];
+
+/** Every bar of one panel, baseline then Keyward per row, scaled to the panel's largest value: what both renderers draw. */
+function panelBars(rows: ChartRow[], p: Panel, pi: number) {
+  const { top, rowH, bar, gap } = LAYOUT;
+  const max = Math.max(
+    ...rows.flatMap((row) => [row.baseline[pi] ?? 0, row.keyward[pi] ?? 0]).filter(Number.isFinite),
+    1e-9,
+  );
+  const barMax = p.w - 90;
+  return rows.flatMap((row, i) =>
+    (
+      [
+        [0, row.baseline[pi] ?? 0, GREY],
+        [1, row.keyward[pi] ?? 0, BLUE],
+      ] as const
+    ).map(([k, value, color]) => ({
+      row: i,
+      y: top + i * rowH,
+      by: top + i * rowH + k * (bar + gap) + 4,
+      w: Number.isFinite(value) ? Math.max(1, (value / max) * barMax) : 0,
+      label: fmtValue(value, pi),
+      color,
+    })),
+  );
+}
+
 function renderPng(results: BenchResults): Buffer {
   const rows = chartRows(results);
-  const { width, top, rowH, bar, gap } = LAYOUT;
+  const { width, top, rowH, bar } = LAYOUT;
   const height = top + rows.length * rowH + 40;
   const r = new Raster(width, height);
   r.text(
@@ -344,26 +371,17 @@ function renderPng(results: BenchResults): Buffer {
     2,
   );
   panels().forEach((p, pi) => {
-    const max = Math.max(
-      ...rows.flatMap((row) => [row.baseline[pi] ?? 0, row.keyward[pi] ?? 0]).filter(Number.isFinite),
-      1e-9,
-    );
-    const barMax = p.w - 90;
     r.text(p.x, top - 26, p.title, INK, 2);
     r.fillRect(p.x, top - 4, 1, rows.length * rowH, INK);
-    rows.forEach((row, i) => {
-      const y = top + i * rowH;
-      if (i % 2 === 1) r.fillRect(p.x + 1, y - 4, p.w, rowH, [247, 247, 247]);
-      for (const [k, value, color] of [
-        [0, row.baseline[pi] ?? 0, GREY],
-        [1, row.keyward[pi] ?? 0, BLUE],
-      ] as const) {
-        const by = y + k * (bar + gap) + 4;
-        const w = Number.isFinite(value) ? Math.max(1, (value / max) * barMax) : 0;
-        r.fillRect(p.x + 1, by, w, bar, color);
-        r.text(p.x + w + 6, by, fmtValue(value, pi), INK, 2);
-      }
-      r.fillRect(p.x + 1, y + rowH - 5, p.w, 1, FAINT);
+    rows.forEach((_row, i) => {
+      if (i % 2 === 1) r.fillRect(p.x + 1, top + i * rowH - 4, p.w, rowH, [247, 247, 247]);
+    });
+    for (const b of panelBars(rows, p, pi)) {
+      r.fillRect(p.x + 1, b.by, b.w, bar, b.color);
+      r.text(p.x + b.w + 6, b.by, b.label, INK, 2);
+    }
+    rows.forEach((_row, i) => {
+      r.fillRect(p.x + 1, top + i * rowH + rowH - 5, p.w, 1, FAINT);
     });
   });
   rows.forEach((row, i) => {
@@ -378,7 +396,7 @@ function escapeXml(text: string): string {
 
 function renderSvg(results: BenchResults): string {
   const rows = chartRows(results);
-  const { width, top, rowH, bar, gap } = LAYOUT;
+  const { width, top, rowH, bar } = LAYOUT;
   const height = top + rows.length * rowH + 40;
   const hex = (c: Rgb) => `#${c.map((v) => v.toString(16).padStart(2, "0")).join("")}`;
   const parts: string[] = [
@@ -390,25 +408,12 @@ function renderSvg(results: BenchResults): string {
     `<rect x="330" y="52" width="16" height="14" fill="${hex(BLUE)}"/><text x="352" y="64">Keyward</text>`,
   ];
   panels().forEach((p, pi) => {
-    const max = Math.max(
-      ...rows.flatMap((row) => [row.baseline[pi] ?? 0, row.keyward[pi] ?? 0]).filter(Number.isFinite),
-      1e-9,
-    );
-    const barMax = p.w - 90;
     parts.push(`<text x="${p.x}" y="${top - 12}">${escapeXml(p.title)}</text>`);
     parts.push(`<line x1="${p.x}" y1="${top - 4}" x2="${p.x}" y2="${top - 4 + rows.length * rowH}" stroke="black"/>`);
-    rows.forEach((row, i) => {
-      const y = top + i * rowH;
-      for (const [k, value, color] of [
-        [0, row.baseline[pi] ?? 0, GREY],
-        [1, row.keyward[pi] ?? 0, BLUE],
-      ] as const) {
-        const by = y + k * (bar + gap) + 4;
-        const w = Number.isFinite(value) ? Math.max(1, (value / max) * barMax) : 0;
-        parts.push(`<rect x="${p.x + 1}" y="${by}" width="${w.toFixed(1)}" height="${bar}" fill="${hex(color)}"/>`);
-        parts.push(`<text x="${(p.x + w + 6).toFixed(1)}" y="${by + 12}">${fmtValue(value, pi)}</text>`);
-      }
-    });
+    for (const b of panelBars(rows, p, pi)) {
+      parts.push(`<rect x="${p.x + 1}" y="${b.by}" width="${b.w.toFixed(1)}" height="${bar}" fill="${hex(b.color)}"/>`);
+      parts.push(`<text x="${(p.x + b.w + 6).toFixed(1)}" y="${b.by + 12}">${b.label}</text>`);
+    }
   });
   rows.forEach((row, i) => {
     parts.push(`<text x="16" y="${top + i * rowH + 24}">${escapeXml(row.label)}</text>`);

@@ -6,25 +6,12 @@
  */
 import { create, toBinary } from "@bufbuild/protobuf";
 import { VerifyKeyRequestSchema } from "../../src/gen/keyward/v1/verify_pb.js";
+import { VERIFY_CODES as MODEL_VERIFY_CODES } from "../../src/service/keys/model.js";
 
 export const VERIFY_PATH = "/keyward.v1.KeyService/VerifyKey";
 
-/** VerifyCode numbers as the proto has them; index = enum value. */
-export const VERIFY_CODES = [
-  "UNSPECIFIED",
-  "VALID",
-  "MALFORMED",
-  "NOT_FOUND",
-  "REVOKED",
-  "EXPIRED",
-  "DISABLED",
-  "IP_NOT_ALLOWED",
-  "INSUFFICIENT_PERMISSION",
-  "DOMAIN_MISMATCH",
-  "MISSING_SCOPES",
-  "RATE_LIMITED",
-  "USAGE_EXCEEDED",
-] as const;
+/** VerifyCode numbers as the proto has them; index = enum value (0 is UNSPECIFIED). */
+export const VERIFY_CODES = ["UNSPECIFIED", ...MODEL_VERIFY_CODES] as const;
 
 /** What a calling service typically sends beside the token (kept in the request log). */
 export const BENCH_CONTEXT = { ip: "10.1.2.3", method: "POST", path: "/v1/emails" } as const;
