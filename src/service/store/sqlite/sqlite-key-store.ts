@@ -25,7 +25,7 @@ import {
   auditFromColumns,
   type ExportColumns,
   exportFromColumns,
-  KEY_COLUMN_NAMES as KEY_COLUMNS,
+  KEY_COLUMN_NAMES,
   type KeyColumns,
   type KeyLogColumns,
   keyColumnsFromValues,
@@ -33,7 +33,6 @@ import {
   logFromColumns,
 } from "./rows.js";
 import { StatementCache } from "./statement-cache.js";
-import type { StoreWrites, WriteOp } from "./store-writes.js";
 import { WriterThread } from "./writer-client.js";
 
 export interface SqliteKeyStoreOptions {
@@ -87,7 +86,7 @@ export class SqliteKeyStore implements KeyStore {
     this.keyById = db.prepare<[string], KeyColumns>("SELECT * FROM keys WHERE id = ?");
     // The verification cache's miss path: raw rows (see keyColumnsFromValues).
     this.keyByHash = db
-      .prepare<[string], unknown[]>(`SELECT ${KEY_COLUMNS.join(", ")} FROM keys WHERE hash = ?`)
+      .prepare<[string], unknown[]>(`SELECT ${KEY_COLUMN_NAMES.join(", ")} FROM keys WHERE hash = ?`)
       .raw(true);
     this.usageRows = db.prepare(
       `SELECT hour_start, code, count FROM usage_hourly
@@ -102,7 +101,7 @@ export class SqliteKeyStore implements KeyStore {
   }
 
   async insertKey(key: KeyRecord, audit: AuditEntry): Promise<void> {
-    await this.write("insertKey", key, audit);
+    await this.writer.write("insertKey", key, audit);
   }
 
   async getKeyById(id: string): Promise<KeyRecord | undefined> {
@@ -134,11 +133,11 @@ export class SqliteKeyStore implements KeyStore {
    * since) are left alone: applyUsage and the sweep own those.
    */
   async updateKey(key: KeyRecord, audit: AuditEntry, options?: { writeCredits?: boolean }): Promise<void> {
-    await this.write("updateKey", key, audit, options?.writeCredits ?? false);
+    await this.writer.write("updateKey", key, audit, options?.writeCredits ?? false);
   }
 
   async rotateKey(previous: KeyRecord, created: KeyRecord, audit: AuditEntry): Promise<void> {
-    await this.write("rotateKey", previous, created, audit);
+    await this.writer.write("rotateKey", previous, created, audit);
   }
 
   async applyUsage(batch: UsageBatch): Promise<void> {
@@ -171,15 +170,15 @@ export class SqliteKeyStore implements KeyStore {
     for (const { cost } of spends) {
       if (!Number.isInteger(cost) || cost < 0) throw new RangeError(`cost must be a non-negative integer, got ${cost}`);
     }
-    return this.write("spendCredits", spends);
+    return this.writer.write("spendCredits", spends);
   }
 
   async refillCredits(keyId: string, amount: number, at: number, expected: number | null): Promise<boolean> {
-    return this.write("refillCredits", keyId, amount, at, expected);
+    return this.writer.write("refillCredits", keyId, amount, at, expected);
   }
 
   async refillDueCredits(at: number, dailyMoment: number, monthlyMoments: readonly number[]): Promise<string[]> {
-    return this.write("refillDueCredits", at, dailyMoment, monthlyMoments);
+    return this.writer.write("refillDueCredits", at, dailyMoment, monthlyMoments);
   }
 
   async listAuditEvents(filter: AuditFilter, limit: number, beforeId?: number): Promise<AuditRow[]> {
@@ -191,7 +190,7 @@ export class SqliteKeyStore implements KeyStore {
   }
 
   async insertExport(record: ExportRecord, audit: AuditEntry): Promise<void> {
-    await this.write("insertExport", record, audit);
+    await this.writer.write("insertExport", record, audit);
   }
 
   async getExport(id: string): Promise<ExportRecord | undefined> {
@@ -209,7 +208,7 @@ export class SqliteKeyStore implements KeyStore {
 
   /** Writes the export's progress; what was asked for (resource, filters, who, when) never changes. */
   async updateExport(record: ExportRecord): Promise<void> {
-    await this.write("updateExport", record);
+    await this.writer.write("updateExport", record);
   }
 
   async listLogsForExport(
@@ -226,7 +225,7 @@ export class SqliteKeyStore implements KeyStore {
   }
 
   async sweep(options: SweepOptions, audit: Omit<AuditEntry, "keyId">): Promise<SweepResult> {
-    return this.write("sweep", options, audit);
+    return this.writer.write("sweep", options, audit);
   }
 
   async close(): Promise<void> {
@@ -235,10 +234,6 @@ export class SqliteKeyStore implements KeyStore {
     await this.writer.close();
     this.checkpoint();
     this.db.close();
-  }
-
-  private write<K extends WriteOp>(op: K, ...args: Parameters<StoreWrites[K]>): Promise<ReturnType<StoreWrites[K]>> {
-    return this.writer.write(op, ...args);
   }
 
   private selectLogs(filter: KeyLogFilter & { keyId?: string }, limit: number, beforeId?: number): KeyLogRow[] {
