@@ -121,6 +121,7 @@ function record(i: number, subject: string, at: number): KeyRecord {
     ratelimits: [],
     remaining: null,
     refill: null,
+    version: 1,
   };
 }
 

@@ -72,6 +72,7 @@ export function baseRecord(token: string, i: number, now: number): KeyRecord {
     ratelimits: [],
     remaining: null,
     refill: null,
+    version: 1,
   };
 }
 

@@ -50,7 +50,7 @@ export async function bootstrapAdmin(ctx: CommandContext, flags: BootstrapFlags)
         scopes: [ADMIN_SCOPE],
         claims: { email },
       },
-      asActor(BOOTSTRAP_ACTOR),
+      asActor({ name: BOOTSTRAP_ACTOR }),
     );
     const key = keyJson(required(response.key, "the key"));
     if (flags.json) return printJson(ctx.io, { key, token: response.token });

@@ -66,6 +66,8 @@ export interface KeyJson {
   /** Uses left; null means unlimited. */
   remaining: number | null;
   refill: RefillJson | null;
+  /** Send back with keys.update, keys.delete or keys.rotate to change the key only if unchanged since. */
+  etag: string;
 }
 
 export interface UsageBucketJson {
@@ -90,6 +92,8 @@ export interface AuditEventJson {
   id: string;
   time: string | null;
   actor: string;
+  /** The admin key that acted; null when the service itself acted. */
+  actorKeyId: string | null;
   action: string;
   keyId: string | null;
   summary: string;
@@ -181,6 +185,7 @@ export function keyJson(k: Key): KeyJson {
     ratelimits: k.ratelimits.map(rateLimitJson),
     remaining: k.remaining === undefined ? null : num(k.remaining),
     refill: refillJson(k.refill),
+    etag: k.etag,
   };
 }
 
@@ -211,6 +216,7 @@ export function auditEventJson(e: AuditEvent): AuditEventJson {
     id: e.id,
     time: isoTime(e.time),
     actor: e.actor,
+    actorKeyId: orNull(e.actorKeyId),
     action: e.action,
     keyId: orNull(e.keyId),
     summary: e.summary,

@@ -97,6 +97,9 @@ export const VerifyCodeSchema = z.enum(VERIFY_CODE_WORDS, `must be one of ${VERI
 export const GranularitySchema = z.enum(GRANULARITY_WORDS, "must be hour or day");
 export const ExportStateSchema = z.enum(EXPORT_STATE_WORDS, `must be one of ${EXPORT_STATE_WORDS.join(", ")}`);
 
+/** A key's etag as read (keys.get, keys.list): the change applies only if the key is unchanged since. */
+export const EtagSchema = z.string().min(1, "must be an etag from this API").max(64, "must be an etag from this API");
+
 export const ReasonSchema = z.string().refine((s) => chars(s.trim()) <= 500, "must be at most 500 characters");
 
 /** 0 revokes the old key at once; at most 30 days. */

@@ -9,8 +9,19 @@ export type KeyServiceClient = Client<typeof KeyService>;
 /** Every call carries a deadline, so a hung service is a 503, never a hung request. */
 export const DEFAULT_SERVICE_TIMEOUT_MS = 5_000;
 
-/** Metadata naming the person an admin RPC acts for (recorded as created_by and in the audit log). */
+/**
+ * Metadata naming the person an admin RPC acts for (recorded as created_by and
+ * in the audit log), percent-encoded because metadata is ASCII and names are
+ * not, and the admin key they act with.
+ */
 export const ACTOR_HEADER = "keyward-actor";
+export const ACTOR_KEY_HEADER = "keyward-actor-key-id";
+
+/** Who an admin RPC acts for: a name, and the acting key (none for the service's own callers). */
+export interface ActingAs {
+  name: string;
+  keyId?: string;
+}
 
 export interface ServiceClientOptions {
   /** The service's Connect endpoint (plain HTTP/1.1), e.g. http://127.0.0.1:50052. */
@@ -51,7 +62,15 @@ export function createServiceClient(options: ServiceClientOptions): ServiceClien
   };
 }
 
-/** Call options naming the actor of an admin RPC. */
-export function asActor(actor: string): { headers: Record<string, string> } {
-  return { headers: { [ACTOR_HEADER]: actor } };
+/** Call options naming the actor of an admin RPC: a name alone, or a name and the acting key. */
+export function asActor(actor: string | ActingAs): { headers: Record<string, string> } {
+  if (typeof actor === "string") return asActor({ name: actor });
+  const headers: Record<string, string> = { [ACTOR_HEADER]: encodeURIComponent(actor.name) };
+  if (actor.keyId) headers[ACTOR_KEY_HEADER] = actor.keyId;
+  return { headers };
+}
+
+/** The call options of an admin RPC made for the signed-in admin. */
+export function asPrincipal(principal: { email: string; keyId: string }): { headers: Record<string, string> } {
+  return asActor({ name: principal.email, keyId: principal.keyId });
 }

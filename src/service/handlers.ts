@@ -2,7 +2,7 @@ import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import type { Logger } from "pino";
 import type { KeyService } from "../gen/keyward/v1/key_service_pb.js";
 import type { KeysApi, VerifyResult } from "./keys/api.js";
-import type { VerifyCode } from "./keys/model.js";
+import type { Actor, VerifyCode } from "./keys/model.js";
 import { actorFrom, createServiceAuth } from "./mapping/credentials.js";
 import { createErrorMapper } from "./mapping/errors.js";
 import {
@@ -57,7 +57,7 @@ export function createHandlers(deps: HandlerDeps): ServiceImpl<typeof KeyService
   }
 
   /** An admin RPC: credential, actor, then the body; any throw mapped once. */
-  function admin<Req, Res>(rpc: string, body: (req: Req, actor: string) => Promise<Res>) {
+  function admin<Req, Res>(rpc: string, body: (req: Req, actor: Actor) => Promise<Res>) {
     return async (req: Req, ctx: HandlerContext): Promise<Res> => {
       try {
         auth.require(ctx.requestHeader);
@@ -88,11 +88,11 @@ export function createHandlers(deps: HandlerDeps): ServiceImpl<typeof KeyService
     })),
 
     deleteKey: admin("DeleteKey", async (req, actor) => ({
-      key: keyToProto(await keys.delete(req.id, req.reason, actor)),
+      key: keyToProto(await keys.delete(req.id, req.reason, actor, { etag: req.etag })),
     })),
 
     rotateKey: admin("RotateKey", async (req, actor) => {
-      const rotated = await keys.rotate(req.id, req.gracePeriodSeconds, actor);
+      const rotated = await keys.rotate(req.id, req.gracePeriodSeconds, actor, { etag: req.etag });
       return { key: keyToProto(rotated.key), token: rotated.token, previousKey: keyToProto(rotated.previous) };
     }),
 

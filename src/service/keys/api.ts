@@ -14,6 +14,7 @@ import type {
   VerifyInput,
 } from "./inputs.js";
 import type {
+  Actor,
   AuditRow,
   ExportRecord,
   ExportState,
@@ -64,19 +65,21 @@ export interface KeyView {
 /**
  * The service's domain: every RPC is one call here. Inputs are validated
  * here (ValidationError names the field), so every transport gets the same
- * rules. `actor` is who acts: an admin's email, "service" or "bootstrap".
+ * rules. `actor` is who acts: an admin (name and key id), or the service itself.
  */
 export interface KeysApi {
-  create(input: CreateKeyInput, actor: string): Promise<{ key: KeyView; token: string }>;
+  create(input: CreateKeyInput, actor: Actor): Promise<{ key: KeyView; token: string }>;
   get(id: string): Promise<KeyView>;
   list(input: ListKeysInput): Promise<Page<KeyView>>;
   count(filter: KeyFilter): Promise<number>;
-  update(id: string, input: UpdateKeyInput, actor: string): Promise<KeyView>;
-  delete(id: string, reason: string, actor: string): Promise<KeyView>;
+  update(id: string, input: UpdateKeyInput, actor: Actor): Promise<KeyView>;
+  /** `etag`: only if the key is still as read (see update). */
+  delete(id: string, reason: string, actor: Actor, options?: { etag?: string }): Promise<KeyView>;
   rotate(
     id: string,
     gracePeriodSeconds: number,
-    actor: string,
+    actor: Actor,
+    options?: { etag?: string },
   ): Promise<{ key: KeyView; token: string; previous: KeyView }>;
   /** The hot path. Resolves synchronously-fast for cached keys. */
   /** A promise only when the answer needs one (a store read, a shared rate limit, a credit spend). */
@@ -85,7 +88,7 @@ export interface KeysApi {
   logs(input: ListKeyLogsInput): Promise<Page<KeyLogRow>>;
   audit(input: ListAuditInput): Promise<Page<AuditRow>>;
 
-  createExport(input: CreateExportInput, actor: string): Promise<ExportRecord>;
+  createExport(input: CreateExportInput, actor: Actor): Promise<ExportRecord>;
   getExport(id: string): Promise<ExportRecord>;
   listExports(input: PageRequest & { state?: ExportState }): Promise<Page<ExportRecord>>;
   updateExport(input: UpdateExportInput): Promise<ExportRecord>;

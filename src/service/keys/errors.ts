@@ -32,3 +32,15 @@ export class FailedPreconditionError extends Error {
     this.name = "FailedPreconditionError";
   }
 }
+
+/**
+ * The write was decided against a version of the thing that is no longer
+ * current: someone else changed it first. The caller may read it again and
+ * decide anew (gRPC ABORTED, as AIP-154 has it for a stale etag).
+ */
+export class ConflictError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ConflictError";
+  }
+}

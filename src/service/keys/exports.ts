@@ -66,7 +66,7 @@ export function createExportsApi({ store, now, view }: Deps): ExportsApi {
         resource: input.resource,
         filters,
         state: "pending",
-        requestedBy: actor,
+        requestedBy: actor.name,
         createdAt: at,
         updatedAt: at,
         expiresAt: at + EXPORT_LIFETIME_MS,
@@ -78,7 +78,8 @@ export function createExportsApi({ store, now, view }: Deps): ExportsApi {
       };
       await store.insertExport(record, {
         at,
-        actor,
+        actor: actor.name,
+        actorKeyId: actor.keyId,
         action: "export.create",
         keyId: filters.keyId ?? null,
         exportId: record.id,

@@ -67,6 +67,8 @@ export interface UpdateKeyInput {
   ratelimits?: RateLimitRule[];
   remaining?: number;
   refill?: Omit<RefillRule, "lastRefillAt">;
+  /** Only if the key's etag is still this (empty or undefined: whatever it is). */
+  etag?: string;
 }
 
 export interface VerifyInput {

@@ -32,6 +32,7 @@ function slim(key: VerifiableKey): VerifiableKey {
     ratelimits: key.ratelimits,
     remaining: key.remaining,
     refill: key.refill,
+    version: key.version,
   };
 }
 
@@ -94,10 +95,16 @@ export class KeyCache {
     return entry;
   }
 
-  /** Replaces the entry only if the key is cached (an update must not pull every key in). */
+  /**
+   * Replaces the entry only if the key is cached (an update must not pull
+   * every key in), and never with an older version than the one it holds.
+   */
   refresh(record: VerifiableKey): void {
     this.missing.delete(record.hash);
-    if (this.keys.has(record.hash)) this.keys.set(record.hash, toCachedKey(record));
+    const cached = this.keys.peek(record.hash);
+    if (cached !== undefined && cached.record.version <= record.version) {
+      this.keys.set(record.hash, toCachedKey(record));
+    }
   }
 
   setMissing(hash: string): void {

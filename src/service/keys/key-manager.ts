@@ -4,8 +4,10 @@ import { CreditSpender } from "../credits/credit-spender.js";
 import { dailyRefillMoment, monthlyRefillMoments, refillDue } from "../credits/refill-schedule.js";
 import type { KeyStore } from "../store/key-store.js";
 import type { UsageRecorder } from "../usage/usage-recorder.js";
+import { BOOTSTRAP_ACTOR, SERVICE_ACTOR } from "./actors.js";
 import type { KeysApi, KeyView, RateLimitState, SweepOutcome, VerifyResult } from "./api.js";
-import { FailedPreconditionError, NotFoundError, ValidationError } from "./errors.js";
+import { ConflictError, FailedPreconditionError, NotFoundError, ValidationError } from "./errors.js";
+import { etagOf } from "./etag.js";
 import { createExportsApi, type ExportsApi } from "./exports.js";
 import {
   type CreateKeyInput,
@@ -21,6 +23,7 @@ import {
 } from "./inputs.js";
 import { type CachedKey, hasExactScope, KeyCache } from "./key-cache.js";
 import type {
+  Actor,
   AuditAction,
   AuditEntry,
   AuditRow,
@@ -62,6 +65,20 @@ export interface KeyManagerOptions {
 
 const UPDATABLE: ReadonlySet<string> = new Set(UPDATABLE_FIELDS);
 const MAX_GRACE_SECONDS = 30 * 86_400;
+/**
+ * Writes to one key are serialized in this process, so conflicts come only
+ * from other processes or replicas; each retry reads the key again and
+ * decides anew, and one write wins every round.
+ */
+const MAX_WRITE_ATTEMPTS = 8;
+
+/** One write decided against the key as it stood: the new row, and the key a rotation creates. */
+interface KeyChange {
+  next: KeyRecord;
+  audit: AuditEntry;
+  writeCredits?: boolean;
+  created?: KeyRecord;
+}
 
 const MALFORMED: VerifyResult = Object.freeze({ valid: false, code: "MALFORMED" });
 const NOT_FOUND: VerifyResult = Object.freeze({ valid: false, code: "NOT_FOUND" });
@@ -88,6 +105,8 @@ export class KeyManager implements KeysApi {
   private readonly credits: CreditSpender;
   /** Concurrent misses for one hash share one store read. */
   private readonly loading = new Map<string, Promise<CachedKey | null>>();
+  /** The last write queued for each key id (see MAX_WRITE_ATTEMPTS). */
+  private readonly writing = new Map<string, Promise<unknown>>();
 
   constructor(private readonly options: KeyManagerOptions) {
     this.store = options.store;
@@ -113,13 +132,63 @@ export class KeyManager implements KeysApi {
   }
 
   private auditEntry(
-    actor: string,
+    actor: Actor,
     action: AuditAction,
     keyId: string,
     summary: string,
     changed: string[] = [],
   ): AuditEntry {
-    return { at: this.now(), actor, action, keyId, exportId: null, summary, changedFields: changed };
+    return {
+      at: this.now(),
+      actor: actor.name,
+      actorKeyId: actor.keyId,
+      action,
+      keyId,
+      exportId: null,
+      summary,
+      changedFields: changed,
+    };
+  }
+
+  /**
+   * Reads the key, lets `decide` compute the change from it and writes that
+   * change only if the key is still as read; when another write landed first
+   * it reads again and decides anew, so a revocation is never undone by an
+   * edit that read the key before it. With an etag the caller asked for "only
+   * if unchanged": a stale one is a ConflictError, never a retry.
+   */
+  private change(id: string, etag: string | undefined, decide: (current: KeyRecord) => KeyChange): Promise<KeyChange> {
+    const keyId = v.validateId(id);
+    return this.serialized(keyId, async () => {
+      for (let attempt = 1; ; attempt++) {
+        const current = await this.load(keyId);
+        if (etag && etag !== etagOf(current)) {
+          throw new ConflictError(`key ${keyId} has changed since etag ${JSON.stringify(etag)}: read it again`);
+        }
+        const change = decide(current);
+        change.next.version = current.version + 1;
+        try {
+          if (change.created) await this.store.rotateKey(change.next, change.created, change.audit);
+          else await this.store.updateKey(change.next, change.audit, { writeCredits: change.writeCredits ?? false });
+          return change;
+        } catch (error) {
+          if (!(error instanceof ConflictError) || etag || attempt >= MAX_WRITE_ATTEMPTS) throw error;
+        }
+      }
+    });
+  }
+
+  private serialized<T>(keyId: string, work: () => Promise<T>): Promise<T> {
+    const run = (this.writing.get(keyId) ?? Promise.resolve()).then(work, work);
+    const settled = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.writing.set(keyId, settled);
+    void settled.then(() => {
+      if (this.writing.get(keyId) === settled) this.writing.delete(keyId);
+    });
+    return run;
   }
 
   private async load(id: string): Promise<KeyRecord> {
@@ -128,15 +197,14 @@ export class KeyManager implements KeysApi {
     return record;
   }
 
-  private async loadLive(id: string): Promise<KeyRecord> {
-    const record = await this.load(id);
+  /** A revoked key takes no change but a (future) deliberate restore. */
+  private requireLive(record: KeyRecord): void {
     if (record.revokedAt !== null && record.revokedAt <= this.now()) {
-      throw new FailedPreconditionError(`key ${id} is revoked`);
+      throw new FailedPreconditionError(`key ${record.id} is revoked`);
     }
-    return record;
   }
 
-  async create(input: CreateKeyInput, actor: string): Promise<{ key: KeyView; token: string }> {
+  async create(input: CreateKeyInput, actor: Actor): Promise<{ key: KeyView; token: string }> {
     const now = this.now();
     const name = v.validateName(input.name);
     const description = v.validateDescription(input.description);
@@ -162,7 +230,7 @@ export class KeyManager implements KeysApi {
       subject,
       scopes,
       claims,
-      createdBy: actor,
+      createdBy: actor.name,
       expiresAt: expiresIn === undefined ? null : now + expiresIn * 1000,
       enabled: input.enabled ?? true,
       allowedCidrs,
@@ -179,8 +247,9 @@ export class KeyManager implements KeysApi {
       ratelimits,
       remaining,
       refill,
+      version: 1,
     };
-    const action: AuditAction = actor === "bootstrap" ? "key.bootstrap" : "key.create";
+    const action: AuditAction = isBootstrap(actor) ? "key.bootstrap" : "key.create";
     await this.store.insertKey(record, this.auditEntry(actor, action, record.id, `created key "${name}"`));
     this.cache.set(record);
     return { key: this.view(record), token };
@@ -208,74 +277,95 @@ export class KeyManager implements KeysApi {
     return this.store.countKeys(validateFilter(filter), this.now());
   }
 
-  async update(id: string, input: UpdateKeyInput, actor: string): Promise<KeyView> {
+  async update(id: string, input: UpdateKeyInput, actor: Actor): Promise<KeyView> {
     if (input.fields.length === 0) throw new ValidationError("update_mask", "must name at least one field");
     input.fields.forEach((field, i) => {
       if (!UPDATABLE.has(field)) {
         throw new ValidationError(`update_mask.paths[${i}]`, `"${field}" cannot be updated`);
       }
     });
-    const current = await this.loadLive(id);
-    const now = this.now();
     const fields = new Set(input.fields);
-    const next: KeyRecord = { ...current, updatedAt: now };
-    if (fields.has("name")) next.name = v.validateName(input.name);
-    if (fields.has("description")) next.description = v.validateDescription(input.description);
-    if (fields.has("permission")) next.permission = v.validatePermission(input.permission);
-    if (fields.has("domain_id")) next.domainId = v.validateIdentifier(input.domainId, "domain_id");
-    v.validateDomain(next.domainId, next.permission);
-    if (fields.has("scopes")) next.scopes = v.validateScopes(input.scopes);
-    if (fields.has("claims")) next.claims = v.validateClaims(input.claims);
-    if (fields.has("expire_time")) {
-      if (input.expiresAt !== undefined && (!Number.isSafeInteger(input.expiresAt) || input.expiresAt <= now)) {
-        throw new ValidationError("expire_time", "must be in the future");
+    const { next } = await this.change(id, input.etag, (current) => {
+      this.requireLive(current);
+      const now = this.now();
+      const next: KeyRecord = { ...current, updatedAt: now };
+      if (fields.has("name")) next.name = v.validateName(input.name);
+      if (fields.has("description")) next.description = v.validateDescription(input.description);
+      if (fields.has("permission")) next.permission = v.validatePermission(input.permission);
+      if (fields.has("domain_id")) next.domainId = v.validateIdentifier(input.domainId, "domain_id");
+      v.validateDomain(next.domainId, next.permission);
+      if (fields.has("scopes")) next.scopes = v.validateScopes(input.scopes);
+      if (fields.has("claims")) next.claims = v.validateClaims(input.claims);
+      if (fields.has("expire_time")) {
+        if (input.expiresAt !== undefined && (!Number.isSafeInteger(input.expiresAt) || input.expiresAt <= now)) {
+          throw new ValidationError("expire_time", "must be in the future");
+        }
+        next.expiresAt = input.expiresAt ?? null;
       }
-      next.expiresAt = input.expiresAt ?? null;
-    }
-    if (fields.has("enabled")) next.enabled = input.enabled ?? false;
-    if (fields.has("allowed_cidrs")) next.allowedCidrs = v.validateCidrs(input.allowedCidrs);
-    if (fields.has("ratelimits")) next.ratelimits = v.validateRatelimits(input.ratelimits);
-    if (fields.has("refill")) next.refill = v.validateRefill(input.refill, now);
-    if (fields.has("remaining")) next.remaining = v.validateRemaining(input.remaining);
-    const onlyEnabled = fields.size === 1 && fields.has("enabled");
-    const action: AuditAction = onlyEnabled ? (next.enabled ? "key.enable" : "key.disable") : "key.update";
-    const summary = onlyEnabled
-      ? `${next.enabled ? "enabled" : "disabled"} key "${next.name}"`
-      : `changed ${[...fields].join(", ")}`;
-    await this.store.updateKey(next, this.auditEntry(actor, action, next.id, summary, [...fields]), {
-      writeCredits: fields.has("remaining"),
+      if (fields.has("enabled")) next.enabled = input.enabled ?? false;
+      if (fields.has("allowed_cidrs")) next.allowedCidrs = v.validateCidrs(input.allowedCidrs);
+      if (fields.has("ratelimits")) next.ratelimits = v.validateRatelimits(input.ratelimits);
+      if (fields.has("refill")) next.refill = v.validateRefill(input.refill, now);
+      if (fields.has("remaining")) next.remaining = v.validateRemaining(input.remaining);
+      const onlyEnabled = fields.size === 1 && fields.has("enabled");
+      const action: AuditAction = onlyEnabled ? (next.enabled ? "key.enable" : "key.disable") : "key.update";
+      const summary = onlyEnabled
+        ? `${next.enabled ? "enabled" : "disabled"} key "${next.name}"`
+        : `changed ${[...fields].join(", ")}`;
+      return {
+        next,
+        audit: this.auditEntry(actor, action, next.id, summary, [...fields]),
+        writeCredits: fields.has("remaining"),
+      };
     });
     this.cache.refresh(next);
     if (fields.has("ratelimits")) this.options.rateLimiter?.reset(next.id);
     return this.view(next);
   }
 
-  async delete(id: string, reason: string, actor: string): Promise<KeyView> {
+  async delete(id: string, reason: string, actor: Actor, options: { etag?: string } = {}): Promise<KeyView> {
     const revocationReason = v.validateReason(reason);
-    const current = await this.loadLive(id);
-    const now = this.now();
-    const next: KeyRecord = { ...current, revokedAt: now, revocationReason, updatedAt: now };
-    const summary = `revoked key "${current.name}"${revocationReason ? `: ${revocationReason}` : ""}`;
-    await this.store.updateKey(next, this.auditEntry(actor, "key.delete", id, summary));
+    const { next } = await this.change(id, options.etag, (current) => {
+      this.requireLive(current);
+      const now = this.now();
+      const summary = `revoked key "${current.name}"${revocationReason ? `: ${revocationReason}` : ""}`;
+      return {
+        next: { ...current, revokedAt: now, revocationReason, updatedAt: now },
+        audit: this.auditEntry(actor, "key.delete", current.id, summary),
+      };
+    });
     this.cache.refresh(next);
-    this.options.rateLimiter?.reset(id);
+    this.options.rateLimiter?.reset(next.id);
     return this.view(next);
   }
 
   async rotate(
     id: string,
     gracePeriodSeconds: number,
-    actor: string,
+    actor: Actor,
+    options: { etag?: string } = {},
   ): Promise<{ key: KeyView; token: string; previous: KeyView }> {
     if (!Number.isInteger(gracePeriodSeconds) || gracePeriodSeconds < 0 || gracePeriodSeconds > MAX_GRACE_SECONDS) {
       throw new ValidationError("grace_period_seconds", `must be 0-${MAX_GRACE_SECONDS} (30 days)`);
     }
-    const old = await this.loadLive(id);
-    if (old.rotatedToId !== null) {
-      throw new FailedPreconditionError(`key ${id} was already rotated to ${old.rotatedToId}`);
-    }
-    const now = this.now();
     const token = generateToken(this.options.tokenPrefix);
+    const change = await this.change(id, options.etag, (old) => {
+      this.requireLive(old);
+      // At most once: a second rotation (even one racing the first) finds the link.
+      if (old.rotatedToId !== null) {
+        throw new FailedPreconditionError(`key ${old.id} was already rotated to ${old.rotatedToId}`);
+      }
+      return this.rotation(old, token, gracePeriodSeconds, actor);
+    });
+    const created = change.created as KeyRecord;
+    this.cache.refresh(change.next);
+    this.cache.set(created);
+    return { key: this.view(created), token, previous: this.view(change.next) };
+  }
+
+  /** The successor of `old` under `token`, and `old` linked to it and ending with the grace period. */
+  private rotation(old: KeyRecord, token: string, gracePeriodSeconds: number, actor: Actor): KeyChange {
+    const now = this.now();
     // The new key keeps the old one's lifetime, so a 90-day key rotates into a 90-day key.
     const lifetime = old.expiresAt === null ? null : old.expiresAt - old.createdAt;
     const created: KeyRecord = {
@@ -283,7 +373,7 @@ export class KeyManager implements KeysApi {
       id: uuidv7(),
       hash: hashToken(token),
       tokenHint: tokenHint(token),
-      createdBy: actor,
+      createdBy: actor.name,
       createdAt: now,
       updatedAt: now,
       expiresAt: lifetime === null ? null : now + lifetime,
@@ -296,9 +386,10 @@ export class KeyManager implements KeysApi {
       inactiveSince: null,
       rotationNotifiedAt: null,
       refill: old.refill ? { ...old.refill, lastRefillAt: now } : null,
+      version: 1,
     };
     const graceEnd = now + gracePeriodSeconds * 1000;
-    const previous: KeyRecord =
+    const next: KeyRecord =
       gracePeriodSeconds === 0
         ? { ...old, rotatedToId: created.id, revokedAt: now, revocationReason: "rotated", updatedAt: now }
         : {
@@ -308,10 +399,7 @@ export class KeyManager implements KeysApi {
             updatedAt: now,
           };
     const summary = `rotated key "${old.name}" to ${created.id} with ${gracePeriodSeconds} s grace`;
-    await this.store.rotateKey(previous, created, this.auditEntry(actor, "key.rotate", old.id, summary));
-    this.cache.refresh(previous);
-    this.cache.set(created);
-    return { key: this.view(created), token, previous: this.view(previous) };
+    return { next, created, audit: this.auditEntry(actor, "key.rotate", old.id, summary) };
   }
 
   /**
@@ -424,11 +512,9 @@ export class KeyManager implements KeysApi {
   private async refill(key: VerifiableKey, now: number): Promise<void> {
     const refill = key.refill;
     if (refill === null) return;
-    const done = await this.store.refillCredits(key.id, refill.amount, now, refill.lastRefillAt);
+    await this.store.refillCredits(key.id, refill.amount, now, refill.lastRefillAt);
     // Whether this call refilled or another did first, the stored record is now current.
-    const current = done
-      ? { ...key, remaining: refill.amount, refill: { ...refill, lastRefillAt: now } }
-      : await this.store.getKeyById(key.id);
+    const current = await this.store.getKeyById(key.id);
     if (current) this.cache.refresh(current);
   }
 
@@ -502,7 +588,8 @@ export class KeyManager implements KeysApi {
     await this.usageRecorder.flush();
     const result = await this.store.sweep(options, {
       at,
-      actor: "service",
+      actor: SERVICE_ACTOR.name,
+      actorKeyId: null,
       action: "key.auto_revoke",
       exportId: null,
       summary: `revoked: unused for ${options.autoRevokeDays} days`,
@@ -525,6 +612,10 @@ export class KeyManager implements KeysApi {
       rotationDue: result.rotationDue.map((k) => this.view(k)),
     };
   }
+}
+
+function isBootstrap(actor: Actor): boolean {
+  return actor.keyId === null && actor.name === BOOTSTRAP_ACTOR.name;
 }
 
 function hasScopes(entry: CachedKey, required: readonly string[]): boolean {

@@ -74,6 +74,13 @@ export interface KeyRecord {
   /** Credits left; null means unlimited. */
   remaining: number | null;
   refill: RefillRule | null;
+  /**
+   * Bumped by every write that changes what an admin or a verification sees
+   * (not by usage counters or credit spends). A write names the version it
+   * was decided against and fails if the row has moved on, so no change is
+   * ever silently undone; the API shows it as the key's etag.
+   */
+  version: number;
 }
 
 /**
@@ -96,6 +103,7 @@ export type VerifiableKey = Pick<
   | "enabled"
   | "allowedCidrs"
   | "ratelimits"
+  | "version"
   | "remaining"
   | "refill"
 >;
@@ -168,9 +176,21 @@ export type AuditAction =
   | "key.auto_revoke"
   | "export.create";
 
+/**
+ * Who acts. `keyId` is the acting admin key when a person acts through the
+ * gateway; it is null only for the service's own callers (the service
+ * credential: workers, bootstrap, sweeps), whose names are reserved.
+ */
+export interface Actor {
+  name: string;
+  keyId: string | null;
+}
+
 export interface AuditEntry {
   at: number;
   actor: string;
+  /** The acting key, beside the name; null when the service itself acted. */
+  actorKeyId: string | null;
   action: AuditAction;
   keyId: string | null;
   exportId: string | null;

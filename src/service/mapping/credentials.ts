@@ -1,6 +1,9 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import { Code, ConnectError } from "@connectrpc/connect";
+import { isReservedActorName, SERVICE_ACTOR } from "../keys/actors.js";
 import { ValidationError } from "../keys/errors.js";
+import type { Actor } from "../keys/model.js";
+import { validateId } from "../keys/validation.js";
 
 /** Checks the service credential of a call. */
 export interface ServiceAuth {
@@ -37,17 +40,40 @@ function sha256(text: string): Buffer {
 }
 
 const ACTOR_HEADER = "keyward-actor";
+const ACTOR_KEY_HEADER = "keyward-actor-key-id";
 const MAX_ACTOR_LENGTH = 254; // the longest email address
 // C0 and C1 control characters and DEL: an actor is written to the audit log and emails.
 const CONTROL = /\p{Cc}/u;
 
-/** Who acts, from metadata `keyward-actor` (the gateway sends the admin's email); default "service". */
-export function actorFrom(headers: Headers): string {
-  const value = headers.get(ACTOR_HEADER)?.trim();
-  if (value === undefined || value === "") return "service";
-  if (value.length > MAX_ACTOR_LENGTH) {
+/**
+ * Who acts. The gateway sends the admin's name percent-encoded in
+ * `keyward-actor` (metadata values are ASCII; names of people are not) and
+ * the acting key in `keyward-actor-key-id`. A call that names a key never
+ * acts under a name the service keeps for itself: it is recorded as
+ * `key:<id>` then. With neither header the service itself acts.
+ */
+export function actorFrom(headers: Headers): Actor {
+  const keyHeader = headers.get(ACTOR_KEY_HEADER)?.trim();
+  const keyId = keyHeader ? validateId(keyHeader, ACTOR_KEY_HEADER) : null;
+  const encoded = headers.get(ACTOR_HEADER)?.trim();
+  if (encoded === undefined || encoded === "") return keyId === null ? SERVICE_ACTOR : keyActor(keyId);
+  const name = decodeActor(encoded);
+  if (name.length > MAX_ACTOR_LENGTH) {
     throw new ValidationError(ACTOR_HEADER, `longer than ${MAX_ACTOR_LENGTH} characters`);
   }
-  if (CONTROL.test(value)) throw new ValidationError(ACTOR_HEADER, "contains control characters");
-  return value;
+  if (CONTROL.test(name)) throw new ValidationError(ACTOR_HEADER, "contains control characters");
+  if (keyId !== null && (isReservedActorName(name) || name.startsWith("key:"))) return keyActor(keyId);
+  return { name, keyId };
+}
+
+function keyActor(keyId: string): Actor {
+  return { name: `key:${keyId}`, keyId };
+}
+
+function decodeActor(encoded: string): string {
+  try {
+    return decodeURIComponent(encoded).trim();
+  } catch {
+    throw new ValidationError(ACTOR_HEADER, "must be percent-encoded UTF-8");
+  }
 }

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { Logger } from "pino";
-import { FailedPreconditionError, NotFoundError, ValidationError } from "../keys/errors.js";
+import { ConflictError, FailedPreconditionError, NotFoundError, ValidationError } from "../keys/errors.js";
 
 /** Turns anything a handler throws into the one ConnectError the caller sees. */
 export type ErrorMapper = (error: unknown, rpc: string) => ConnectError;
@@ -20,6 +20,7 @@ export function createErrorMapper(logger: Logger): ErrorMapper {
     if (error instanceof FailedPreconditionError) {
       return new ConnectError(error.message, Code.FailedPrecondition);
     }
+    if (error instanceof ConflictError) return new ConnectError(error.message, Code.Aborted);
     const requestId = randomUUID();
     logger.error({ err: error, requestId, rpc }, "unexpected error in handler");
     return new ConnectError(`internal error (request id ${requestId})`, Code.Internal);

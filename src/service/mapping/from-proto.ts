@@ -110,7 +110,7 @@ export function updateKeyInput(req: UpdateKeyRequest): UpdateKeyInput {
     if (seen.has(path)) throw new ValidationError(`update_mask.paths[${i}]`, `${JSON.stringify(path)} is named twice`);
     seen.add(path);
   });
-  const input: UpdateKeyInput = { fields: paths };
+  const input: UpdateKeyInput = { fields: paths, etag: optionalString(req.etag) };
   for (const path of paths as UpdatableField[]) {
     switch (path) {
       case "name":

@@ -3,6 +3,7 @@
  * message once). Times become Timestamps, counts int64 bigints, nulls unset
  * fields or empty strings, enums their proto numbers.
  */
+
 import type { DescMessage, MessageInitShape } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import type { AuditEventSchema } from "../../gen/keyward/v1/audit_pb.js";
@@ -12,6 +13,7 @@ import type { GetKeyUsageResponseSchema, RunSweepResponseSchema } from "../../ge
 import type { KeyLogSchema } from "../../gen/keyward/v1/usage_pb.js";
 import type { VerifiedKeySchema, VerifyKeyResponseSchema } from "../../gen/keyward/v1/verify_pb.js";
 import type { KeyView, SweepOutcome, VerifyResult } from "../keys/api.js";
+import { etagOf } from "../keys/etag.js";
 import type { UsageBucketOut } from "../keys/inputs.js";
 import type { AuditRow, ExportRecord, KeyLogRow, VerifiableKey } from "../keys/model.js";
 import { exportResources, exportStates, keyStatuses, permissions, refillIntervals, verifyCodes } from "./enums.js";
@@ -59,6 +61,7 @@ export function keyToProto(view: KeyView): Init<typeof KeySchema> {
             dayOfMonth: key.refill.dayOfMonth,
             lastRefillTime: timestampFromNullableMs(key.refill.lastRefillAt),
           },
+    etag: etagOf(key),
   };
 }
 
@@ -141,6 +144,7 @@ export function auditEventToProto(row: AuditRow): Init<typeof AuditEventSchema> 
     id: String(row.id),
     time: timestampFromMs(row.at),
     actor: row.actor,
+    actorKeyId: row.actorKeyId ?? "",
     action: row.action,
     keyId: row.keyId ?? "",
     summary: row.summary,

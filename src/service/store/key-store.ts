@@ -37,10 +37,18 @@ export interface KeyStore {
   /**
    * Replaces every mutable column of the key with the given record's values,
    * except the credit balance, which changes only with `writeCredits` (spends
-   * race with updates; see spendCredits).
+   * race with updates; see spendCredits), and only if the stored row is still
+   * at `key.version - 1` (the record carries the version it writes). Rejects
+   * with NotFoundError when the key is gone and ConflictError when another
+   * write landed first: nothing is written then. Every other write that
+   * changes a column this one writes (revocation by the sweep, refills) bumps
+   * the version too, so no write can undo another.
    */
   updateKey(key: KeyRecord, audit: AuditEntry, options?: { writeCredits?: boolean }): Promise<void>;
-  /** Inserts `created`, writes `previous` (now linked and expiring/revoked), one transaction. */
+  /**
+   * Writes `previous` (now linked and expiring/revoked) as updateKey does and
+   * inserts `created`, in one transaction: a ConflictError inserts nothing.
+   */
   rotateKey(previous: KeyRecord, created: KeyRecord, audit: AuditEntry): Promise<void>;
 
   /** Adds counts, moves last-used times forward, appends logs: one transaction. */

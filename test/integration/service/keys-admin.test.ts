@@ -68,14 +68,14 @@ describe("CreateKey", () => {
     ["subject", { name: "ok", subject: "has space" }],
     ["ratelimits[0].limit", { name: "ok", ratelimits: [{ name: "burst", limit: 0, durationSeconds: 1 }] }],
     ["claims", { name: "ok", claims: { big: "x".repeat(5000) } }],
-  ] as [string, RequestOf<"createKey">][])(
-    "refuses a bad %s with INVALID_ARGUMENT naming the field (case %#)",
-    async (field, request) => {
-      const error = await grpcError(t.admin.unary("createKey", request));
-      expect(error.code).toBe(status.INVALID_ARGUMENT);
-      expect(error.details.startsWith(`${field}:`)).toBe(true);
-    },
-  );
+  ] as [
+    string,
+    RequestOf<"createKey">,
+  ][])("refuses a bad %s with INVALID_ARGUMENT naming the field (case %#)", async (field, request) => {
+    const error = await grpcError(t.admin.unary("createKey", request));
+    expect(error.code).toBe(status.INVALID_ARGUMENT);
+    expect(error.details.startsWith(`${field}:`)).toBe(true);
+  });
 
   it("refuses callers without the service credential", async () => {
     const error = await grpcError(t.caller.unary("createKey", { name: "x" }));

@@ -400,7 +400,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       for (let i = 0; i < count; i++) {
         const { key } = await service.keys.create(
           { name: fields.name?.(i) ?? `key ${i}`, subject: fields.subject, scopes: fields.scopes ?? [] },
-          "seed",
+          { name: "seed", keyId: null },
         );
         ids.push(key.record.id);
       }

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { NotFoundError } from "../../../src/service/keys/errors.js";
+import { ConflictError, NotFoundError } from "../../../src/service/keys/errors.js";
 import type { KeyRecord } from "../../../src/service/keys/model.js";
 import type { KeyStore } from "../../../src/service/store/key-store.js";
 import { DAY_MS, insertKeys, makeAudit, makeKey, NOW, openTempStore, type TempStore } from "./store-fixtures.js";
@@ -192,10 +192,10 @@ describe("updateKey", () => {
       revokedAt: NOW + 5,
       revocationReason: "leaked",
       rotatedToId: "other",
-      rotationNotifiedAt: NOW - 1,
       ratelimits: [{ name: "burst", limit: 5, durationSeconds: 1 }],
       remaining: 99,
       refill: { interval: "daily", amount: 99, dayOfMonth: 1, lastRefillAt: NOW },
+      version: 2,
     };
     await store.updateKey(updated, makeAudit({ action: "key.update", keyId: key.id, changedFields: ["name"] }), {
       writeCredits: true,
@@ -209,7 +209,7 @@ describe("updateKey", () => {
   it("clears nullable columns", async () => {
     const key = makeKey({ domainId: "d", claims: { a: 1 }, expiresAt: NOW + DAY_MS, remaining: 5 });
     await insertKeys(store, [key]);
-    const cleared = { ...key, domainId: null, claims: null, expiresAt: null, remaining: null };
+    const cleared = { ...key, domainId: null, claims: null, expiresAt: null, remaining: null, version: 2 };
     await store.updateKey(cleared, makeAudit({ action: "key.update", keyId: key.id }), { writeCredits: true });
     await expect(store.getKeyById(key.id)).resolves.toEqual(cleared);
   });
@@ -219,9 +219,12 @@ describe("updateKey", () => {
     await insertKeys(store, [key]);
     const stale = (await store.getKeyById(key.id)) as KeyRecord;
     await expect(store.spendCredits(key.id, 4)).resolves.toBe(6);
-    await store.updateKey({ ...stale, name: "Renamed" }, makeAudit({ action: "key.update", keyId: key.id }));
+    await store.updateKey(
+      { ...stale, name: "Renamed", version: 2 },
+      makeAudit({ action: "key.update", keyId: key.id }),
+    );
     await expect(store.getKeyById(key.id)).resolves.toMatchObject({ name: "Renamed", remaining: 6 });
-    await store.updateKey({ ...stale, remaining: 50 }, makeAudit({ action: "key.update", keyId: key.id }), {
+    await store.updateKey({ ...stale, remaining: 50, version: 3 }, makeAudit({ action: "key.update", keyId: key.id }), {
       writeCredits: true,
     });
     await expect(store.getKeyById(key.id)).resolves.toMatchObject({ remaining: 50 });
@@ -232,7 +235,10 @@ describe("updateKey", () => {
     await insertKeys(store, [key]);
     const stale = (await store.getKeyById(key.id)) as KeyRecord;
     await store.applyUsage({ keys: new Map([[key.id, { count: 3, lastUsedAt: NOW }]]), buckets: [], logs: [] });
-    await store.updateKey({ ...stale, name: "Renamed" }, makeAudit({ action: "key.update", keyId: key.id }));
+    await store.updateKey(
+      { ...stale, name: "Renamed", version: 2 },
+      makeAudit({ action: "key.update", keyId: key.id }),
+    );
     const stored = await store.getKeyById(key.id);
     expect(stored).toMatchObject({ name: "Renamed", requestCount: 3, lastUsedAt: NOW });
   });
@@ -244,6 +250,56 @@ describe("updateKey", () => {
     await expect(failure).rejects.toThrow(`key "${ghost.id}" not found`);
     await expect(store.listAuditEvents({ keyId: ghost.id }, 10)).resolves.toEqual([]);
   });
+
+  it("refuses a write decided against a version that is no longer current, and writes nothing", async () => {
+    const key = makeKey();
+    await insertKeys(store, [key]);
+    const revoked = { ...key, revokedAt: NOW, revocationReason: "leaked", version: 2 };
+    await store.updateKey(revoked, makeAudit({ action: "key.delete", keyId: key.id }));
+    // An edit that read the key before the revocation must not un-revoke it.
+    const staleEdit = { ...key, description: "edited", version: 2 };
+    const failure = store.updateKey(staleEdit, makeAudit({ action: "key.update", keyId: key.id }));
+    await expect(failure).rejects.toBeInstanceOf(ConflictError);
+    await expect(store.getKeyById(key.id)).resolves.toEqual(revoked);
+    const actions = (await store.listAuditEvents({ keyId: key.id }, 10)).map((e) => e.action);
+    expect(actions).toEqual(["key.delete", "key.create"]);
+  });
+
+  it("keeps the sweep's rotation reminder when an update read the key before it", async () => {
+    const key = makeKey({ createdAt: NOW - 100 * DAY_MS });
+    await insertKeys(store, [key]);
+    const stale = (await store.getKeyById(key.id)) as KeyRecord;
+    await store.sweep(
+      { now: NOW, inactiveDays: 30, autoRevokeDays: 0, logRetentionDays: 30, rotationDays: 90 },
+      makeAudit({ action: "key.auto_revoke" }),
+    );
+    await store.updateKey(
+      { ...stale, name: "Renamed", version: 2 },
+      makeAudit({ action: "key.update", keyId: key.id }),
+    );
+    await expect(store.getKeyById(key.id)).resolves.toMatchObject({ name: "Renamed", rotationNotifiedAt: NOW });
+  });
+
+  it("moves the version with every write an update could undo: auto-revocation and refills", async () => {
+    const idle = makeKey({ createdAt: NOW - 200 * DAY_MS });
+    const refilled = makeKey({
+      remaining: 1,
+      refill: { interval: "daily", amount: 10, dayOfMonth: 1, lastRefillAt: NOW - 2 * DAY_MS },
+    });
+    await insertKeys(store, [idle, refilled]);
+    await store.sweep(
+      { now: NOW, inactiveDays: 30, autoRevokeDays: 90, logRetentionDays: 30, rotationDays: 0 },
+      makeAudit({ action: "key.auto_revoke" }),
+    );
+    await expect(store.refillCredits(refilled.id, 10, NOW, NOW - 2 * DAY_MS)).resolves.toBe(true);
+    await expect(store.getKeyById(idle.id)).resolves.toMatchObject({ revokedAt: NOW, version: 2 });
+    await expect(store.getKeyById(refilled.id)).resolves.toMatchObject({ remaining: 10, version: 2 });
+    for (const stale of [idle, refilled]) {
+      await expect(
+        store.updateKey({ ...stale, description: "stale", version: 2 }, makeAudit({ keyId: stale.id })),
+      ).rejects.toBeInstanceOf(ConflictError);
+    }
+  });
 });
 
 describe("rotateKey", () => {
@@ -251,7 +307,7 @@ describe("rotateKey", () => {
     const previous = makeKey({ createdAt: NOW - 100 * DAY_MS });
     await insertKeys(store, [previous]);
     const created = makeKey({ createdAt: NOW, rotatedFromId: previous.id, name: previous.name });
-    const linked = { ...previous, rotatedToId: created.id, expiresAt: NOW + DAY_MS, updatedAt: NOW };
+    const linked = { ...previous, rotatedToId: created.id, expiresAt: NOW + DAY_MS, updatedAt: NOW, version: 2 };
     await store.rotateKey(linked, created, makeAudit({ action: "key.rotate", keyId: previous.id }));
 
     await expect(store.getKeyById(created.id)).resolves.toEqual(created);
@@ -259,6 +315,22 @@ describe("rotateKey", () => {
     await expect(store.getKeyByHash(created.hash)).resolves.toEqual(created);
     const events = await store.listAuditEvents({ action: "key.rotate" }, 10);
     expect(events.map((e) => e.keyId)).toEqual([previous.id]);
+  });
+
+  it("creates no second successor when the previous key changed since it was read", async () => {
+    const previous = makeKey();
+    await insertKeys(store, [previous]);
+    const first = makeKey({ rotatedFromId: previous.id });
+    const second = makeKey({ rotatedFromId: previous.id });
+    await store.rotateKey({ ...previous, rotatedToId: first.id, version: 2 }, first, makeAudit({ keyId: previous.id }));
+    const racing = store.rotateKey(
+      { ...previous, rotatedToId: second.id, version: 2 },
+      second,
+      makeAudit({ keyId: previous.id }),
+    );
+    await expect(racing).rejects.toBeInstanceOf(ConflictError);
+    await expect(store.getKeyById(second.id)).resolves.toBeUndefined();
+    await expect(store.getKeyById(previous.id)).resolves.toMatchObject({ rotatedToId: first.id });
   });
 
   it("leaves nothing behind when the previous key does not exist", async () => {

@@ -25,6 +25,7 @@ const OPTIONS: SweepOptions = {
 const SWEEP_AUDIT: Omit<AuditEntry, "keyId"> = {
   at: NOW,
   actor: "sweeper",
+  actorKeyId: null,
   action: "key.auto_revoke",
   exportId: null,
   summary: "revoked after 90 days without use",
@@ -109,6 +110,7 @@ describe("sweep", () => {
     expect(events[0]).toMatchObject({
       at: NOW,
       actor: "sweeper",
+      actorKeyId: null,
       keyId: keys.idle100.id,
       exportId: null,
       summary: "revoked after 90 days without use",

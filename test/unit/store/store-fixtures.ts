@@ -75,6 +75,7 @@ export function makeKey(overrides: Partial<KeyRecord> = {}): KeyRecord {
     ratelimits: [],
     remaining: null,
     refill: null,
+    version: 1,
     ...overrides,
   };
 }
@@ -83,6 +84,7 @@ export function makeAudit(overrides: Partial<AuditEntry> = {}): AuditEntry {
   return {
     at: NOW,
     actor: "admin@example.com",
+    actorKeyId: null,
     action: "key.create",
     keyId: null,
     exportId: null,

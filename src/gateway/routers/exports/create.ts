@@ -20,7 +20,7 @@ import {
   TimeSchema,
   VerifyCodeSchema,
 } from "../../schemas.js";
-import { asActor } from "../../service-client.js";
+import { asPrincipal } from "../../service-client.js";
 
 /** Up to this many rows the CSV is written during the request; above, a worker writes it and mails a link. */
 export const IMMEDIATE_EXPORT_MAX_ROWS = 1000;
@@ -96,7 +96,7 @@ export const create = adminProcedure.input(CreateExportInputSchema).mutation(asy
         toTime: timestamp(f.to),
       }),
     },
-    asActor(ctx.principal.email),
+    asPrincipal(ctx.principal),
   );
   const record = required(created.export, "the export");
 

@@ -18,7 +18,7 @@ import {
   ScopesSchema,
   SubjectSchema,
 } from "../../schemas.js";
-import { asActor } from "../../service-client.js";
+import { asPrincipal } from "../../service-client.js";
 
 export const CreateKeyInputSchema = z
   .strictObject({
@@ -64,7 +64,7 @@ export const create = adminProcedure.input(CreateKeyInputSchema).mutation(async 
         dayOfMonth: input.refill.dayOfMonth ?? 0,
       },
     }),
-    asActor(ctx.principal.email),
+    asPrincipal(ctx.principal),
   );
   return { key: keyJson(required(response.key, "the key")), token: response.token };
 });

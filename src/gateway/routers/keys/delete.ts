@@ -1,20 +1,21 @@
 import { z } from "zod";
 import { adminProcedure } from "../../auth.js";
 import { keyJson, required } from "../../json.js";
-import { IdSchema, ReasonSchema } from "../../schemas.js";
-import { asActor } from "../../service-client.js";
+import { EtagSchema, IdSchema, ReasonSchema } from "../../schemas.js";
+import { asPrincipal } from "../../service-client.js";
 
 export const DeleteKeyInputSchema = z.strictObject({
   id: IdSchema,
   /** Kept as the key's revocation_reason. */
   reason: ReasonSchema.optional(),
+  etag: EtagSchema.optional(),
 });
 
 /** keys.delete: revokes the key at once; it stays listed, with status revoked. */
 export const deleteKey = adminProcedure.input(DeleteKeyInputSchema).mutation(async ({ ctx, input }) => {
   const response = await ctx.service.deleteKey(
-    { id: input.id, reason: input.reason ?? "" },
-    asActor(ctx.principal.email),
+    { id: input.id, reason: input.reason ?? "", etag: input.etag ?? "" },
+    asPrincipal(ctx.principal),
   );
   return keyJson(required(response.key, "the key"));
 });

@@ -11,6 +11,7 @@ import {
   ClaimsSchema,
   DescriptionSchema,
   DomainIdSchema,
+  EtagSchema,
   IdSchema,
   NameSchema,
   PermissionSchema,
@@ -20,7 +21,7 @@ import {
   ScopesSchema,
   TimeSchema,
 } from "../../schemas.js";
-import { asActor } from "../../service-client.js";
+import { asPrincipal } from "../../service-client.js";
 
 /**
  * No update mask here: the fields present are the fields that change, and
@@ -42,6 +43,7 @@ export const UpdateKeyInputSchema = z
     ratelimits: RateLimitsSchema.optional(),
     remaining: RemainingSchema.nullable().optional(),
     refill: RefillSchema.nullable().optional(),
+    etag: EtagSchema.optional(),
   })
   .superRefine((input, ctx) => {
     // Only what the input alone can show; the service checks against the stored permission too.
@@ -66,7 +68,7 @@ const MASK_PATHS = {
   ratelimits: "ratelimits",
   remaining: "remaining",
   refill: "refill",
-} as const satisfies Record<Exclude<keyof UpdateKeyInput, "id">, string>;
+} as const satisfies Record<Exclude<keyof UpdateKeyInput, "id" | "etag">, string>;
 
 /** The UpdateKey request of an input: the mask names exactly the fields present. */
 type UpdateKeyRequestInit = MessageInitShape<typeof UpdateKeyRequestSchema> & { updateMask: { paths: string[] } };
@@ -78,6 +80,7 @@ export function updateRequest(input: UpdateKeyInput): UpdateKeyRequestInit {
   const request: UpdateKeyRequestInit = {
     id: input.id,
     updateMask: { paths },
+    etag: input.etag ?? "",
   };
   // A null leaves the request field unset: with its path in the mask, that clears it.
   if (input.name !== undefined) request.name = input.name;
@@ -107,6 +110,6 @@ export const update = adminProcedure.input(UpdateKeyInputSchema).mutation(async 
   if (request.updateMask.paths.length === 0) {
     throw badInput("input", `name at least one field to change: ${Object.keys(MASK_PATHS).join(", ")}`);
   }
-  const response = await ctx.service.updateKey(request, asActor(ctx.principal.email));
+  const response = await ctx.service.updateKey(request, asPrincipal(ctx.principal));
   return keyJson(required(response.key, "the key"));
 });

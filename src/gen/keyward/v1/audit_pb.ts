@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file keyward/v1/audit.proto.
  */
 export const file_keyward_v1_audit: GenFile = /*@__PURE__*/
-  fileDesc("ChZrZXl3YXJkL3YxL2F1ZGl0LnByb3RvEgprZXl3YXJkLnYxIq0BCgpBdWRpdEV2ZW50EgoKAmlkGAEgASgJEigKBHRpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg0KBWFjdG9yGAMgASgJEg4KBmFjdGlvbhgEIAEoCRIOCgZrZXlfaWQYBSABKAkSDwoHc3VtbWFyeRgGIAEoCRIWCg5jaGFuZ2VkX2ZpZWxkcxgHIAMoCRIRCglleHBvcnRfaWQYCCABKAliBnByb3RvMw", [file_google_protobuf_timestamp]);
+  fileDesc("ChZrZXl3YXJkL3YxL2F1ZGl0LnByb3RvEgprZXl3YXJkLnYxIsMBCgpBdWRpdEV2ZW50EgoKAmlkGAEgASgJEigKBHRpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg0KBWFjdG9yGAMgASgJEg4KBmFjdGlvbhgEIAEoCRIOCgZrZXlfaWQYBSABKAkSDwoHc3VtbWFyeRgGIAEoCRIWCg5jaGFuZ2VkX2ZpZWxkcxgHIAMoCRIRCglleHBvcnRfaWQYCCABKAkSFAoMYWN0b3Jfa2V5X2lkGAkgASgJYgZwcm90bzM", [file_google_protobuf_timestamp]);
 
 /**
  * Who did what to which key, and when. Never holds a token.
@@ -31,7 +31,9 @@ export type AuditEvent = Message<"keyward.v1.AuditEvent"> & {
   time?: Timestamp | undefined;
 
   /**
-   * The admin's email, "service", or "bootstrap".
+   * The admin's email (or key:<id> when the key has none), "service", or
+   * "bootstrap". The last two are reserved: only the service's own callers,
+   * which act without a key (actor_key_id empty), appear under them.
    *
    * @generated from field: string actor = 3;
    */
@@ -70,6 +72,13 @@ export type AuditEvent = Message<"keyward.v1.AuditEvent"> & {
    * @generated from field: string export_id = 8;
    */
   exportId: string;
+
+  /**
+   * The admin key that acted; empty when the service itself acted.
+   *
+   * @generated from field: string actor_key_id = 9;
+   */
+  actorKeyId: string;
 };
 
 /**

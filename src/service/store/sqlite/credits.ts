@@ -36,13 +36,14 @@ export function createCreditStatements(db: Database.Database): CreditStatements 
   );
   const refillOne = db.prepare<[{ keyId: string; amount: number; at: number; expected: number | null }]>(
     `UPDATE keys
-        SET remaining = @amount, refill = json_set(refill, '$.lastRefillAt', @at)
+        SET remaining = @amount, refill = json_set(refill, '$.lastRefillAt', @at), version = version + 1
       WHERE id = @keyId AND refill IS NOT NULL
         AND json_extract(refill, '$.lastRefillAt') IS @expected`,
   );
   const refillAll = db.prepare<[{ at: number; daily: number; monthly: string }], string>(
     `UPDATE keys
-        SET remaining = json_extract(refill, '$.amount'), refill = json_set(refill, '$.lastRefillAt', @at)
+        SET remaining = json_extract(refill, '$.amount'), refill = json_set(refill, '$.lastRefillAt', @at),
+            version = version + 1
       WHERE refill IS NOT NULL AND revoked_at IS NULL
         AND coalesce(json_extract(refill, '$.lastRefillAt'), 0) < CASE json_extract(refill, '$.interval')
               WHEN 'daily' THEN @daily

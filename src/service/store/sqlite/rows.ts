@@ -49,6 +49,7 @@ export interface KeyColumns {
   ratelimits: string;
   remaining: number | null;
   refill: string | null;
+  version: number;
 }
 
 /** Every column of `keys`, in the order keyColumnsFromValues reads them. */
@@ -80,6 +81,7 @@ export const KEY_COLUMN_NAMES = [
   "ratelimits",
   "remaining",
   "refill",
+  "version",
 ] as const satisfies readonly (keyof KeyColumns)[];
 
 /**
@@ -116,6 +118,7 @@ export function keyColumnsFromValues(v: readonly unknown[]): KeyColumns {
     ratelimits: v[24] as string,
     remaining: v[25] as number | null,
     refill: v[26] as string | null,
+    version: v[27] as number,
   };
 }
 
@@ -148,6 +151,7 @@ export function keyToColumns(key: KeyRecord): KeyColumns {
     ratelimits: JSON.stringify(key.ratelimits),
     remaining: key.remaining,
     refill: key.refill === null ? null : JSON.stringify(key.refill),
+    version: key.version,
   };
 }
 
@@ -180,6 +184,7 @@ export function keyFromColumns(row: KeyColumns): KeyRecord {
     ratelimits: JSON.parse(row.ratelimits) as RateLimitRule[],
     remaining: row.remaining,
     refill: row.refill === null ? null : (JSON.parse(row.refill) as RefillRule),
+    version: row.version,
   };
 }
 
@@ -235,6 +240,7 @@ export interface AuditColumns {
   id: number;
   at: number;
   actor: string;
+  actor_key_id: string | null;
   action: string;
   key_id: string | null;
   export_id: string | null;
@@ -246,6 +252,7 @@ export function auditToColumns(entry: AuditEntry): Omit<AuditColumns, "id"> {
   return {
     at: entry.at,
     actor: entry.actor,
+    actor_key_id: entry.actorKeyId,
     action: entry.action,
     key_id: entry.keyId,
     export_id: entry.exportId,
@@ -259,6 +266,7 @@ export function auditFromColumns(row: AuditColumns): AuditRow {
     id: row.id,
     at: row.at,
     actor: row.actor,
+    actorKeyId: row.actor_key_id,
     action: row.action as AuditAction,
     keyId: row.key_id,
     exportId: row.export_id,

@@ -106,6 +106,12 @@ const MIGRATIONS: readonly string[] = [
     value INTEGER
   ) WITHOUT ROWID;
   `,
+  // Every write is decided against the version it read (see KeyRecord.version);
+  // audit rows name the acting key beside the acting name.
+  `
+  ALTER TABLE keys ADD COLUMN version INTEGER NOT NULL DEFAULT 1;
+  ALTER TABLE audit_events ADD COLUMN actor_key_id TEXT;
+  `,
 ];
 
 /** The schema version this code writes. */

@@ -1,5 +1,5 @@
 import type Database from "better-sqlite3";
-import { NotFoundError } from "../../keys/errors.js";
+import { ConflictError, NotFoundError } from "../../keys/errors.js";
 import type { AuditEntry, ExportRecord, KeyRecord, SweepOptions, SweepResult, UsageBatch } from "../../keys/model.js";
 import { createCreditStatements } from "./credits.js";
 import {
@@ -23,8 +23,12 @@ import { createUsageWriter } from "./usage-writer.js";
  */
 export interface StoreWrites {
   insertKey(key: KeyRecord, audit: AuditEntry): void;
-  /** Throws NotFoundError when the key does not exist. */
+  /**
+   * Writes `key` if the stored row is still at `key.version - 1`. Throws
+   * NotFoundError when the key does not exist, ConflictError when it moved on.
+   */
   updateKey(key: KeyRecord, audit: AuditEntry, writeCredits: boolean): void;
+  /** As updateKey for `previous`; `created` is inserted only if that write succeeds. */
   rotateKey(previous: KeyRecord, created: KeyRecord, audit: AuditEntry): void;
   insertExport(record: ExportRecord, audit: AuditEntry): void;
   /** Throws NotFoundError when the export does not exist. */
@@ -39,8 +43,9 @@ export interface StoreWrites {
 export type WriteOp = keyof StoreWrites;
 
 // Written once at insert: identity, the token's hash, provenance. The usage
-// counters belong to applyUsage (and inactive_since to it and the sweep), so a
-// record read before a flush cannot roll them back.
+// counters belong to applyUsage (and inactive_since to it and the sweep), and
+// the rotation reminder to the sweep, so a record read before a flush or a
+// sweep cannot roll them back.
 const KEY_COLUMNS_NOT_UPDATED = new Set<string>([
   "id",
   "hash",
@@ -51,6 +56,7 @@ const KEY_COLUMNS_NOT_UPDATED = new Set<string>([
   "last_used_at",
   "request_count",
   "inactive_since",
+  "rotation_notified_at",
 ]);
 
 const EXPORT_COLUMNS = [
@@ -75,10 +81,13 @@ function insertSql(table: string, columns: readonly string[]): string {
   return `INSERT INTO ${table} (${columns.join(", ")}) VALUES (${columns.map((c) => `@${c}`).join(", ")})`;
 }
 
-function updateSql(table: string, columns: readonly string[], skip: Set<string>): string {
+function updateSql(table: string, columns: readonly string[], skip: Set<string>, where = ""): string {
   const sets = columns.filter((c) => !skip.has(c)).map((c) => `${c} = @${c}`);
-  return `UPDATE ${table} SET ${sets.join(", ")} WHERE id = @id`;
+  return `UPDATE ${table} SET ${sets.join(", ")} WHERE id = @id${where}`;
 }
+
+/** A key write lands only on the version it was decided against (the record carries the next one). */
+const IF_UNCHANGED = " AND version = @version - 1";
 
 /** Prepares every write statement once on `db`. */
 export function createStoreWrites(db: Database.Database): StoreWrites {
@@ -86,13 +95,23 @@ export function createStoreWrites(db: Database.Database): StoreWrites {
   // `remaining` is written only when an update names it: otherwise a record
   // read before a concurrent spend would give the spent credits back.
   const updateKeyRow = db.prepare<[KeyColumns]>(
-    updateSql("keys", KEY_COLUMN_NAMES, new Set([...KEY_COLUMNS_NOT_UPDATED, "remaining"])),
+    updateSql("keys", KEY_COLUMN_NAMES, new Set([...KEY_COLUMNS_NOT_UPDATED, "remaining"]), IF_UNCHANGED),
   );
   const updateKeyRowWithCredits = db.prepare<[KeyColumns]>(
-    updateSql("keys", KEY_COLUMN_NAMES, KEY_COLUMNS_NOT_UPDATED),
+    updateSql("keys", KEY_COLUMN_NAMES, KEY_COLUMNS_NOT_UPDATED, IF_UNCHANGED),
   );
+  const keyExists = db.prepare<[string], number>("SELECT 1 FROM keys WHERE id = ?").pluck();
   const insertAuditRow = db.prepare<[Omit<AuditColumns, "id">]>(
-    insertSql("audit_events", ["at", "actor", "action", "key_id", "export_id", "summary", "changed_fields"]),
+    insertSql("audit_events", [
+      "at",
+      "actor",
+      "actor_key_id",
+      "action",
+      "key_id",
+      "export_id",
+      "summary",
+      "changed_fields",
+    ]),
   );
   const insertExportRow = db.prepare<[ExportColumns]>(insertSql("exports", EXPORT_COLUMNS));
   const updateExportRow = db.prepare<[ExportColumns]>(updateSql("exports", EXPORT_COLUMNS, EXPORT_COLUMNS_NOT_UPDATED));
@@ -100,7 +119,9 @@ export function createStoreWrites(db: Database.Database): StoreWrites {
 
   function updateExisting(key: KeyRecord, writeCredits: boolean): void {
     const statement = writeCredits ? updateKeyRowWithCredits : updateKeyRow;
-    if (statement.run(keyToColumns(key)).changes === 0) throw new NotFoundError("key", key.id);
+    if (statement.run(keyToColumns(key)).changes === 1) return;
+    if (keyExists.get(key.id) === undefined) throw new NotFoundError("key", key.id);
+    throw new ConflictError(`key ${key.id} was changed by another write; read it again`);
   }
 
   return {
@@ -113,8 +134,8 @@ export function createStoreWrites(db: Database.Database): StoreWrites {
       insertAuditRow.run(auditToColumns(audit));
     }),
     rotateKey: db.transaction((previous: KeyRecord, created: KeyRecord, audit: AuditEntry) => {
-      insertKeyRow.run(keyToColumns(created));
       updateExisting(previous, false);
+      insertKeyRow.run(keyToColumns(created));
       insertAuditRow.run(auditToColumns(audit));
     }),
     insertExport: db.transaction((record: ExportRecord, audit: AuditEntry) => {

@@ -20,15 +20,15 @@ export function createSweep(
   // A key already scheduled for revocation (rotation grace) keeps its own reason.
   const autoRevoke = db.prepare<[{ now: number; revokeBefore: number }], KeyColumns>(
     `UPDATE keys
-        SET revoked_at = @now, revocation_reason = 'inactive', updated_at = @now
+        SET revoked_at = @now, revocation_reason = 'inactive', updated_at = @now, version = version + 1
       WHERE revoked_at IS NULL AND ${NOT_EXPIRED} AND ${IDLE_SINCE} <= @revokeBefore
       RETURNING *`,
   );
   const auditAutoRevoke = db.prepare<
     [{ ids: string; at: number; actor: string; exportId: string | null; summary: string; changedFields: string }]
   >(
-    `INSERT INTO audit_events (at, actor, action, key_id, export_id, summary, changed_fields)
-     SELECT @at, @actor, 'key.auto_revoke', value, @exportId, @summary, @changedFields
+    `INSERT INTO audit_events (at, actor, actor_key_id, action, key_id, export_id, summary, changed_fields)
+     SELECT @at, @actor, NULL, 'key.auto_revoke', value, @exportId, @summary, @changedFields
        FROM json_each(@ids)`,
   );
   // Same rule as the "inactive" status; a disabled key is "disabled", not inactive.

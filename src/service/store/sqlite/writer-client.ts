@@ -1,5 +1,5 @@
 import { Worker } from "node:worker_threads";
-import { NotFoundError } from "../../keys/errors.js";
+import { ConflictError, NotFoundError } from "../../keys/errors.js";
 import type { UsageBatch } from "../../keys/model.js";
 import { packUsage, transferList } from "./packed-usage.js";
 import type { StoreWrites, WriteOp } from "./store-writes.js";
@@ -50,8 +50,9 @@ export class WriterThread {
       this.worker.postMessage({ ...body, id }, transfer);
     });
     if (!response.ok) {
-      const { message, notFound } = response.error;
-      throw notFound ? new NotFoundError(notFound.what, notFound.id) : new Error(message);
+      const { message, notFound, conflict } = response.error;
+      if (notFound) throw new NotFoundError(notFound.what, notFound.id);
+      throw conflict ? new ConflictError(message) : new Error(message);
     }
     return response.result;
   }

@@ -8,10 +8,14 @@ export type WriterRequest =
   | { id: number; kind: "checkpoint" }
   | { id: number; kind: "close" };
 
-/** A failed write: its message, and what was not found when that was the reason (rethrown as NotFoundError). */
+/**
+ * A failed write: its message, and what was not found or found changed when
+ * that was the reason (rethrown as NotFoundError or ConflictError).
+ */
 export interface WriterFailure {
   message: string;
   notFound?: { what: string; id: string };
+  conflict?: true;
 }
 
 export type WriterResponse =

@@ -1,5 +1,5 @@
 import { parentPort, workerData } from "node:worker_threads";
-import { NotFoundError } from "../../keys/errors.js";
+import { ConflictError, NotFoundError } from "../../keys/errors.js";
 import { openDatabase } from "./open-database.js";
 import { type PackedUsage, unpackUsage } from "./packed-usage.js";
 import { createStoreWrites } from "./store-writes.js";
@@ -30,6 +30,7 @@ const timer = setInterval(() => {
 
 function failure(error: unknown): WriterFailure {
   if (error instanceof NotFoundError) return { message: error.message, notFound: { what: error.what, id: error.id } };
+  if (error instanceof ConflictError) return { message: error.message, conflict: true };
   return { message: error instanceof Error ? error.message : String(error) };
 }
 
