@@ -1,6 +1,6 @@
 import { TRPCError } from "@trpc/server";
 import type { VerifyKeyResponse } from "../gen/keyward/v1/verify_pb.js";
-import type { GatewayContext } from "./context.js";
+import { type GatewayContext, REPEATED_AUTHORIZATION } from "./context.js";
 import { verifyCodeWords } from "./enums.js";
 import { ADMIN_SCOPE, MEMBER_SCOPE } from "./scopes.js";
 import { middleware, publicProcedure } from "./trpc.js";
@@ -33,6 +33,9 @@ export function bearerToken(header: string | undefined): string | undefined {
 
 /** Verifies the caller's key and derives their role; throws UNAUTHORIZED, FORBIDDEN or TOO_MANY_REQUESTS. */
 export async function authenticate(ctx: GatewayContext): Promise<Principal> {
+  if (ctx.authorization === REPEATED_AUTHORIZATION) {
+    throw new TRPCError({ code: "UNAUTHORIZED", message: "send exactly one Authorization header" });
+  }
   const token = bearerToken(ctx.authorization);
   if (!token) {
     throw new TRPCError({

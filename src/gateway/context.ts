@@ -1,5 +1,6 @@
 import type { IncomingMessage } from "node:http";
 import type { Logger } from "../shared/logger.js";
+import { isRepeatedHeader } from "../shared/raw-headers.js";
 import type { Principal } from "./auth.js";
 import type { KeyServiceClient } from "./service-client.js";
 
@@ -50,7 +51,10 @@ export function createHTTPContextFactory(deps: ContextDeps) {
     const url = req.url ?? "/";
     const q = url.indexOf("?");
     return createContext(deps, {
-      authorization: req.headers.authorization,
+      // Node keeps the first of repeated headers: a right and a wrong key must not pass by their order.
+      authorization: isRepeatedHeader(req.rawHeaders, "authorization")
+        ? REPEATED_AUTHORIZATION
+        : req.headers.authorization,
       request: {
         ip: clientIp(req.socket.remoteAddress),
         method: req.method,
@@ -61,6 +65,9 @@ export function createHTTPContextFactory(deps: ContextDeps) {
     });
   };
 }
+
+/** Stands for an Authorization header sent more than once; authenticate refuses it. */
+export const REPEATED_AUTHORIZATION = "\u0000repeated";
 
 /** A dual-stack socket reports IPv4 clients as ::ffff:a.b.c.d; IPv4 CIDRs expect a.b.c.d. */
 function clientIp(address: string | undefined): string | undefined {

@@ -14,6 +14,13 @@ export interface ServiceAuth {
 const BEARER = /^bearer\s+/i;
 
 /**
+ * What the transports put in place of an `authorization` sent more than once:
+ * Node keeps only the first of them, so a right and a wrong one would pass or
+ * fail by their order. No bearer token can equal it (it has a space).
+ */
+export const AMBIGUOUS_AUTHORIZATION = "ambiguous authorization";
+
+/**
  * Both sides are hashed to 32 bytes first so that timingSafeEqual compares
  * equal lengths and the time taken says nothing about the expected token's
  * length or prefix. Messages never echo what was presented.
@@ -25,6 +32,9 @@ export function createServiceAuth(serviceToken: string): ServiceAuth {
       const value = headers.get("authorization");
       if (value === null || value === "") {
         throw new ConnectError("authorization: a service token is required (Bearer)", Code.Unauthenticated);
+      }
+      if (value === AMBIGUOUS_AUTHORIZATION) {
+        throw new ConnectError("authorization: send exactly one authorization header", Code.Unauthenticated);
       }
       const match = BEARER.exec(value);
       const presented = match === null ? "" : value.slice(match[0].length).trim();

@@ -4,6 +4,8 @@ import type { ServiceImpl } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { Logger } from "pino";
 import { KeyService } from "../../gen/keyward/v1/key_service_pb.js";
+import { isRepeatedHeader } from "../../shared/raw-headers.js";
+import { AMBIGUOUS_AUTHORIZATION } from "../mapping/credentials.js";
 import { ACCEPTED_COMPRESSIONS, guardMalformedBinary, rejectMalformedRequests } from "./connect-malformed-guard.js";
 
 export interface ConnectServerOptions {
@@ -66,6 +68,9 @@ export async function createConnectServer(
         },
       );
       return;
+    }
+    if (req.headers.authorization !== undefined && isRepeatedHeader(req.rawHeaders, "authorization")) {
+      req.headers.authorization = AMBIGUOUS_AUTHORIZATION;
     }
     const socket = req.socket;
     // An answer written before the body was read (only a refusal: connect-node

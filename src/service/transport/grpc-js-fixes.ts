@@ -1,5 +1,8 @@
+import type { IncomingHttpHeaders, ServerHttp2Stream } from "node:http2";
 import * as grpc from "@grpc/grpc-js";
 import { BaseServerInterceptingCall } from "@grpc/grpc-js/build/src/server-interceptors.js";
+import { isRepeatedHeader } from "../../shared/raw-headers.js";
+import { AMBIGUOUS_AUTHORIZATION } from "../mapping/credentials.js";
 
 /**
  * Three answers grpc-js gives to malformed calls before any handler or
@@ -17,6 +20,11 @@ import { BaseServerInterceptingCall } from "@grpc/grpc-js/build/src/server-inter
  * 3. A grpc-timeout longer than a Node timer can wait (2^31 ms, ~24.8 days):
  *    grpc-js truncates it to 32 bits, so a 30-day deadline wrapped around and
  *    the call failed at once with DEADLINE_EXCEEDED. It is clamped instead.
+ * 4. `authorization` sent twice: Node's HTTP/2 keeps the first value only, so
+ *    a right and a wrong credential passed or failed by their order. The
+ *    stream handler (grpc-js's private Server methods) now sees the raw
+ *    headers and marks such a call ambiguous; the credential check answers it
+ *    UNAUTHENTICATED.
  */
 export function applyGrpcJsFixes(): void {
   const prototype = BaseServerInterceptingCall.prototype as unknown as Record<string | symbol, unknown>;
@@ -51,8 +59,33 @@ export function applyGrpcJsFixes(): void {
     handleTimeout.call(this, ms > MAX_TIMER_MS ? `${Math.floor(MAX_TIMER_MS / 1000)}S` : header);
   } satisfies HandleTimeout;
 
+  const server = grpc.Server.prototype as unknown as Record<string, unknown>;
+  for (const name of ["_streamHandler", "_channelzHandler"]) {
+    const original = server[name] as StreamHandler | undefined;
+    if (typeof original !== "function") continue;
+    server[name] = function (this: unknown, interceptors, stream, headers, flags, rawHeaders) {
+      if (
+        headers.authorization !== undefined &&
+        rawHeaders !== undefined &&
+        isRepeatedHeader(rawHeaders, "authorization")
+      ) {
+        headers.authorization = AMBIGUOUS_AUTHORIZATION;
+      }
+      return original.call(this, interceptors, stream, headers, flags, rawHeaders);
+    } satisfies StreamHandler;
+  }
+
   prototype[APPLIED] = true;
 }
+
+type StreamHandler = (
+  this: unknown,
+  interceptors: unknown,
+  stream: ServerHttp2Stream,
+  headers: IncomingHttpHeaders,
+  flags?: number,
+  rawHeaders?: string[],
+) => void;
 
 type Decompress = (this: unknown, message: Buffer, encoding: string) => Buffer | Promise<Buffer>;
 type HandleTimeout = (this: Call, header: unknown) => void;
