@@ -1,8 +1,8 @@
 import { TRPCError } from "@trpc/server";
 import type { VerifyKeyResponse } from "../gen/keyward/v1/verify_pb.js";
 import { type GatewayContext, REPEATED_AUTHORIZATION } from "./context.js";
-import { verifyCodeWords } from "./enums.js";
-import { ADMIN_SCOPE, MEMBER_SCOPE } from "./scopes.js";
+import { verifyCodeWords } from "../shared/contract/enums.js";
+import { ADMIN_SCOPE, MEMBER_SCOPE } from "../shared/contract/scopes.js";
 import { middleware, publicProcedure } from "./trpc.js";
 
 /**

@@ -2,7 +2,7 @@ import type { IncomingMessage } from "node:http";
 import type { Logger } from "../shared/logger.js";
 import { isRepeatedHeader } from "../shared/raw-headers.js";
 import type { Principal } from "./auth.js";
-import type { KeyServiceClient } from "./service-client.js";
+import type { KeyServiceClient } from "../shared/contract/service-client.js";
 
 /** What the caller's request looked like; passed to VerifyKey so the admin key's own log and CIDR checks see it. */
 export interface RequestInfo {

@@ -2,19 +2,19 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { Queue } from "bullmq";
 import type { Config } from "../config.js";
 import type { Logger } from "../shared/logger.js";
-import { closeBullmq } from "../workers/close-bullmq.js";
-import { exportsDir } from "../workers/exports/export-files.js";
-import { exportLinkSecret, publicBaseUrl } from "../workers/links.js";
+import { closeBullmq } from "../shared/queues/close-bullmq.js";
+import { exportsDir } from "../shared/exports/export-files.js";
+import { exportLinkSecret, publicBaseUrl } from "../shared/exports/links.js";
 import {
   EXPORT_JOB,
   EXPORT_QUEUE,
   exportJobOptions,
   producerConnection,
   resolveQueuePrefix,
-} from "../workers/queues.js";
-import { createRedisMonitor, type RedisMonitor } from "../workers/redis-monitor.js";
+} from "../shared/queues/queues.js";
+import { createRedisMonitor, type RedisMonitor } from "../shared/queues/redis-monitor.js";
 import { createExportDownloadHandler } from "./export-download.js";
-import type { KeyServiceClient } from "./service-client.js";
+import type { KeyServiceClient } from "../shared/contract/service-client.js";
 
 /** Thrown by enqueue when Redis cannot take the job now; exports.create answers 503. */
 export class ExportQueueUnavailableError extends Error {

@@ -6,7 +6,7 @@ import {
   PERMISSION_WORDS,
   REFILL_INTERVAL_WORDS,
   VERIFY_CODE_WORDS,
-} from "./enums.js";
+} from "../shared/contract/enums.js";
 
 /**
  * The gateway's input fields, with the proto's limits (key.proto,

@@ -11,7 +11,7 @@ import { startGatewayExports } from "./export-queue.js";
 import { createGatewayMetrics, routeLabel } from "./gateway-metrics.js";
 import { sendError, sendJson, setSecurityHeaders } from "./http-responses.js";
 import { appRouter } from "./routers/_app.js";
-import { createServiceClient } from "./service-client.js";
+import { createServiceClient } from "../shared/contract/service-client.js";
 
 /** Request bodies are small JSON inputs; claims (4 KiB) are the largest field. */
 export const MAX_BODY_BYTES = 1024 * 1024;

@@ -2,12 +2,12 @@ import { join } from "node:path";
 import { Queue, Worker } from "bullmq";
 import type { Transporter } from "nodemailer";
 import { type Config, parseDuration } from "../config.js";
-import { createServiceClient } from "../gateway/service-client.js";
+import { createServiceClient } from "../shared/contract/service-client.js";
 import type { Logger } from "../shared/logger.js";
-import { closeBullmq } from "./close-bullmq.js";
-import { exportsDir } from "./exports/export-files.js";
+import { closeBullmq } from "../shared/queues/close-bullmq.js";
+import { exportsDir } from "../shared/exports/export-files.js";
 import { createExportProcessor } from "./exports/export-job.js";
-import { exportLinkSecret, publicBaseUrl } from "./links.js";
+import { exportLinkSecret, publicBaseUrl } from "../shared/exports/links.js";
 import { createMailer } from "./mail/mailer.js";
 import {
   DEFAULT_EXPORT_BACKOFF_MS,
@@ -18,8 +18,8 @@ import {
   SWEEP_JOB,
   SWEEP_QUEUE,
   workerConnection,
-} from "./queues.js";
-import { createRedisMonitor, redisHost } from "./redis-monitor.js";
+} from "../shared/queues/queues.js";
+import { createRedisMonitor, redisHost } from "../shared/queues/redis-monitor.js";
 import { createSweepProcessor } from "./sweeps/sweep-job.js";
 import type { SweepSummary } from "./sweeps/sweep-report.js";
 import { scheduleSweeps } from "./sweeps/sweep-scheduler.js";

@@ -8,7 +8,7 @@
  */
 import * as crypto from "node:crypto";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { exportDownloadPath, signExportLink, verifyExportLink } from "../../src/workers/links.js";
+import { exportDownloadPath, signExportLink, verifyExportLink } from "../../src/shared/exports/links.js";
 
 vi.mock("node:crypto", async (importOriginal) => {
   const actual = await importOriginal<typeof import("node:crypto")>();

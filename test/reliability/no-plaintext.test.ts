@@ -13,7 +13,7 @@
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { asActor } from "../../src/gateway/service-client.js";
+import { asActor } from "../../src/shared/contract/service-client.js";
 import { captureLogger, linkIn, type Stack, startStack } from "../integration/workers/harness.js";
 import { createKeyServiceGrpcClient } from "../support/grpc-client.js";
 

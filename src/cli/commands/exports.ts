@@ -1,5 +1,5 @@
 import { type Command, Option } from "commander";
-import { EXPORT_STATE_WORDS } from "../../gateway/words.js";
+import { EXPORT_STATE_WORDS } from "../../shared/contract/words.js";
 import { renderFields, renderTable } from "../format/table.js";
 import { relativeTime, timeWithRelative } from "../format/time.js";
 import { printJson, printLine } from "../io.js";

@@ -1,6 +1,6 @@
 import { type Command, Option } from "commander";
-import type { KeyJson } from "../../gateway/json.js";
-import { KEY_STATUS_WORDS, PERMISSION_WORDS, VERIFY_CODE_WORDS } from "../../gateway/words.js";
+import type { KeyJson } from "../../shared/contract/json.js";
+import { KEY_STATUS_WORDS, PERMISSION_WORDS, VERIFY_CODE_WORDS } from "../../shared/contract/words.js";
 import { UsageError } from "../errors.js";
 import { keyDetails, keysTable } from "../format/key.js";
 import { renderTable } from "../format/table.js";

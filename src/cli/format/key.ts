@@ -1,4 +1,4 @@
-import type { KeyJson } from "../../gateway/json.js";
+import type { KeyJson } from "../../shared/contract/json.js";
 import type { Palette } from "./color.js";
 import { renderFields, renderTable } from "./table.js";
 import { relativeTime, timeWithRelative } from "./time.js";

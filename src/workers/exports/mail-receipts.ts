@@ -1,6 +1,6 @@
 import { mkdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { isSafeExportId } from "./export-files.js";
+import { isSafeExportId } from "../../shared/exports/export-files.js";
 
 /**
  * A record that an export's mail went out, next to its file, so a job that

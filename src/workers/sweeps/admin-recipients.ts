@@ -1,5 +1,5 @@
-import { ADMIN_SCOPE } from "../../gateway/scopes.js";
-import type { KeyServiceClient } from "../../gateway/service-client.js";
+import { ADMIN_SCOPE } from "../../shared/contract/scopes.js";
+import type { KeyServiceClient } from "../../shared/contract/service-client.js";
 import { KeyStatus } from "../../gen/keyward/v1/key_pb.js";
 import { isEmail } from "../mail/address.js";
 

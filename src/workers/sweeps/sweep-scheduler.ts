@@ -1,5 +1,5 @@
 import type { Queue } from "bullmq";
-import { SWEEP_JOB, SWEEP_SCHEDULER_ID } from "../queues.js";
+import { SWEEP_JOB, SWEEP_SCHEDULER_ID } from "../../shared/queues/queues.js";
 
 /**
  * Creates or updates the one maintenance schedule. Every worker process calls

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { asActor } from "../../../src/gateway/service-client.js";
+import { asActor } from "../../../src/shared/contract/service-client.js";
 import { eventually, failure, type Harness, startHarness } from "./harness.js";
 
 /** Admins are keys too: sign-in by Bearer token, roles by scope, checked on every call. */

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { GatewayClient } from "../../../src/cli/client.js";
-import { asActor } from "../../../src/gateway/service-client.js";
+import { asActor } from "../../../src/shared/contract/service-client.js";
 import { eventually, failure, type Harness, startHarness, UNKNOWN_ID } from "./harness.js";
 
 let h: Harness;

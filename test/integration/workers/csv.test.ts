@@ -1,7 +1,7 @@
 import { Readable } from "node:stream";
 import { text } from "node:stream/consumers";
 import { describe, expect, it } from "vitest";
-import { createCsvStringifier } from "../../../src/workers/exports/csv.js";
+import { createCsvStringifier } from "../../../src/shared/exports/csv.js";
 import { parseCsv } from "./harness.js";
 
 async function csvOf(rows: Array<Record<string, string | number>>, resource: "api_keys" | "key_logs" = "key_logs") {

@@ -1,9 +1,9 @@
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { ExportJson } from "../../../src/gateway/json.js";
-import { KEY_COLUMNS } from "../../../src/workers/exports/csv.js";
-import { exportDownloadUrl, exportLinkSecret } from "../../../src/workers/links.js";
+import type { ExportJson } from "../../../src/shared/contract/json.js";
+import { KEY_COLUMNS } from "../../../src/shared/exports/csv.js";
+import { exportDownloadUrl, exportLinkSecret } from "../../../src/shared/exports/links.js";
 import { linkIn, parseCsv, type Stack, startStack } from "./harness.js";
 
 const DAY = 86_400_000;

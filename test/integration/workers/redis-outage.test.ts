@@ -1,6 +1,6 @@
 import { Queue } from "bullmq";
 import { afterEach, describe, expect, it } from "vitest";
-import { EXPORT_QUEUE, workerConnection } from "../../../src/workers/queues.js";
+import { EXPORT_QUEUE, workerConnection } from "../../../src/shared/queues/queues.js";
 import {
   captureLogger,
   eventually,

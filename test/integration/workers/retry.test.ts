@@ -50,7 +50,7 @@ describe("export retries", () => {
 
     // The same job id again, as after a lost completion: the queue or the processor must make it a no-op.
     const { Queue } = await import("bullmq");
-    const { EXPORT_JOB, EXPORT_QUEUE, workerConnection } = await import("../../../src/workers/queues.js");
+    const { EXPORT_JOB, EXPORT_QUEUE, workerConnection } = await import("../../../src/shared/queues/queues.js");
     const queue = new Queue(EXPORT_QUEUE, { connection: workerConnection(s.config.REDIS_URL), prefix: s.prefix });
     const job = await queue.getJob(id);
     await job?.remove();

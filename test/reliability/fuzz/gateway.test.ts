@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { type Config, loadConfig } from "../../../src/config.js";
 import { appRouter } from "../../../src/gateway/routers/_app.js";
-import { ADMIN_SCOPE, MEMBER_SCOPE } from "../../../src/gateway/scopes.js";
+import { ADMIN_SCOPE, MEMBER_SCOPE } from "../../../src/shared/contract/scopes.js";
 import { type RunningGateway, startGateway } from "../../../src/gateway/server.js";
 import { dropPrefix, SHARED_REDIS_URL } from "../../integration/workers/harness.js";
 import { describeFailures, type FuzzService, rssBound, runCampaign, startFuzzService, summary } from "./campaign.js";

@@ -1,7 +1,7 @@
 import { Agent } from "node:http";
 import { type Client, createClient, type Interceptor } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
-import { KeyService } from "../gen/keyward/v1/key_service_pb.js";
+import { KeyService } from "../../gen/keyward/v1/key_service_pb.js";
 
 /** The key service as the gateway (and the CLI's bootstrap) calls it. */
 export type KeyServiceClient = Client<typeof KeyService>;

@@ -4,7 +4,7 @@ import { mkdir, readdir, rename, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import type { KeyServiceClient } from "../../gateway/service-client.js";
+import type { KeyServiceClient } from "../contract/service-client.js";
 import { createCsvStringifier, type ExportResourceName, keyLogRow, keyRow } from "./csv.js";
 
 /**

@@ -1,6 +1,6 @@
 import { type Timestamp, timestampDate } from "@bufbuild/protobuf/wkt";
 import { type Stringifier, stringify } from "csv-stringify";
-import { keyStatusWords, permissionWords, verifyCodeWords } from "../../gateway/enums.js";
+import { keyStatusWords, permissionWords, verifyCodeWords } from "../contract/enums.js";
 import type { Key } from "../../gen/keyward/v1/key_pb.js";
 import type { KeyLog } from "../../gen/keyward/v1/usage_pb.js";
 

@@ -1,5 +1,5 @@
 import { Redis } from "ioredis";
-import type { Logger } from "../shared/logger.js";
+import type { Logger } from "../logger.js";
 import { reconnectDelay } from "./queues.js";
 
 /** Whether Redis answers, as one small connection sees it. */

@@ -4,7 +4,7 @@ import {
   ExportResourceSchema,
   type ExportState,
   ExportStateSchema,
-} from "../gen/keyward/v1/export_pb.js";
+} from "../../gen/keyward/v1/export_pb.js";
 import {
   type KeyStatus,
   KeyStatusSchema,
@@ -12,9 +12,9 @@ import {
   PermissionSchema,
   type RefillInterval,
   RefillIntervalSchema,
-} from "../gen/keyward/v1/key_pb.js";
-import { type Granularity, GranularitySchema } from "../gen/keyward/v1/usage_pb.js";
-import { type VerifyCode, VerifyCodeSchema } from "../gen/keyward/v1/verify_pb.js";
+} from "../../gen/keyward/v1/key_pb.js";
+import { type Granularity, GranularitySchema } from "../../gen/keyward/v1/usage_pb.js";
+import { type VerifyCode, VerifyCodeSchema } from "../../gen/keyward/v1/verify_pb.js";
 import {
   EXPORT_RESOURCE_WORDS,
   EXPORT_STATE_WORDS,

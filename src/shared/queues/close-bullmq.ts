@@ -1,5 +1,5 @@
 import type { Queue, Worker } from "bullmq";
-import type { Logger } from "../shared/logger.js";
+import type { Logger } from "../logger.js";
 
 type RedisClient = { status: string; disconnect(reconnect?: boolean): void };
 

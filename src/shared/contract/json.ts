@@ -1,9 +1,9 @@
 import type { JsonObject } from "@bufbuild/protobuf";
 import { type Timestamp, timestampDate } from "@bufbuild/protobuf/wkt";
-import type { AuditEvent } from "../gen/keyward/v1/audit_pb.js";
-import type { Export, ExportFilters } from "../gen/keyward/v1/export_pb.js";
-import type { Key, RateLimit, Refill } from "../gen/keyward/v1/key_pb.js";
-import type { KeyLog, UsageBucket } from "../gen/keyward/v1/usage_pb.js";
+import type { AuditEvent } from "../../gen/keyward/v1/audit_pb.js";
+import type { Export, ExportFilters } from "../../gen/keyward/v1/export_pb.js";
+import type { Key, RateLimit, Refill } from "../../gen/keyward/v1/key_pb.js";
+import type { KeyLog, UsageBucket } from "../../gen/keyward/v1/usage_pb.js";
 import {
   type ExportResourceWord,
   type ExportStateWord,
