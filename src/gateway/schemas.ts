@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { CLAIMS_MAX_DEPTH, pathTooDeep } from "../shared/contract/claims-depth.js";
 import {
   EXPORT_STATE_WORDS,
   GRANULARITY_WORDS,
@@ -44,11 +45,26 @@ export const ScopeSchema = z.string().regex(/^[a-z0-9_.:*-]{1,64}$/, "must be 1-
 export const ScopesSchema = z.array(ScopeSchema).max(50, "must hold at most 50 scopes");
 
 export const CLAIMS_MAX_BYTES = 4096;
-export const ClaimsSchema = z
+const ClaimsObjectSchema = z
   .record(z.string(), z.json())
   .refine((claims) => Buffer.byteLength(JSON.stringify(claims)) <= CLAIMS_MAX_BYTES, {
     message: "must be at most 4 KiB serialised as JSON",
   });
+/** Depth first, before zod's own recursive walk (or the service client's encoding) can meet the stack's end. */
+// Typed as the claims object for clients (z.custom checks nothing itself: the transform does).
+export const ClaimsSchema = z.custom<z.input<typeof ClaimsObjectSchema>>().transform((value, ctx): z.output<typeof ClaimsObjectSchema> => {
+  const tooDeep = pathTooDeep(value);
+  if (tooDeep !== undefined) {
+    ctx.addIssue({ code: "custom", path: tooDeep, message: `nested deeper than ${CLAIMS_MAX_DEPTH} levels` });
+    return z.NEVER;
+  }
+  const parsed = ClaimsObjectSchema.safeParse(value);
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) ctx.addIssue({ ...issue, code: "custom", message: issue.message });
+    return z.NEVER;
+  }
+  return parsed.data;
+});
 
 /** 1 second to 10 years (CreateKeyRequest.expires_in_seconds). */
 export const ExpiresInSecondsSchema = z

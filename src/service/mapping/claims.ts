@@ -1,8 +1,6 @@
 import type { JsonObject, JsonValue } from "@bufbuild/protobuf";
+import { CLAIMS_MAX_DEPTH as MAX_DEPTH } from "../../shared/contract/claims-depth.js";
 import { ValidationError } from "../keys/errors.js";
-
-/** Deeper than this is no claim set anyone means; it also bounds the walk below. */
-const MAX_DEPTH = 32;
 
 /**
  * Claims from a request's google.protobuf.Struct (protobuf-es gives it as a

@@ -4,6 +4,7 @@ import { BinaryReader, BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import type { Compression, UniversalHandler, UniversalServerRequest } from "@connectrpc/connect/protocol";
 import { compressionBrotli, compressionGzip } from "@connectrpc/connect-node";
+import { decodeFailure } from "./decode-failure.js";
 
 /*
  * connect-node answers a request body that is not a valid protobuf message
@@ -190,7 +191,7 @@ function parseError(bytes: Uint8Array, schema: DescMessage): string | undefined 
     fromBinary(schema, bytes);
     return undefined;
   } catch (error) {
-    return error instanceof Error ? error.message : String(error);
+    return decodeFailure(error);
   }
 }
 

@@ -1,5 +1,6 @@
 import { type DescMessage, type DescService, fromBinary, type Message, toBinary } from "@bufbuild/protobuf";
 import type * as grpc from "@grpc/grpc-js";
+import { decodeFailure } from "./decode-failure.js";
 import { decodeVerifyKeyRequest } from "./verify-codec.js";
 
 /**
@@ -46,7 +47,7 @@ export function createGrpcServiceDefinition(service: DescService): grpc.ServiceD
             ? decodeVerifyKeyRequest(bytes)
             : fromBinary(method.input, bytes);
         } catch (error) {
-          return new MalformedRequest(error instanceof Error ? error.message : String(error));
+          return new MalformedRequest(decodeFailure(error));
         }
       },
       responseSerialize: serializer(method.output),

@@ -1,8 +1,8 @@
 import { type Timestamp, timestampDate } from "@bufbuild/protobuf/wkt";
 import { type Stringifier, stringify } from "csv-stringify";
-import { keyStatusWords, permissionWords, verifyCodeWords } from "../contract/enums.js";
 import type { Key } from "../../gen/keyward/v1/key_pb.js";
 import type { KeyLog } from "../../gen/keyward/v1/usage_pb.js";
+import { keyStatusWords, permissionWords, verifyCodeWords } from "../contract/enums.js";
 
 /**
  * The CSV of an export: RFC 4180 (CRLF line ends, quotes where needed),
