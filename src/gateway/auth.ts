@@ -1,8 +1,8 @@
 import { TRPCError } from "@trpc/server";
 import type { VerifyKeyResponse } from "../gen/keyward/v1/verify_pb.js";
-import { type GatewayContext, REPEATED_AUTHORIZATION } from "./context.js";
 import { verifyCodeWords } from "../shared/contract/enums.js";
 import { ADMIN_SCOPE, MEMBER_SCOPE } from "../shared/contract/scopes.js";
+import { type GatewayContext, REPEATED_AUTHORIZATION } from "./context.js";
 import { middleware, publicProcedure } from "./trpc.js";
 
 /**
@@ -101,10 +101,27 @@ function rejection(response: VerifyKeyResponse): TRPCError {
   }
 }
 
-const authenticated = middleware(async ({ ctx, next }) => {
-  ctx.memo.principal ??= authenticate(ctx);
-  const principal = await ctx.memo.principal;
-  return next({ ctx: { principal } });
+/**
+ * Every call of a batch is authenticated when it starts. Reads share one
+ * verification of the key; a change waits for the batch's earlier changes,
+ * and once one has run the key is verified again, so a batch that revokes or
+ * disables its own key (`[keys.delete self, keys.create, …]`) makes no change
+ * after that: the later calls answer UNAUTHORIZED.
+ */
+const authenticated = middleware(async ({ ctx, type, next }) => {
+  const earlierChanges = ctx.memo.changes;
+  const run = async () => {
+    if (earlierChanges !== undefined) await earlierChanges.catch(() => undefined);
+    ctx.memo.principal ??= authenticate(ctx);
+    const principal = await ctx.memo.principal;
+    return next({ ctx: { principal } });
+  };
+  if (type !== "mutation") return run();
+  const change = run().finally(() => {
+    ctx.memo.principal = undefined;
+  });
+  ctx.memo.changes = change;
+  return change;
 });
 
 /** Any console key: admins and members may read everything. */

@@ -1,8 +1,8 @@
 import type { IncomingMessage } from "node:http";
+import type { KeyServiceClient } from "../shared/contract/service-client.js";
 import type { Logger } from "../shared/logger.js";
 import { isRepeatedHeader } from "../shared/raw-headers.js";
 import type { Principal } from "./auth.js";
-import type { KeyServiceClient } from "../shared/contract/service-client.js";
 
 /** What the caller's request looked like; passed to VerifyKey so the admin key's own log and CIDR checks see it. */
 export interface RequestInfo {
@@ -19,8 +19,11 @@ export interface GatewayContext {
   /** The Authorization header as sent; undefined when absent. Never logged. */
   authorization: string | undefined;
   request: RequestInfo;
-  /** Authentication runs at most once per context, however many calls a batch holds. */
-  memo: { principal?: Promise<Principal> };
+  /**
+   * What the calls of one batch share: the caller's authentication, until a
+   * change made by the batch itself (see auth.ts), and the last of its changes.
+   */
+  memo: { principal?: Promise<Principal>; changes?: Promise<unknown> };
 }
 
 export interface ContextDeps {

@@ -8,15 +8,15 @@ import { TRPCError } from "@trpc/server";
 import { getHTTPStatusCodeFromError } from "@trpc/server/http";
 import { TRPC_ERROR_CODES_BY_KEY } from "@trpc/server/rpc";
 import { type Export, ExportState } from "../gen/keyward/v1/export_pb.js";
-import type { Logger } from "../shared/logger.js";
+import { exportResourceWords } from "../shared/contract/enums.js";
+import type { KeyServiceClient } from "../shared/contract/service-client.js";
 import { exportFilePath, isSafeExportId, removeExportFiles } from "../shared/exports/export-files.js";
 import { verifyExportLink } from "../shared/exports/links.js";
+import type { Logger } from "../shared/logger.js";
 import { authenticate, type Principal } from "./auth.js";
 import { createHTTPContextFactory } from "./context.js";
-import { exportResourceWords } from "../shared/contract/enums.js";
 import { fromServiceError } from "./errors.js";
 import { sendError } from "./http-responses.js";
-import type { KeyServiceClient } from "../shared/contract/service-client.js";
 
 /** GET /exports/<id>/download: the one path this handler answers. */
 const DOWNLOAD_PATH = /^\/exports\/([^/]+)\/download$/;

@@ -1,10 +1,11 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { Queue } from "bullmq";
 import type { Config } from "../config.js";
-import type { Logger } from "../shared/logger.js";
-import { closeBullmq } from "../shared/queues/close-bullmq.js";
+import type { KeyServiceClient } from "../shared/contract/service-client.js";
 import { exportsDir } from "../shared/exports/export-files.js";
 import { exportLinkSecret, publicBaseUrl } from "../shared/exports/links.js";
+import type { Logger } from "../shared/logger.js";
+import { closeBullmq } from "../shared/queues/close-bullmq.js";
 import {
   EXPORT_JOB,
   EXPORT_QUEUE,
@@ -14,7 +15,6 @@ import {
 } from "../shared/queues/queues.js";
 import { createRedisMonitor, type RedisMonitor } from "../shared/queues/redis-monitor.js";
 import { createExportDownloadHandler } from "./export-download.js";
-import type { KeyServiceClient } from "../shared/contract/service-client.js";
 
 /** Thrown by enqueue when Redis cannot take the job now; exports.create answers 503. */
 export class ExportQueueUnavailableError extends Error {

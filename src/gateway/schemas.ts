@@ -52,19 +52,21 @@ const ClaimsObjectSchema = z
   });
 /** Depth first, before zod's own recursive walk (or the service client's encoding) can meet the stack's end. */
 // Typed as the claims object for clients (z.custom checks nothing itself: the transform does).
-export const ClaimsSchema = z.custom<z.input<typeof ClaimsObjectSchema>>().transform((value, ctx): z.output<typeof ClaimsObjectSchema> => {
-  const tooDeep = pathTooDeep(value);
-  if (tooDeep !== undefined) {
-    ctx.addIssue({ code: "custom", path: tooDeep, message: `nested deeper than ${CLAIMS_MAX_DEPTH} levels` });
-    return z.NEVER;
-  }
-  const parsed = ClaimsObjectSchema.safeParse(value);
-  if (!parsed.success) {
-    for (const issue of parsed.error.issues) ctx.addIssue({ ...issue, code: "custom", message: issue.message });
-    return z.NEVER;
-  }
-  return parsed.data;
-});
+export const ClaimsSchema = z
+  .custom<z.input<typeof ClaimsObjectSchema>>()
+  .transform((value, ctx): z.output<typeof ClaimsObjectSchema> => {
+    const tooDeep = pathTooDeep(value);
+    if (tooDeep !== undefined) {
+      ctx.addIssue({ code: "custom", path: tooDeep, message: `nested deeper than ${CLAIMS_MAX_DEPTH} levels` });
+      return z.NEVER;
+    }
+    const parsed = ClaimsObjectSchema.safeParse(value);
+    if (!parsed.success) {
+      for (const issue of parsed.error.issues) ctx.addIssue({ ...issue, code: "custom", message: issue.message });
+      return z.NEVER;
+    }
+    return parsed.data;
+  });
 
 /** 1 second to 10 years (CreateKeyRequest.expires_in_seconds). */
 export const ExpiresInSecondsSchema = z

@@ -3,6 +3,7 @@ import type { AddressInfo } from "node:net";
 import { ConnectError } from "@connectrpc/connect";
 import { createHTTPHandler } from "@trpc/server/adapters/standalone";
 import type { Config } from "../config.js";
+import { createServiceClient } from "../shared/contract/service-client.js";
 import type { Logger } from "../shared/logger.js";
 import { createHTTPContextFactory } from "./context.js";
 import { createCorsPolicy } from "./cors.js";
@@ -11,7 +12,6 @@ import { startGatewayExports } from "./export-queue.js";
 import { createGatewayMetrics, routeLabel } from "./gateway-metrics.js";
 import { sendError, sendJson, setSecurityHeaders } from "./http-responses.js";
 import { appRouter } from "./routers/_app.js";
-import { createServiceClient } from "../shared/contract/service-client.js";
 
 /** Request bodies are small JSON inputs; claims (4 KiB) are the largest field. */
 export const MAX_BODY_BYTES = 1024 * 1024;

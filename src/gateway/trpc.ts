@@ -7,13 +7,16 @@ import { fromServiceError, inputIssues } from "./errors.js";
  * are plain JSON (timestamps as ISO strings) so curl can call every procedure.
  */
 const t = initTRPC.context<GatewayContext>().create({
+  // Never a stack trace or a server path in an answer, whatever NODE_ENV says.
+  isDev: false,
   errorFormatter({ shape, error }) {
     // A 400 names the field: "name: must be 1-100 characters", data.field = "name".
     const issues = error.code === "BAD_REQUEST" ? inputIssues(error) : undefined;
+    const { stack: _stack, ...data } = shape.data;
     return {
       ...shape,
       message: issues ? issues.map((i) => `${i.field}: ${i.message}`).join("; ") : shape.message,
-      data: { ...shape.data, field: issues?.[0]?.field ?? null, issues: issues ?? null },
+      data: { ...data, field: issues?.[0]?.field ?? null, issues: issues ?? null },
     };
   },
 });

@@ -1,6 +1,6 @@
 import { z } from "zod";
-import { memberProcedure } from "../../auth.js";
 import { auditEventJson, nextPage } from "../../../shared/contract/json.js";
+import { memberProcedure } from "../../auth.js";
 import { defined, timestamp } from "../../request.js";
 import { IdSchema, PageSchema, TimeSchema } from "../../schemas.js";
 

@@ -3,13 +3,20 @@ import { ConnectError } from "@connectrpc/connect";
 import { TRPCError } from "@trpc/server";
 import { z } from "zod";
 import { ExportState } from "../../../gen/keyward/v1/export_pb.js";
+import {
+  EXPORT_RESOURCE_WORDS,
+  toExportResource,
+  toKeyStatus,
+  toPermission,
+  toVerifyCode,
+} from "../../../shared/contract/enums.js";
+import { exportJson, required } from "../../../shared/contract/json.js";
+import { asPrincipal } from "../../../shared/contract/service-client.js";
 import { writeExportFile } from "../../../shared/exports/export-files.js";
 import { failureText } from "../../../shared/exports/failure-text.js";
 import { exportDownloadUrl } from "../../../shared/exports/links.js";
 import { adminProcedure } from "../../auth.js";
-import { EXPORT_RESOURCE_WORDS, toExportResource, toKeyStatus, toPermission, toVerifyCode } from "../../../shared/contract/enums.js";
 import { ExportQueueUnavailableError, gatewayExportsFor } from "../../export-queue.js";
-import { exportJson, required } from "../../../shared/contract/json.js";
 import { defined, timestamp } from "../../request.js";
 import {
   DomainIdSchema,
@@ -20,7 +27,6 @@ import {
   TimeSchema,
   VerifyCodeSchema,
 } from "../../schemas.js";
-import { asPrincipal } from "../../../shared/contract/service-client.js";
 
 /** Up to this many rows the CSV is written during the request; above, a worker writes it and mails a link. */
 export const IMMEDIATE_EXPORT_MAX_ROWS = 1000;

@@ -1,6 +1,6 @@
 import { z } from "zod";
-import { memberProcedure } from "../../auth.js";
 import { exportJson, required } from "../../../shared/contract/json.js";
+import { memberProcedure } from "../../auth.js";
 import { IdSchema } from "../../schemas.js";
 
 export const GetExportInputSchema = z.strictObject({ id: IdSchema });

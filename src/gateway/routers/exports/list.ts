@@ -1,7 +1,7 @@
 import { z } from "zod";
-import { memberProcedure } from "../../auth.js";
 import { toExportState } from "../../../shared/contract/enums.js";
 import { exportJson, nextPage } from "../../../shared/contract/json.js";
+import { memberProcedure } from "../../auth.js";
 import { defined } from "../../request.js";
 import { ExportStateSchema, PageSchema } from "../../schemas.js";
 

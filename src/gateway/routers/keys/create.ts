@@ -1,8 +1,9 @@
 import type { JsonObject } from "@bufbuild/protobuf";
 import { z } from "zod";
-import { adminProcedure } from "../../auth.js";
 import { toPermission, toRefillInterval } from "../../../shared/contract/enums.js";
 import { keyJson, required } from "../../../shared/contract/json.js";
+import { asPrincipal } from "../../../shared/contract/service-client.js";
+import { adminProcedure } from "../../auth.js";
 import { defined } from "../../request.js";
 import {
   CidrsSchema,
@@ -18,7 +19,6 @@ import {
   ScopesSchema,
   SubjectSchema,
 } from "../../schemas.js";
-import { asPrincipal } from "../../../shared/contract/service-client.js";
 
 export const CreateKeyInputSchema = z
   .strictObject({

@@ -1,8 +1,8 @@
 import { z } from "zod";
-import { adminProcedure } from "../../auth.js";
 import { keyJson, required } from "../../../shared/contract/json.js";
-import { EtagSchema, IdSchema, ReasonSchema } from "../../schemas.js";
 import { asPrincipal } from "../../../shared/contract/service-client.js";
+import { adminProcedure } from "../../auth.js";
+import { EtagSchema, IdSchema, ReasonSchema } from "../../schemas.js";
 
 export const DeleteKeyInputSchema = z.strictObject({
   id: IdSchema,

@@ -1,7 +1,7 @@
 import { z } from "zod";
-import { memberProcedure } from "../../auth.js";
 import { toKeyStatus, toPermission } from "../../../shared/contract/enums.js";
 import { keyJson, nextPage } from "../../../shared/contract/json.js";
+import { memberProcedure } from "../../auth.js";
 import { defined } from "../../request.js";
 import {
   DomainIdSchema,

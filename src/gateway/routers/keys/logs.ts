@@ -1,7 +1,7 @@
 import { z } from "zod";
-import { memberProcedure } from "../../auth.js";
 import { toVerifyCode } from "../../../shared/contract/enums.js";
 import { keyLogJson, nextPage } from "../../../shared/contract/json.js";
+import { memberProcedure } from "../../auth.js";
 import { defined, timestamp } from "../../request.js";
 import { IdSchema, PageSchema, TimeSchema, VerifyCodeSchema } from "../../schemas.js";
 

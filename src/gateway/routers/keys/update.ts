@@ -1,10 +1,11 @@
 import type { JsonObject, MessageInitShape } from "@bufbuild/protobuf";
 import { z } from "zod";
 import type { UpdateKeyRequestSchema } from "../../../gen/keyward/v1/key_service_pb.js";
-import { adminProcedure } from "../../auth.js";
 import { toPermission, toRefillInterval } from "../../../shared/contract/enums.js";
-import { badInput } from "../../errors.js";
 import { keyJson, required } from "../../../shared/contract/json.js";
+import { asPrincipal } from "../../../shared/contract/service-client.js";
+import { adminProcedure } from "../../auth.js";
+import { badInput } from "../../errors.js";
 import { timestamp } from "../../request.js";
 import {
   CidrsSchema,
@@ -21,7 +22,6 @@ import {
   ScopesSchema,
   TimeSchema,
 } from "../../schemas.js";
-import { asPrincipal } from "../../../shared/contract/service-client.js";
 
 /**
  * No update mask here: the fields present are the fields that change, and

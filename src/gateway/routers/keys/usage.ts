@@ -1,7 +1,7 @@
 import { z } from "zod";
-import { memberProcedure } from "../../auth.js";
 import { toGranularity } from "../../../shared/contract/enums.js";
 import { usageBucketJson } from "../../../shared/contract/json.js";
+import { memberProcedure } from "../../auth.js";
 import { defined, timestamp } from "../../request.js";
 import { GranularitySchema, IdSchema, TimeSchema } from "../../schemas.js";
 
