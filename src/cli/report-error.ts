@@ -1,7 +1,7 @@
 import { TRPCClientError } from "@trpc/client";
 import { CommanderError } from "commander";
 import { CliError, EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from "./errors.js";
-import type { CliIO } from "./io.js";
+import { type CliIO, printNote } from "./io.js";
 
 /** Gateway error codes the person can act on differently: what to check. */
 const HINTS: Record<string, string> = {
@@ -19,7 +19,7 @@ export function reportError(error: unknown, io: CliIO, gatewayUrl?: string): num
     return EXIT_USAGE;
   }
   const { message, exitCode } = describe(error, gatewayUrl);
-  io.stderr.write(`keyward: ${message}\n`);
+  printNote(io, `keyward: ${message}`);
   return exitCode;
 }
 

@@ -1,7 +1,7 @@
 import type { Command } from "commander";
 import { renderTable } from "../format/table.js";
 import { relativeTime } from "../format/time.js";
-import { printJson, printLine } from "../io.js";
+import { printJson, printLine, printNote } from "../io.js";
 import { parsePositiveInt, parseTime } from "../parse.js";
 import { type CommandContext, withJson } from "./context.js";
 
@@ -56,6 +56,6 @@ export function registerAudit(program: Command, ctx: CommandContext): void {
             ]),
           ),
     );
-    if (page.nextPageToken) ctx.io.stderr.write(`More: keyward audit --page-token ${page.nextPageToken}\n`);
+    if (page.nextPageToken) printNote(ctx.io, `More: keyward audit --page-token ${page.nextPageToken}`);
   });
 }

@@ -2,7 +2,7 @@ import { type Command, Option } from "commander";
 import { EXPORT_STATE_WORDS } from "../../shared/contract/words.js";
 import { renderFields, renderTable } from "../format/table.js";
 import { relativeTime, timeWithRelative } from "../format/time.js";
-import { printJson, printLine } from "../io.js";
+import { printJson, printLine, printNote } from "../io.js";
 import { parsePositiveInt } from "../parse.js";
 import { type CommandContext, withJson } from "./context.js";
 
@@ -46,7 +46,7 @@ export function registerExports(program: Command, ctx: CommandContext): void {
               ]),
             ),
       );
-      if (page.nextPageToken) ctx.io.stderr.write(`More: keyward exports list --page-token ${page.nextPageToken}\n`);
+      if (page.nextPageToken) printNote(ctx.io, `More: keyward exports list --page-token ${page.nextPageToken}`);
     },
   );
 

@@ -6,7 +6,7 @@ import { keyDetails, keysTable } from "../format/key.js";
 import { renderTable } from "../format/table.js";
 import { relativeTime, timeWithRelative } from "../format/time.js";
 import { printToken } from "../format/token.js";
-import { printJson, printLine } from "../io.js";
+import { printJson, printLine, printNote } from "../io.js";
 import { collect, parseClaims, parseDurationSeconds, parsePositiveInt, parseTime } from "../parse.js";
 import { type CommandContext, withJson } from "./context.js";
 
@@ -125,7 +125,7 @@ function registerList(keys: Command, ctx: CommandContext): void {
     const nextPageToken = flags.all ? null : page.nextPageToken;
     if (flags.json) return printJson(ctx.io, { keys, nextPageToken });
     printLine(ctx.io, keys.length === 0 ? "No keys." : keysTable(keys, ctx.palette));
-    if (nextPageToken) ctx.io.stderr.write(`More keys: keyward keys list --page-token ${nextPageToken}\n`);
+    if (nextPageToken) printNote(ctx.io, `More keys: keyward keys list --page-token ${nextPageToken}`);
   });
 }
 
@@ -337,7 +337,7 @@ function registerLogs(keys: Command, ctx: CommandContext): void {
               ]),
             ),
       );
-      if (page.nextPageToken) ctx.io.stderr.write(`More: keyward keys logs ${id} --page-token ${page.nextPageToken}\n`);
+      if (page.nextPageToken) printNote(ctx.io, `More: keyward keys logs ${id} --page-token ${page.nextPageToken}`);
     },
   );
 }

@@ -29,9 +29,13 @@ const PLAIN: Palette = {
   bold: identity,
 };
 
+/** Colours on a terminal, unless NO_COLOR is set to anything. */
+export function coloursEnabled(isTTY: boolean, env: Record<string, string | undefined>): boolean {
+  return isTTY && (env.NO_COLOR === undefined || env.NO_COLOR === "");
+}
+
 export function createPalette(isTTY: boolean, env: Record<string, string | undefined>): Palette {
-  const noColor = env.NO_COLOR !== undefined && env.NO_COLOR !== "";
-  return isTTY && !noColor ? COLOURS : PLAIN;
+  return coloursEnabled(isTTY, env) ? COLOURS : PLAIN;
 }
 
 /** The visible width of a string that may hold colour codes. */

@@ -1,10 +1,12 @@
 import { visibleWidth } from "./color.js";
+import { cellText } from "./terminal-text.js";
 
 /**
  * An aligned, borderless table (as kubectl and gh print them): a header row
  * in capitals, columns separated by two spaces, the last column unpadded.
  */
-export function renderTable(headers: string[], rows: string[][]): string {
+export function renderTable(headers: string[], data: string[][]): string {
+  const rows = data.map((row) => row.map(cellText));
   const widths = headers.map((h, i) => Math.max(visibleWidth(h), ...rows.map((r) => visibleWidth(r[i] ?? ""))));
   const line = (cells: string[]) =>
     cells
@@ -17,5 +19,5 @@ export function renderTable(headers: string[], rows: string[][]): string {
 /** Label: value lines, labels aligned. */
 export function renderFields(fields: [string, string][]): string {
   const width = Math.max(...fields.map(([label]) => label.length));
-  return fields.map(([label, value]) => `${label.padEnd(width)}  ${value}`).join("\n");
+  return fields.map(([label, value]) => `${label.padEnd(width)}  ${cellText(value)}`).join("\n");
 }

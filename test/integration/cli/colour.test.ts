@@ -1,8 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { stripColour } from "../../../src/cli/format/color.js";
-import type { CliIO } from "../../../src/cli/io.js";
-import { main } from "../../../src/cli/main.js";
 import { type Harness, startHarness } from "../gateway/harness.js";
+import { runCliInProcess } from "./run-cli.js";
 
 /** main() in-process with a pretend terminal: colour only on a TTY, and never with NO_COLOR. */
 let h: Harness;
@@ -19,17 +18,8 @@ afterAll(async () => {
   await h.close();
 });
 
-async function run(argv: string[], isTTY: boolean, extraEnv: Record<string, string> = {}) {
-  let stdout = "";
-  let stderr = "";
-  const io: CliIO = {
-    stdout: { write: (s: string) => (stdout += s) },
-    stderr: { write: (s: string) => (stderr += s) },
-    env: { KEYWARD_URL: h.url, KEYWARD_TOKEN: token, ...extraEnv },
-    isTTY,
-  };
-  const code = await main(argv, io);
-  return { code, stdout, stderr };
+function run(argv: string[], isTTY: boolean, extraEnv: Record<string, string> = {}) {
+  return runCliInProcess(argv, isTTY, { KEYWARD_URL: h.url, KEYWARD_TOKEN: token, ...extraEnv });
 }
 
 describe("status colour", () => {

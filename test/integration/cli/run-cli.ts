@@ -1,5 +1,7 @@
 import { execFile } from "node:child_process";
 import { join } from "node:path";
+import type { CliIO } from "../../../src/cli/io.js";
+import { main } from "../../../src/cli/main.js";
 
 const ROOT = join(import.meta.dirname, "../../..");
 const BIN = join(ROOT, "bin/keyward.js");
@@ -35,4 +37,30 @@ export function runCli(args: string[], env: Record<string, string> = {}): Promis
 /** Every Keyward token in a text. */
 export function tokensIn(text: string): string[] {
   return text.match(/\bkw_[0-9A-Za-z]{38}\b/g) ?? [];
+}
+
+/** Runs main() in this process with a pretend terminal (`isTTY`) and only the given variables. */
+export async function runCliInProcess(
+  argv: string[],
+  isTTY: boolean,
+  env: Record<string, string | undefined>,
+): Promise<CliResult> {
+  let stdout = "";
+  let stderr = "";
+  const io: CliIO = {
+    stdout: {
+      write: (s: string) => {
+        stdout += s;
+      },
+    },
+    stderr: {
+      write: (s: string) => {
+        stderr += s;
+      },
+    },
+    env,
+    isTTY,
+  };
+  const code = await main(argv, io);
+  return { code, stdout, stderr };
 }
