@@ -1,8 +1,9 @@
 #!/usr/bin/env -S node --max-semi-space-size=64
 // --max-semi-space-size: a larger young generation lets VerifyKey's short-lived garbage die
 // young; measured in docs/benchmarks.md.
-// The keyward command. TypeScript runs through tsx, so there is no build step.
-import { register } from "tsx/esm/api";
+// The keyward command runs the JavaScript that `npm ci` compiled into dist/ (the `prepare`
+// script); `npm run dev -- <command>` runs the TypeScript sources instead.
+import { existsSync } from "node:fs";
 
 // `keyward keys list | head` closes the pipe early: that is the reader's choice, not an error.
 for (const stream of [process.stdout, process.stderr]) {
@@ -12,6 +13,10 @@ for (const stream of [process.stdout, process.stderr]) {
   });
 }
 
-register();
-const { main } = await import("../src/cli/main.ts");
+const compiled = new URL("../dist/cli/main.js", import.meta.url);
+if (!existsSync(compiled)) {
+  process.stderr.write("keyward: not built yet: run `npm run build` (npm ci does it for you)\n");
+  process.exit(1);
+}
+const { main } = await import(compiled.href);
 process.exitCode = await main(process.argv.slice(2));

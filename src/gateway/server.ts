@@ -5,6 +5,7 @@ import { createHTTPHandler } from "@trpc/server/adapters/standalone";
 import type { Config } from "../config.js";
 import { createServiceClient } from "../shared/contract/service-client.js";
 import type { Logger } from "../shared/logger.js";
+import { isAddressInUse, portInUseMessage } from "../shared/port-in-use.js";
 import { createHTTPContextFactory } from "./context.js";
 import { createCorsPolicy } from "./cors.js";
 import { isExportDownloadPath } from "./export-download.js";
@@ -186,9 +187,7 @@ function listen(server: Server, port: number, host: string): Promise<number> {
   return new Promise((resolve, reject) => {
     const onError = (error: NodeJS.ErrnoException) => {
       reject(
-        error.code === "EADDRINUSE"
-          ? new Error(`the gateway cannot listen on ${host}:${port}: the port is in use (KEYWARD_GATEWAY_PORT)`)
-          : error,
+        isAddressInUse(error) ? new Error(portInUseMessage("the gateway", host, port, "KEYWARD_GATEWAY_PORT")) : error,
       );
     };
     server.once("error", onError);

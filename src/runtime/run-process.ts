@@ -1,7 +1,7 @@
 import type { Config } from "../config.js";
 import { startGateway } from "../gateway/server.js";
 import { startService } from "../service/server.js";
-import { createLogger } from "../shared/logger.js";
+import { createLogger, type Logger } from "../shared/logger.js";
 import { resolveServiceToken } from "../shared/service-token.js";
 import { startWorkers } from "../workers/main.js";
 
@@ -69,7 +69,10 @@ export async function runProcess(kinds: readonly ProcessKind[], config: Config):
   logger.info({ parts: kinds }, "keyward running");
 
   await new Promise<void>((resolve) => {
+    let stopping = false;
     const onSignal = (signal: NodeJS.Signals) => {
+      if (stopping) return;
+      stopping = true;
       process.off("SIGTERM", onSignal);
       process.off("SIGINT", onSignal);
       logger.info({ signal }, "shutting down");
@@ -85,10 +88,32 @@ export async function runProcess(kinds: readonly ProcessKind[], config: Config):
     };
     process.on("SIGTERM", onSignal);
     process.on("SIGINT", onSignal);
+    stopWithNpm(logger, () => onSignal("SIGTERM"));
   });
   logger.info("keyward stopped");
   logger.flush();
 }
+
+/**
+ * Under `npm start`, supervisors and containers signal npm's process; npm
+ * exits and this process, its child, would keep running with its ports.
+ * So when npm is gone (this process is handed to another parent), it stops
+ * as if signalled. Only under npm: a `keyward start` left running by a shell
+ * that exits must go on.
+ */
+function stopWithNpm(logger: Logger, stop: () => void): void {
+  if (process.env.npm_lifecycle_event === undefined) return;
+  const parent = process.ppid;
+  const watch = setInterval(() => {
+    if (process.ppid === parent) return;
+    clearInterval(watch);
+    logger.info({ parent }, "npm exited; shutting down");
+    stop();
+  }, PARENT_CHECK_MS);
+  watch.unref();
+}
+
+const PARENT_CHECK_MS = 250;
 
 /** The address to reach a server bound to `host` from this machine. */
 function connectHost(host: string): string {

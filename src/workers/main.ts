@@ -3,12 +3,10 @@ import { Queue, Worker } from "bullmq";
 import type { Transporter } from "nodemailer";
 import { type Config, parseDuration } from "../config.js";
 import { createServiceClient } from "../shared/contract/service-client.js";
+import { exportsDir } from "../shared/exports/export-files.js";
+import { exportLinkSecret, publicBaseUrl } from "../shared/exports/links.js";
 import type { Logger } from "../shared/logger.js";
 import { closeBullmq } from "../shared/queues/close-bullmq.js";
-import { exportsDir } from "../shared/exports/export-files.js";
-import { createExportProcessor } from "./exports/export-job.js";
-import { exportLinkSecret, publicBaseUrl } from "../shared/exports/links.js";
-import { createMailer } from "./mail/mailer.js";
 import {
   DEFAULT_EXPORT_BACKOFF_MS,
   EXPORT_BACKOFF_TYPE,
@@ -20,6 +18,8 @@ import {
   workerConnection,
 } from "../shared/queues/queues.js";
 import { createRedisMonitor, redisHost } from "../shared/queues/redis-monitor.js";
+import { createExportProcessor } from "./exports/export-job.js";
+import { createMailer } from "./mail/mailer.js";
 import { createSweepProcessor } from "./sweeps/sweep-job.js";
 import type { SweepSummary } from "./sweeps/sweep-report.js";
 import { scheduleSweeps } from "./sweeps/sweep-scheduler.js";

@@ -4,6 +4,7 @@ import type { ServiceImpl } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { Logger } from "pino";
 import { KeyService } from "../../gen/keyward/v1/key_service_pb.js";
+import { isAddressInUse, portInUseMessage } from "../../shared/port-in-use.js";
 import { isRepeatedHeader } from "../../shared/raw-headers.js";
 import { AMBIGUOUS_AUTHORIZATION } from "../mapping/credentials.js";
 import { ACCEPTED_COMPRESSIONS, guardMalformedBinary, rejectMalformedRequests } from "./connect-malformed-guard.js";
@@ -142,9 +143,16 @@ function drain(req: IncomingMessage, socket: Socket): void {
 
 function listen(server: Server, host: string, port: number): Promise<number> {
   return new Promise((resolve, reject) => {
-    server.once("error", reject);
+    const onError = (error: Error) => {
+      reject(
+        isAddressInUse(error)
+          ? new Error(portInUseMessage("the Connect server", host, port, "KEYWARD_CONNECT_PORT"))
+          : error,
+      );
+    };
+    server.once("error", onError);
     server.listen(port, host, () => {
-      server.off("error", reject);
+      server.off("error", onError);
       const address = server.address();
       resolve(typeof address === "object" && address !== null ? address.port : port);
     });

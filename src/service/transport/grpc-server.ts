@@ -4,6 +4,7 @@ import { ReflectionService } from "@grpc/reflection";
 import { HealthImplementation } from "grpc-health-check";
 import type { Logger } from "pino";
 import { file_keyward_v1_key_service, KeyService } from "../../gen/keyward/v1/key_service_pb.js";
+import { isAddressInUse, portInUseMessage } from "../../shared/port-in-use.js";
 import { createGrpcImplementation } from "./grpc-call.js";
 import { createGrpcServiceDefinition } from "./grpc-definition.js";
 import { applyGrpcJsFixes } from "./grpc-js-fixes.js";
@@ -38,6 +39,7 @@ export async function createGrpcServer(
   options: GrpcServerOptions,
 ): Promise<StartedGrpcServer> {
   applyGrpcJsFixes();
+  logGrpcJsThrough(options.logger);
   const server = new grpc.Server({
     "grpc.max_receive_message_length": options.maxReceiveMessageBytes ?? DEFAULT_MAX_RECEIVE_BYTES,
   });
@@ -50,7 +52,10 @@ export async function createGrpcServer(
   health.addToServer(server);
   new ReflectionService(reflectionPackageDefinition(file_keyward_v1_key_service)).addToServer(server);
 
-  const port = await bind(server, `${hostForAddress(options.host)}:${options.port}`);
+  const port = await bind(server, `${hostForAddress(options.host)}:${options.port}`).catch((error: unknown) => {
+    if (!isAddressInUse(error)) throw error;
+    throw new Error(portInUseMessage("the gRPC server", options.host, options.port, "KEYWARD_SERVICE_PORT"));
+  });
 
   let closing: Promise<void> | undefined;
   return {
@@ -74,6 +79,20 @@ export async function createGrpcServer(
       return closing;
     },
   };
+}
+
+/**
+ * grpc-js writes its own errors to stderr in its own format; they go to the
+ * service's log instead. A taken port it reports only as "No address added
+ * out of total 1 resolved", which createGrpcServer says better itself.
+ */
+function logGrpcJsThrough(logger: Logger): void {
+  grpc.setLogger({
+    error: (...args: unknown[]) => {
+      const text = args.map(String).join(" ");
+      if (!/No address added out of total/.test(text)) logger.warn({ grpc: text }, "grpc-js");
+    },
+  });
 }
 
 function bind(server: grpc.Server, address: string): Promise<number> {

@@ -2,17 +2,17 @@ import { stat } from "node:fs/promises";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { type Job, UnrecoverableError } from "bullmq";
+import { type Export, ExportState } from "../../gen/keyward/v1/export_pb.js";
 import { exportResourceWords } from "../../shared/contract/enums.js";
 import type { KeyServiceClient } from "../../shared/contract/service-client.js";
-import { type Export, ExportState } from "../../gen/keyward/v1/export_pb.js";
-import type { Logger } from "../../shared/logger.js";
+import { exportFilePath, isSafeExportId, writeExportFile } from "../../shared/exports/export-files.js";
+import { failureText } from "../../shared/exports/failure-text.js";
 import { exportDownloadUrl } from "../../shared/exports/links.js";
+import type { Logger } from "../../shared/logger.js";
+import { ExportJobDataSchema } from "../../shared/queues/queues.js";
 import { isEmail } from "../mail/address.js";
 import { type ExportMailFacts, exportFailedMail, exportReadyMail } from "../mail/export-mails.js";
 import type { Mailer } from "../mail/mailer.js";
-import { ExportJobDataSchema } from "../../shared/queues/queues.js";
-import { exportFilePath, isSafeExportId, writeExportFile } from "../../shared/exports/export-files.js";
-import { failureText } from "../../shared/exports/failure-text.js";
 import { claimMail, type MailKind, releaseMail } from "./mail-receipts.js";
 
 export interface ExportJobDeps {

@@ -1,6 +1,6 @@
+import { KeyStatus } from "../../gen/keyward/v1/key_pb.js";
 import { ADMIN_SCOPE } from "../../shared/contract/scopes.js";
 import type { KeyServiceClient } from "../../shared/contract/service-client.js";
-import { KeyStatus } from "../../gen/keyward/v1/key_pb.js";
 import { isEmail } from "../mail/address.js";
 
 /**

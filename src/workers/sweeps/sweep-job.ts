@@ -1,8 +1,8 @@
 import type { Job } from "bullmq";
 import { z } from "zod";
 import type { KeyServiceClient } from "../../shared/contract/service-client.js";
-import type { Logger } from "../../shared/logger.js";
 import { removeExportFiles } from "../../shared/exports/export-files.js";
+import type { Logger } from "../../shared/logger.js";
 import { type DigestFacts, digestHasNews, digestMail } from "../mail/digest-mail.js";
 import type { Mailer } from "../mail/mailer.js";
 import { adminEmails } from "./admin-recipients.js";

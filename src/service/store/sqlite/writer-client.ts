@@ -5,6 +5,15 @@ import { packUsage, transferList } from "./packed-usage.js";
 import type { StoreWrites, WriteOp } from "./store-writes.js";
 import type { WriterRequest, WriterResponse } from "./writer-protocol.js";
 
+/**
+ * Compiled (dist/, as `npm start` runs), the thread runs its own module;
+ * from source (tests, `npm run dev`) it first registers the TypeScript loader,
+ * which worker threads do not inherit.
+ */
+const WRITER_THREAD_ENTRY = import.meta.url.endsWith(".js")
+  ? new URL("./writer-thread.js", import.meta.url)
+  : new URL("./writer-thread-entry.mjs", import.meta.url);
+
 type Pending = { resolve(value: WriterResponse): void; reject(error: Error): void };
 type RequestBody = WriterRequest extends infer R ? (R extends unknown ? Omit<R, "id"> : never) : never;
 
@@ -19,7 +28,7 @@ export class WriterThread {
   private failure: Error | undefined;
 
   constructor(path: string, checkpointIntervalMs: number) {
-    this.worker = new Worker(new URL("./writer-thread-entry.mjs", import.meta.url), {
+    this.worker = new Worker(WRITER_THREAD_ENTRY, {
       workerData: { path, checkpointIntervalMs },
     });
     // The thread must not keep the process alive; pending calls do that.

@@ -1,0 +1,14 @@
+#!/usr/bin/env -S node --max-semi-space-size=64
+// `npm run dev -- <command>`: the keyward command from the TypeScript sources, through tsx.
+import { register } from "tsx/esm/api";
+
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on("error", (error) => {
+    if (error.code === "EPIPE") process.exit(process.exitCode ?? 0);
+    throw error;
+  });
+}
+
+register();
+const { main } = await import("../src/cli/main.ts");
+process.exitCode = await main(process.argv.slice(2));
