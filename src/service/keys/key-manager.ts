@@ -58,6 +58,8 @@ export interface KeyManagerOptions {
   inactiveDays: number;
   logRetentionDays: number;
   rateLimiter?: RateLimitCheck;
+  /** Called once when an export reaches READY or FAILED, with the seconds since it was asked for. */
+  onExportFinished?: (state: "ready" | "failed", seconds: number) => void;
 }
 
 const UPDATABLE: ReadonlySet<string> = new Set(UPDATABLE_FIELDS);
@@ -100,6 +102,7 @@ export class KeyManager implements KeysApi {
       now: this.now,
       view: (record) => this.view(record),
       inactiveDays: options.inactiveDays,
+      onFinished: options.onExportFinished,
     });
   }
 

@@ -106,6 +106,13 @@ const MIGRATIONS: readonly string[] = [
     value INTEGER
   ) WITHOUT ROWID;
   `,
+  // Whether an export's mail went out. NULL for exports made before this
+  // column existed: nobody recorded it then.
+  `
+  ALTER TABLE exports ADD COLUMN mail_state TEXT CHECK (mail_state IN ('pending', 'sent', 'failed', 'none'));
+  ALTER TABLE exports ADD COLUMN mail_error TEXT;
+  ALTER TABLE exports ADD COLUMN mail_at INTEGER;
+  `,
 ];
 
 /** The schema version this code writes. */
