@@ -58,6 +58,8 @@ export async function startService(config: Config, options: StartServiceOptions 
     inactiveDays: config.KEYWARD_INACTIVE_DAYS,
     logRetentionDays: config.KEYWARD_LOG_RETENTION_DAYS,
     rateLimiter,
+    // metrics is assigned below, before any export can finish.
+    onExportFinished: (state, seconds) => metrics.observeExport(state, seconds),
   });
   const metrics = createServiceMetrics(() => keys.cacheStats());
   const impl = createHandlers({

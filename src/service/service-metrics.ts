@@ -1,4 +1,4 @@
-import { Counter, collectDefaultMetrics, Gauge, Registry } from "prom-client";
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import { BucketHistogram } from "./bucket-histogram.js";
 import { VERIFY_CODES, type VerifyCode } from "./keys/model.js";
 
@@ -6,6 +6,8 @@ export interface ServiceMetrics {
   registry: Registry;
   /** One verification: its outcome and how long the service took, in seconds. */
   observeVerify(code: VerifyCode, seconds: number): void;
+  /** An export that reached READY or FAILED, and the seconds since it was asked for. */
+  observeExport(state: "ready" | "failed", seconds: number): void;
 }
 
 /**
@@ -57,8 +59,19 @@ export function createServiceMetrics(cacheStats: () => { hits: number; misses: n
       this.set(cacheStats().size);
     },
   });
+  // From seconds (answered at once) to hours (millions of log rows, retries with backoff).
+  const exportDuration = new Histogram({
+    name: "keyward_export_duration_seconds",
+    help: "Time from an export's creation to READY or FAILED, by the state it reached",
+    labelNames: ["state"] as const,
+    buckets: [0.5, 1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 7200],
+    registers: [registry],
+  });
   return {
     registry,
+    observeExport(state, seconds) {
+      exportDuration.observe({ state }, seconds);
+    },
     observeVerify(code, seconds) {
       const count = counts.get(code);
       if (count !== undefined) count.now++;

@@ -3,13 +3,14 @@ import { Queue, Worker } from "bullmq";
 import type { Transporter } from "nodemailer";
 import { type Config, parseDuration } from "../config.js";
 import { createServiceClient } from "../shared/contract/service-client.js";
-import { exportsDir } from "../shared/exports/export-files.js";
+import { exportsDir, removeStaleTempFiles } from "../shared/exports/export-files.js";
 import { exportLinkSecret, publicBaseUrl } from "../shared/exports/links.js";
 import type { Logger } from "../shared/logger.js";
 import { closeBullmq } from "../shared/queues/close-bullmq.js";
 import {
   DEFAULT_EXPORT_BACKOFF_MS,
   EXPORT_BACKOFF_TYPE,
+  EXPORT_MAX_STALLS,
   EXPORT_QUEUE,
   exportBackoffDelay,
   resolveQueuePrefix,
@@ -18,7 +19,7 @@ import {
   workerConnection,
 } from "../shared/queues/queues.js";
 import { createRedisMonitor, redisHost } from "../shared/queues/redis-monitor.js";
-import { createExportProcessor } from "./exports/export-job.js";
+import { createExportFailureHandler, createExportProcessor, type ExportJobDeps } from "./exports/export-job.js";
 import { createMailer } from "./mail/mailer.js";
 import { createSweepProcessor } from "./sweeps/sweep-job.js";
 import type { SweepSummary } from "./sweeps/sweep-report.js";
@@ -42,6 +43,12 @@ export interface WorkersOptions {
   exportConcurrency?: number;
   /** false: no periodic schedule (sweeps only through sweepNow); default true. */
   scheduleSweeps?: boolean;
+  /**
+   * How soon a job whose worker died is noticed: its lock lapses after
+   * lockDurationMs, and live workers look for such jobs every
+   * stalledIntervalMs. BullMQ's 30 s and 30 s by default; tests shorten them.
+   */
+  stallDetection?: { lockDurationMs: number; stalledIntervalMs: number };
 }
 
 export interface RunningWorkers {
@@ -83,26 +90,28 @@ export async function startWorkers(config: Config, options: WorkersOptions): Pro
   });
   const backoffMs = options.exportBackoffMs ?? DEFAULT_EXPORT_BACKOFF_MS;
 
-  const exportWorker = new Worker(
-    EXPORT_QUEUE,
-    createExportProcessor({
-      service: service.client,
-      mailer,
-      logger: logger.child({ job: "export" }),
-      dir,
-      linkSecret: exportLinkSecret(config, options.serviceToken),
-      publicUrl,
+  const exportDeps: ExportJobDeps = {
+    service: service.client,
+    mailer,
+    logger: logger.child({ job: "export" }),
+    dir,
+    linkSecret: exportLinkSecret(config, options.serviceToken),
+    publicUrl,
+  };
+  const exportWorker = new Worker(EXPORT_QUEUE, createExportProcessor(exportDeps), {
+    connection,
+    prefix,
+    concurrency: options.exportConcurrency ?? 2,
+    maxStalledCount: EXPORT_MAX_STALLS,
+    ...(options.stallDetection && {
+      lockDuration: options.stallDetection.lockDurationMs,
+      stalledInterval: options.stallDetection.stalledIntervalMs,
     }),
-    {
-      connection,
-      prefix,
-      concurrency: options.exportConcurrency ?? 2,
-      settings: {
-        backoffStrategy: (attemptsMade, type) =>
-          type === EXPORT_BACKOFF_TYPE ? exportBackoffDelay(attemptsMade, backoffMs) : backoffMs,
-      },
+    settings: {
+      backoffStrategy: (attemptsMade, type) =>
+        type === EXPORT_BACKOFF_TYPE ? exportBackoffDelay(attemptsMade, backoffMs) : backoffMs,
     },
-  );
+  });
   const sweepWorker = new Worker(
     SWEEP_QUEUE,
     createSweepProcessor({
@@ -131,9 +140,21 @@ export async function startWorkers(config: Config, options: WorkersOptions): Pro
   exportWorker.on("error", onError("export worker"));
   sweepWorker.on("error", onError("sweep worker"));
   sweepQueue.on("error", onError("sweep queue"));
+  const settleFailedExport = createExportFailureHandler(exportDeps);
   exportWorker.on("failed", (job, error) => {
     logger.warn({ exportId: job?.id, attemptsMade: job?.attemptsMade, reason: error.message }, "export job failed");
+    void settleFailedExport(job, error);
   });
+  exportWorker.on("stalled", (jobId) => {
+    logger.warn({ exportId: jobId }, "export job stalled (its worker stopped under it); it runs again");
+  });
+  // Temporary files of writes that died with their process; a live write's file is never this old.
+  removeStaleTempFiles(dir).then(
+    (removed) => {
+      if (removed > 0) logger.info({ files: removed }, "removed stale temporary export files");
+    },
+    (error: unknown) => logger.warn({ err: error }, "could not look for stale temporary export files"),
+  );
   sweepWorker.on("failed", (job, error) => {
     logger.error({ jobId: job?.id, attemptsMade: job?.attemptsMade, reason: error.message }, "sweep job failed");
   });

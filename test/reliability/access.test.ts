@@ -11,8 +11,8 @@ import { fromBinary } from "@bufbuild/protobuf";
 import * as grpc from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { appRouter } from "../../src/gateway/routers/_app.js";
-import { asActor } from "../../src/shared/contract/service-client.js";
 import { KeyService } from "../../src/gen/keyward/v1/key_service_pb.js";
+import { asActor } from "../../src/shared/contract/service-client.js";
 import { type Harness, startHarness } from "../integration/gateway/harness.js";
 import {
   createKeyServiceGrpcClient,

@@ -3,13 +3,21 @@ import type { KeyStore } from "../store/key-store.js";
 import type { KeysApi, KeyView } from "./api.js";
 import { FailedPreconditionError, NotFoundError, ValidationError } from "./errors.js";
 import type { CreateExportInput, Page, PageRequest, UpdateExportInput } from "./inputs.js";
-import { type ExportFilters, type ExportRecord, type ExportState, type KeyRecord, VERIFY_CODES } from "./model.js";
+import {
+  type ExportFilters,
+  type ExportMailState,
+  type ExportRecord,
+  type ExportState,
+  type KeyRecord,
+  VERIFY_CODES,
+} from "./model.js";
 import { decodeTimeCursor, encodeTimeCursor, pageSize } from "./page-token.js";
 import { validateFilter } from "./request-validation.js";
 import { validateId } from "./validation.js";
 
 export const EXPORT_LIFETIME_MS = 7 * 86_400_000;
 const STATES: readonly ExportState[] = ["pending", "ready", "failed", "expired"];
+const MAIL_STATES: readonly ExportMailState[] = ["pending", "sent", "failed", "none"];
 const CODES: ReadonlySet<string> = new Set(VERIFY_CODES);
 
 export type ExportsApi = Pick<KeysApi, "createExport" | "getExport" | "listExports" | "updateExport" | "exportRows">;
@@ -19,6 +27,8 @@ interface Deps {
   now: () => number;
   view: (record: KeyRecord) => KeyView;
   inactiveDays: number;
+  /** Called once when an export reaches READY or FAILED, with the seconds since it was asked for. */
+  onFinished?: (state: "ready" | "failed", seconds: number) => void;
 }
 
 function validateExportFilters(input: CreateExportInput): ExportFilters {
@@ -41,7 +51,7 @@ function validateExportFilters(input: CreateExportInput): ExportFilters {
 }
 
 /** Exports as records in the service's database; the files are the workers' and the gateway's. */
-export function createExportsApi({ store, now, view }: Deps): ExportsApi {
+export function createExportsApi({ store, now, view, onFinished }: Deps): ExportsApi {
   async function load(id: string): Promise<ExportRecord> {
     const record = await store.getExport(validateId(id));
     if (!record) throw new NotFoundError("export", id);
@@ -75,6 +85,9 @@ export function createExportsApi({ store, now, view }: Deps): ExportsApi {
         byteSize: 0,
         error: null,
         attempts: 0,
+        mailState: "pending",
+        mailError: null,
+        mailAt: null,
       };
       await store.insertExport(record, {
         at,
@@ -105,26 +118,56 @@ export function createExportsApi({ store, now, view }: Deps): ExportsApi {
 
     async updateExport(input: UpdateExportInput) {
       const current = await load(input.id);
-      if (input.state !== "pending" && input.state !== "ready" && input.state !== "failed") {
+      if (input.state === undefined && input.mailState === undefined) {
+        throw new ValidationError("state", "required unless mail_state is given");
+      }
+      if (
+        input.state !== undefined &&
+        input.state !== "pending" &&
+        input.state !== "ready" &&
+        input.state !== "failed"
+      ) {
         throw new ValidationError("state", "must be PENDING, READY or FAILED");
       }
-      if (current.state === "expired") throw new FailedPreconditionError(`export ${input.id} has expired`);
+      if (input.mailState !== undefined && !MAIL_STATES.includes(input.mailState)) {
+        throw new ValidationError("mail_state", "is not a mail state");
+      }
+      // The mail may still be recorded after expiry; the export itself no longer changes.
+      if (current.state === "expired" && input.state !== undefined) {
+        throw new FailedPreconditionError(`export ${input.id} has expired`);
+      }
       const count = (value: number | undefined, field: string) => {
         if (value === undefined) return 0;
         if (!Number.isSafeInteger(value) || value < 0) throw new ValidationError(field, "must be 0 or more");
         return value;
       };
-      const error = (input.error ?? "").slice(0, 1000);
-      const next: ExportRecord = {
-        ...current,
-        state: input.state,
-        rowCount: input.state === "ready" ? count(input.rowCount, "row_count") : current.rowCount,
-        byteSize: input.state === "ready" ? count(input.byteSize, "byte_size") : current.byteSize,
-        error: input.state === "failed" ? error || "the export failed" : null,
-        attempts: input.attempts === undefined ? current.attempts : count(input.attempts, "attempts"),
-        updatedAt: now(),
-      };
+      const at = now();
+      let next: ExportRecord = { ...current, updatedAt: at };
+      const state = input.state;
+      if (state !== undefined) {
+        const error = (input.error ?? "").slice(0, 1000);
+        next = {
+          ...next,
+          state,
+          rowCount: state === "ready" ? count(input.rowCount, "row_count") : current.rowCount,
+          byteSize: state === "ready" ? count(input.byteSize, "byte_size") : current.byteSize,
+          error: state === "failed" ? error || "the export failed" : null,
+          attempts: input.attempts === undefined ? current.attempts : count(input.attempts, "attempts"),
+        };
+      }
+      if (input.mailState !== undefined) {
+        const mailError = (input.mailError ?? "").slice(0, 1000);
+        next = {
+          ...next,
+          mailState: input.mailState,
+          mailError: input.mailState === "pending" || input.mailState === "failed" ? mailError || null : null,
+          mailAt: at,
+        };
+      }
       await store.updateExport(next);
+      if (current.state === "pending" && (state === "ready" || state === "failed")) {
+        onFinished?.(state, Math.max(0, at - current.createdAt) / 1000);
+      }
       return next;
     },
 

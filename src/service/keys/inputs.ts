@@ -1,6 +1,7 @@
 import type {
   AuditFilter,
   ExportFilters,
+  ExportMailState,
   ExportResource,
   ExportState,
   JsonObject,
@@ -118,11 +119,15 @@ export interface CreateExportInput {
 
 export interface UpdateExportInput {
   id: string;
-  state: ExportState;
+  /** Undefined: only the mail's state changes. */
+  state?: ExportState;
   rowCount?: number;
   byteSize?: number;
   error?: string;
   attempts?: number;
+  /** Undefined leaves the mail's state as it is. */
+  mailState?: ExportMailState;
+  mailError?: string;
 }
 
 export interface SweepInput {

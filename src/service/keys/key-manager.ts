@@ -61,6 +61,8 @@ export interface KeyManagerOptions {
   inactiveDays: number;
   logRetentionDays: number;
   rateLimiter?: RateLimitCheck;
+  /** Called once when an export reaches READY or FAILED, with the seconds since it was asked for. */
+  onExportFinished?: (state: "ready" | "failed", seconds: number) => void;
 }
 
 const UPDATABLE: ReadonlySet<string> = new Set(UPDATABLE_FIELDS);
@@ -119,6 +121,7 @@ export class KeyManager implements KeysApi {
       now: this.now,
       view: (record) => this.view(record),
       inactiveDays: options.inactiveDays,
+      onFinished: options.onExportFinished,
     });
   }
 

@@ -212,6 +212,8 @@ export interface AuditFilter {
 
 export type ExportResource = "api_keys" | "key_logs";
 export type ExportState = "pending" | "ready" | "failed" | "expired";
+/** Whether the admin was told by mail; null for exports made before it was recorded. */
+export type ExportMailState = "pending" | "sent" | "failed" | "none";
 
 export interface ExportFilters extends KeyFilter {
   keyId?: string;
@@ -234,6 +236,9 @@ export interface ExportRecord {
   byteSize: number;
   error: string | null;
   attempts: number;
+  mailState: ExportMailState | null;
+  mailError: string | null;
+  mailAt: number | null;
 }
 
 export interface SweepOptions {

@@ -1,5 +1,7 @@
 import type { DescEnum } from "@bufbuild/protobuf";
 import {
+  ExportMailState,
+  ExportMailStateSchema,
   ExportResource,
   ExportResourceSchema,
   ExportState,
@@ -101,4 +103,11 @@ export const exportStates = enumMapping<ExportState, model.ExportState>(ExportSt
   [ExportState.READY, "ready"],
   [ExportState.FAILED, "failed"],
   [ExportState.EXPIRED, "expired"],
+]);
+
+export const exportMailStates = enumMapping<ExportMailState, model.ExportMailState>(ExportMailStateSchema, [
+  [ExportMailState.PENDING, "pending"],
+  [ExportMailState.SENT, "sent"],
+  [ExportMailState.FAILED, "failed"],
+  [ExportMailState.NONE, "none"],
 ]);

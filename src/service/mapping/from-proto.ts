@@ -42,6 +42,7 @@ import {
 import type { ExportFilters, ExportState, KeyFilter, RateLimitRule, RefillRule, VerifyContext } from "../keys/model.js";
 import { claimsFromProto } from "./claims.js";
 import {
+  exportMailStates,
   exportResources,
   exportStates,
   granularities,
@@ -242,7 +243,10 @@ export function listExportsInput(req: ListExportsRequest): PageRequest & { state
 
 export function updateExportInput(req: UpdateExportRequest): UpdateExportInput {
   const state = exportStates.fromProto(req.state, "state");
-  if (state === undefined) throw new ValidationError("state", "required");
+  const mailState = exportMailStates.fromProto(req.mailState, "mail_state");
+  if (state === undefined && mailState === undefined) {
+    throw new ValidationError("state", "required unless mail_state is given");
+  }
   if (req.attempts < 0) throw new ValidationError("attempts", "must not be negative");
   if (req.rowCount < 0n) throw new ValidationError("row_count", "must not be negative");
   if (req.byteSize < 0n) throw new ValidationError("byte_size", "must not be negative");
@@ -253,6 +257,8 @@ export function updateExportInput(req: UpdateExportRequest): UpdateExportInput {
     byteSize: numberFromInt64(req.byteSize, "byte_size"),
     error: optionalString(req.error),
     attempts: req.attempts,
+    mailState,
+    mailError: optionalString(req.mailError),
   };
 }
 

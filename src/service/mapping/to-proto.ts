@@ -16,7 +16,15 @@ import type { KeyView, SweepOutcome, VerifyResult } from "../keys/api.js";
 import { etagOf } from "../keys/etag.js";
 import type { UsageBucketOut } from "../keys/inputs.js";
 import type { AuditRow, ExportRecord, KeyLogRow, VerifiableKey } from "../keys/model.js";
-import { exportResources, exportStates, keyStatuses, permissions, refillIntervals, verifyCodes } from "./enums.js";
+import {
+  exportMailStates,
+  exportResources,
+  exportStates,
+  keyStatuses,
+  permissions,
+  refillIntervals,
+  verifyCodes,
+} from "./enums.js";
 import { timestampFromNullableMs } from "./timestamps.js";
 
 type Init<T extends DescMessage> = MessageInitShape<T>;
@@ -179,6 +187,9 @@ export function exportToProto(record: ExportRecord): Init<typeof ExportSchema> {
     byteSize: BigInt(record.byteSize),
     error: record.error ?? "",
     attempts: record.attempts,
+    mailState: record.mailState === null ? 0 : exportMailStates.toProto(record.mailState),
+    mailError: record.mailError ?? "",
+    mailTime: timestampFromNullableMs(record.mailAt),
   };
 }
 

@@ -1,5 +1,6 @@
 import type { DescEnum } from "@bufbuild/protobuf";
 import {
+  ExportMailStateSchema,
   type ExportResource,
   ExportResourceSchema,
   type ExportState,
@@ -16,6 +17,7 @@ import {
 import { type Granularity, GranularitySchema } from "../../gen/keyward/v1/usage_pb.js";
 import { type VerifyCode, VerifyCodeSchema } from "../../gen/keyward/v1/verify_pb.js";
 import {
+  EXPORT_MAIL_STATE_WORDS,
   EXPORT_RESOURCE_WORDS,
   EXPORT_STATE_WORDS,
   type ExportResourceWord,
@@ -68,6 +70,7 @@ export const keyStatusWords = enumWords(KeyStatusSchema, KEY_STATUS_WORDS);
 export const verifyCodeWords = enumWords(VerifyCodeSchema, VERIFY_CODE_WORDS);
 export const exportStateWords = enumWords(ExportStateSchema, EXPORT_STATE_WORDS);
 export const exportResourceWords = enumWords(ExportResourceSchema, EXPORT_RESOURCE_WORDS);
+export const exportMailStateWords = enumWords(ExportMailStateSchema, EXPORT_MAIL_STATE_WORDS);
 export const granularityWords = enumWords(GranularitySchema, GRANULARITY_WORDS);
 export const refillIntervalWords = enumWords(RefillIntervalSchema, REFILL_INTERVAL_WORDS);
 

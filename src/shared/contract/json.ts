@@ -5,8 +5,10 @@ import type { Export, ExportFilters } from "../../gen/keyward/v1/export_pb.js";
 import type { Key, RateLimit, Refill } from "../../gen/keyward/v1/key_pb.js";
 import type { KeyLog, UsageBucket } from "../../gen/keyward/v1/usage_pb.js";
 import {
+  type ExportMailStateWord,
   type ExportResourceWord,
   type ExportStateWord,
+  exportMailStateWords,
   exportResourceWords,
   exportStateWords,
   type KeyStatusWord,
@@ -127,6 +129,17 @@ export interface ExportJson {
   byteSize: number;
   error: string | null;
   attempts: number;
+  /** Whether the admin was told by mail; null for exports older than this record. */
+  mailState: ExportMailStateWord | null;
+  /** Why the mail could not be sent (while retrying, or given up). */
+  mailError: string | null;
+  mailTime: string | null;
+}
+
+/** An export as exports.get and exports.list answer it. */
+export interface ExportEntryJson extends ExportJson {
+  /** The signed download link of a READY export, for admins; null for members and for other states. */
+  downloadUrl: string | null;
 }
 
 /** A page of a list: `nextPageToken` is null on the last page. */
@@ -254,6 +267,9 @@ export function exportJson(e: Export): ExportJson {
     byteSize: num(e.byteSize),
     error: orNull(e.error),
     attempts: e.attempts,
+    mailState: exportMailStateWords.word(e.mailState),
+    mailError: orNull(e.mailError),
+    mailTime: isoTime(e.mailTime),
   };
 }
 

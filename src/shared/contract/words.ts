@@ -22,6 +22,7 @@ export const VERIFY_CODE_WORDS = [
 ] as const;
 export const EXPORT_STATE_WORDS = ["pending", "ready", "failed", "expired"] as const;
 export const EXPORT_RESOURCE_WORDS = ["api_keys", "key_logs"] as const;
+export const EXPORT_MAIL_STATE_WORDS = ["pending", "sent", "failed", "none"] as const;
 export const GRANULARITY_WORDS = ["hour", "day"] as const;
 export const REFILL_INTERVAL_WORDS = ["daily", "monthly"] as const;
 
@@ -30,5 +31,6 @@ export type KeyStatusWord = (typeof KEY_STATUS_WORDS)[number];
 export type VerifyCodeWord = (typeof VERIFY_CODE_WORDS)[number];
 export type ExportStateWord = (typeof EXPORT_STATE_WORDS)[number];
 export type ExportResourceWord = (typeof EXPORT_RESOURCE_WORDS)[number];
+export type ExportMailStateWord = (typeof EXPORT_MAIL_STATE_WORDS)[number];
 export type GranularityWord = (typeof GRANULARITY_WORDS)[number];
 export type RefillIntervalWord = (typeof REFILL_INTERVAL_WORDS)[number];

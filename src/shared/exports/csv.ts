@@ -8,7 +8,9 @@ import { keyStatusWords, permissionWords, verifyCodeWords } from "../contract/en
  * The CSV of an export: RFC 4180 (CRLF line ends, quotes where needed),
  * UTF-8, a header row, one row per key or per log line. A cell that begins
  * with = + - @ tab or CR gets a leading ' so that a spreadsheet shows it as
- * text instead of running it as a formula (csv-stringify's escape_formulas).
+ * text instead of running it as a formula (csv-stringify's escape_formulas),
+ * and so does one where only whitespace comes before such a character: some
+ * spreadsheets trim a cell before deciding whether it is a formula.
  * The columns are chosen, not copied from the message: never a token, a hash
  * or the token hint.
  */
@@ -70,6 +72,14 @@ export function keyLogRow(log: KeyLog): KeyLogRow {
   };
 }
 
+/** Whitespace (spaces, tabs, CR, LF, NBSP...) and then a character that starts a formula, ASCII or full-width. */
+const PADDED_FORMULA = /^\s+[=+\-@\uFF1D\uFF0B\uFF0D\uFF20]/;
+
+/** A text cell as written: a padded formula gets the same leading ' as escape_formulas gives a bare one. */
+export function neutraliseCell(value: string): string {
+  return PADDED_FORMULA.test(value) ? `'${value}` : value;
+}
+
 /** A Transform from row objects (keyRow / keyLogRow) to CSV text. */
 export function createCsvStringifier(resource: ExportResourceName): Stringifier {
   return stringify({
@@ -79,5 +89,6 @@ export function createCsvStringifier(resource: ExportResourceName): Stringifier 
     // A CR or LF inside a cell is quoted, so a reader never splits a record there.
     quote_record_delimiter: true,
     escape_formulas: true,
+    cast: { string: neutraliseCell },
   });
 }

@@ -118,3 +118,56 @@ export async function removeExportFiles(dir: string, exportId: string): Promise<
   await Promise.all(mine.map((n) => rm(join(dir, n), { force: true })));
   return existed;
 }
+
+/** A temporary file of a write in progress: `.<export id>.<random>.tmp`. */
+function isTempFileOf(name: string, exportId?: string): boolean {
+  return name.endsWith(".tmp") && name.startsWith(exportId === undefined ? "." : `.${exportId}.`);
+}
+
+async function namesIn(dir: string): Promise<string[]> {
+  try {
+    return await readdir(dir);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return [];
+    throw error;
+  }
+}
+
+/**
+ * Removes what earlier attempts of this export left: a worker killed
+ * mid-write (kill -9, out of memory) never reaches its own cleanup. Called
+ * when an attempt starts and when the export is given up; only one attempt
+ * of an export runs at a time (the job's lock), so none of these is in use.
+ */
+export async function removeExportTempFiles(dir: string, exportId: string): Promise<number> {
+  if (!isSafeExportId(exportId)) return 0;
+  const mine = (await namesIn(dir)).filter((n) => isTempFileOf(n, exportId));
+  await Promise.all(mine.map((n) => rm(join(dir, n), { force: true })));
+  return mine.length;
+}
+
+/**
+ * Removes every temporary file untouched for longer than any write may
+ * take: an attempt starts before its file's last write and gives up after
+ * EXPORT_STREAM_TIMEOUT_MS, so such a file belongs to nobody. For the
+ * leftovers of exports that ended another way (a crashed gateway, an export
+ * finished by a later run); run at worker start and by the maintenance sweep.
+ */
+export async function removeStaleTempFiles(
+  dir: string,
+  olderThanMs: number = EXPORT_STREAM_TIMEOUT_MS + 60_000,
+  now: number = Date.now(),
+): Promise<number> {
+  let removed = 0;
+  for (const name of (await namesIn(dir)).filter((n) => isTempFileOf(n))) {
+    const path = join(dir, name);
+    try {
+      if (now - (await stat(path)).mtimeMs <= olderThanMs) continue;
+      await rm(path, { force: true });
+      removed++;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
+    }
+  }
+  return removed;
+}

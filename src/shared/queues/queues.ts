@@ -19,6 +19,13 @@ export const DEFAULT_QUEUE_PREFIX = "keyward";
 
 /** Attempts of an export job before it is FAILED. */
 export const EXPORT_ATTEMPTS = 5;
+/**
+ * Times an export's worker may die under it (kill -9, out of memory) before
+ * the job is failed: BullMQ puts a stalled job back in the queue up to this
+ * many times, and fails it the next. Its default, 1, failed an export killed
+ * twice; a job that takes its worker down three times is not retried again.
+ */
+export const EXPORT_MAX_STALLS = 2;
 /** The backoff type the producer names; the workers' backoffStrategy computes the delay. */
 export const EXPORT_BACKOFF_TYPE = "keyward-exponential";
 /** First retry delay; doubles each attempt (10 s, 20 s, 40 s, 80 s). */

@@ -2,10 +2,15 @@ import { stat } from "node:fs/promises";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { type Job, UnrecoverableError } from "bullmq";
-import { type Export, ExportState } from "../../gen/keyward/v1/export_pb.js";
+import { type Export, ExportMailState, ExportState } from "../../gen/keyward/v1/export_pb.js";
 import { exportResourceWords } from "../../shared/contract/enums.js";
 import type { KeyServiceClient } from "../../shared/contract/service-client.js";
-import { exportFilePath, isSafeExportId, writeExportFile } from "../../shared/exports/export-files.js";
+import {
+  exportFilePath,
+  isSafeExportId,
+  removeExportTempFiles,
+  writeExportFile,
+} from "../../shared/exports/export-files.js";
 import { failureText } from "../../shared/exports/failure-text.js";
 import { exportDownloadUrl } from "../../shared/exports/links.js";
 import type { Logger } from "../../shared/logger.js";
@@ -49,7 +54,7 @@ export function createExportProcessor(deps: ExportJobDeps) {
     const log = deps.logger.child({ exportId, attempt });
     let becameReady = false;
     try {
-      const result = await runExport(deps, exportId, attempt, log, signal, () => {
+      const result = await runExport(deps, exportId, attempt, lastAttempt, log, signal, () => {
         becameReady = true;
       });
       return result;
@@ -59,7 +64,8 @@ export function createExportProcessor(deps: ExportJobDeps) {
       log.warn({ err: error, final }, final ? "export failed for good" : "export attempt failed; it will be retried");
       // A READY export whose mail failed stays READY: the file is fine and listed.
       // An expired one (FailedPrecondition) cannot be changed any more.
-      if (final && !becameReady && !isExpiredError(error)) await giveUp(deps, exportId, attempt, error, log);
+      if (final && !becameReady && !isExpiredError(error))
+        await giveUp(deps, exportId, attempt, failureText(error), log);
       if (permanent && !(error instanceof UnrecoverableError)) throw new UnrecoverableError(failureText(error));
       throw error;
     }
@@ -70,6 +76,7 @@ async function runExport(
   deps: ExportJobDeps,
   exportId: string,
   attempt: number,
+  lastAttempt: boolean,
   log: Logger,
   signal: AbortSignal | undefined,
   markReady: () => void,
@@ -87,7 +94,8 @@ async function runExport(
       if (await fileExists(exportFilePath(deps.dir, exportId))) {
         // An earlier run produced it (then crashed, or lost Redis before completing): only the mail may be missing.
         markReady();
-        await mailOnce(deps, "ready", record, log);
+        await removeExportTempFiles(deps.dir, exportId);
+        await mailOnce(deps, "ready", record, log, lastAttempt);
         return { outcome: "skipped", reason: "already-ready" };
       }
       break;
@@ -96,6 +104,8 @@ async function runExport(
   if (resource === null) throw new UnrecoverableError(`export ${exportId} names no known resource`);
 
   await deps.service.updateExport({ id: exportId, state: ExportState.PENDING, attempts: attempt });
+  const leftovers = await removeExportTempFiles(deps.dir, exportId);
+  if (leftovers > 0) log.info({ files: leftovers }, "removed the temporary files of an interrupted attempt");
   const started = performance.now();
   const written = await writeExportFile({ service: deps.service, exportId, resource, dir: deps.dir, signal });
   const updated = await deps.service.updateExport({
@@ -110,7 +120,7 @@ async function runExport(
     { rows: written.rowCount, bytes: written.byteSize, ms: Math.round(performance.now() - started) },
     "export ready",
   );
-  await mailOnce(deps, "ready", updated.export ?? record, log);
+  await mailOnce(deps, "ready", updated.export ?? record, log, lastAttempt);
   return { outcome: "ready", rowCount: written.rowCount, byteSize: written.byteSize };
 }
 
@@ -119,21 +129,66 @@ async function giveUp(
   deps: ExportJobDeps,
   exportId: string,
   attempt: number,
-  error: unknown,
+  reason: string,
   log: Logger,
 ): Promise<void> {
-  const reason = failureText(error);
   try {
+    await removeExportTempFiles(deps.dir, exportId);
     const response = await deps.service.updateExport({
       id: exportId,
       state: ExportState.FAILED,
       error: reason,
       attempts: attempt,
     });
-    if (response.export) await mailOnce(deps, "failed", response.export, log, { error: reason, attempts: attempt });
+    if (response.export)
+      await mailOnce(deps, "failed", response.export, log, true, { error: reason, attempts: attempt });
   } catch (secondary) {
     log.error({ err: secondary }, "could not record the export as FAILED or tell the admin");
   }
+}
+
+/**
+ * Sends the export's mail once and records on the export how that went:
+ * SENT, NONE (nobody to write to), or the failure (PENDING while the job will
+ * retry, FAILED on its last attempt, logged as a warning). A failed send
+ * throws, so that the job retries it.
+ */
+/** BullMQ's reason for a job that stalled more often than the worker's maxStalledCount allows. */
+const STALLED_TOO_OFTEN = /stalled more than allowable limit/;
+
+/**
+ * The export worker's `failed` listener: ends the export of a job that
+ * failed for good without its processor getting to say so. BullMQ fails a
+ * job whose worker died under it (kill -9, out of memory) more than
+ * maxStalledCount times without running the processor again, so the export
+ * would stay PENDING with nobody told. Marks it FAILED, mails the admin once
+ * (the receipt keeps it to one) and removes its temporary files. An export
+ * the processor already settled (READY, FAILED, EXPIRED) is left alone.
+ */
+export function createExportFailureHandler(deps: ExportJobDeps) {
+  return async function onExportJobFailed(job: Job | undefined, error: Error): Promise<void> {
+    if (!job) return;
+    const final =
+      error instanceof UnrecoverableError ||
+      error.name === "UnrecoverableError" ||
+      job.attemptsMade >= (job.opts.attempts ?? 1);
+    const parsed = ExportJobDataSchema.safeParse(job.data);
+    if (!final || !parsed.success || !isSafeExportId(parsed.data.exportId)) return;
+    const exportId = parsed.data.exportId;
+    const log = deps.logger.child({ exportId });
+    try {
+      const record = await getExport(deps.service, exportId);
+      if (record.state !== ExportState.PENDING) return;
+      const attempts = Math.max(job.attemptsStarted, job.attemptsMade, 1);
+      const reason = STALLED_TOO_OFTEN.test(error.message)
+        ? `the export was interrupted ${job.stalledCounter} times: its worker stopped (crashed or was killed) while producing it`
+        : failureText(error);
+      log.warn({ reason, attempts }, "export failed for good outside its job; marking it FAILED");
+      await giveUp(deps, exportId, attempts, reason, log);
+    } catch (secondary) {
+      log.error({ err: secondary }, "could not settle the export of a failed job");
+    }
+  };
 }
 
 async function mailOnce(
@@ -141,12 +196,14 @@ async function mailOnce(
   kind: MailKind,
   record: Export,
   log: Logger,
+  lastAttempt: boolean,
   failure?: { error: string; attempts: number },
 ): Promise<void> {
   const to = record.requestedBy;
   if (!isEmail(to)) {
     // An admin key without claims.email is named key:<id>; there is nobody to write to.
     log.warn({ requestedBy: to }, "the export was asked for by a key without claims.email; no mail sent");
+    await recordMail(deps, record, ExportMailState.NONE, "", log);
     return;
   }
   if (!(await claimMail(deps.dir, record.id, kind))) {
@@ -183,9 +240,39 @@ async function mailOnce(
     }
   } catch (error) {
     await releaseMail(deps.dir, record.id, kind);
+    const reason = mailFailureText(error);
+    if (lastAttempt) {
+      log.warn({ kind, mailError: reason }, "gave up on the export's mail: the admin was not told");
+      await recordMail(deps, record, ExportMailState.FAILED, reason, log);
+    } else {
+      await recordMail(deps, record, ExportMailState.PENDING, reason, log);
+    }
     throw error;
   }
   log.info({ kind, mailer: deps.mailer.kind }, "export mail sent");
+  await recordMail(deps, record, ExportMailState.SENT, "", log);
+}
+
+/** Records the mail's state on the export; a failure here is logged, never the job's reason. */
+async function recordMail(
+  deps: ExportJobDeps,
+  record: Export,
+  mailState: ExportMailState,
+  mailError: string,
+  log: Logger,
+): Promise<void> {
+  try {
+    await deps.service.updateExport({ id: record.id, mailState, mailError });
+  } catch (error) {
+    log.error({ err: error, mailState: ExportMailState[mailState] }, "could not record the export's mail state");
+  }
+}
+
+/** A mail failure as one line for the export record: the transport's message, never a credential. */
+function mailFailureText(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  // An SMTP URL in a message would carry its password.
+  return message.replace(/\b(smtps?:\/\/)[^@\s/]*@/gi, "$1***@").slice(0, 500);
 }
 
 async function getExport(service: KeyServiceClient, id: string): Promise<Export> {

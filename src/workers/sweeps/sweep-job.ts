@@ -1,7 +1,7 @@
 import type { Job } from "bullmq";
 import { z } from "zod";
 import type { KeyServiceClient } from "../../shared/contract/service-client.js";
-import { removeExportFiles } from "../../shared/exports/export-files.js";
+import { removeExportFiles, removeStaleTempFiles } from "../../shared/exports/export-files.js";
 import type { Logger } from "../../shared/logger.js";
 import { type DigestFacts, digestHasNews, digestMail } from "../mail/digest-mail.js";
 import type { Mailer } from "../mail/mailer.js";
@@ -63,6 +63,7 @@ export function createSweepProcessor(deps: SweepJobDeps) {
     for (const id of report.expiredExports) {
       if (await removeExportFiles(deps.dir, id)) deletedFiles++;
     }
+    const deletedTempFiles = await removeStaleTempFiles(deps.dir);
 
     const facts: DigestFacts = {
       newlyInactive: report.newlyInactive,
@@ -94,6 +95,7 @@ export function createSweepProcessor(deps: SweepJobDeps) {
       expiredKeys: report.expiredKeys,
       expiredExports: report.expiredExports,
       deletedFiles,
+      deletedTempFiles,
       prunedLogs: report.prunedLogs,
       mailedTo: [...mailedTo],
     };
@@ -105,6 +107,7 @@ export function createSweepProcessor(deps: SweepJobDeps) {
         expiredKeys: summary.expiredKeys,
         expiredExports: summary.expiredExports.length,
         deletedFiles,
+        deletedTempFiles,
         prunedLogs: summary.prunedLogs,
         digests: summary.mailedTo.length,
       },

@@ -27,6 +27,8 @@ export interface SweepSummary {
   expiredKeys: number;
   expiredExports: string[];
   deletedFiles: number;
+  /** Temporary files of writes that died with their process. */
+  deletedTempFiles: number;
   prunedLogs: number;
   /** Admins the digest went to; empty when there was nothing to say. */
   mailedTo: string[];

@@ -3,10 +3,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createGatewayClient, type GatewayClient } from "../../../src/cli/client.js";
 import { type Config, loadConfig } from "../../../src/config.js";
-import { ADMIN_SCOPE, MEMBER_SCOPE } from "../../../src/shared/contract/scopes.js";
 import { type RunningGateway, startGateway } from "../../../src/gateway/server.js";
-import { asActor, createServiceClient, type KeyServiceClient } from "../../../src/shared/contract/service-client.js";
 import { startService } from "../../../src/service/server.js";
+import { ADMIN_SCOPE, MEMBER_SCOPE } from "../../../src/shared/contract/scopes.js";
+import { asActor, createServiceClient, type KeyServiceClient } from "../../../src/shared/contract/service-client.js";
 import { createLogger } from "../../../src/shared/logger.js";
 
 /**

@@ -2,9 +2,10 @@ import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ExportJson } from "../../../src/shared/contract/json.js";
+import { ADMIN_SCOPE } from "../../../src/shared/contract/scopes.js";
 import { KEY_COLUMNS } from "../../../src/shared/exports/csv.js";
 import { exportDownloadUrl, exportLinkSecret } from "../../../src/shared/exports/links.js";
-import { linkIn, parseCsv, type Stack, startStack } from "./harness.js";
+import { eventually, linkIn, parseCsv, type Stack, startStack } from "./harness.js";
 
 const DAY = 86_400_000;
 let s: Stack;
@@ -78,12 +79,17 @@ describe("exports.create", () => {
     expect(rows).toHaveLength(1002);
     expect(new Set(rows.slice(1).map((r) => r[4]))).toEqual(new Set(["team-bulk"]));
 
-    const got = await s.trpc("exports.get", { id: data.export.id }, s.memberToken, "GET");
-    expect(got.body.result?.data).toMatchObject({
-      state: "ready",
-      rowCount: 1001,
-      byteSize: Buffer.byteLength(file.text),
-      attempts: 1,
+    await eventually(async () => {
+      const got = await s.trpc("exports.get", { id: data.export.id }, s.memberToken, "GET");
+      expect(got.body.result?.data).toMatchObject({
+        state: "ready",
+        rowCount: 1001,
+        byteSize: Buffer.byteLength(file.text),
+        attempts: 1,
+        mailState: "sent",
+        mailError: null,
+        downloadUrl: null,
+      });
     });
     // One file, no temporary leftovers.
     expect(readdirSync(s.exportsDir).filter((n) => n.includes(data.export.id))).toEqual(
@@ -138,6 +144,50 @@ describe("exports.create", () => {
     expect(parseCsv(file.text)).toEqual([
       ["id", "key_id", "time", "code", "ip", "method", "path", "user_agent", "tags"],
     ]);
+  });
+});
+
+describe("exports.get and exports.list", () => {
+  it("give admins the download link of a READY export, and members null", async () => {
+    await s.seedKeys(2, { subject: "team-reach" });
+    const { data } = await createExport({ resource: "api_keys", filters: { subject: "team-reach" } });
+    const id = data.export.id;
+
+    const asAdmin = await s.trpc("exports.get", { id }, s.adminToken, "GET");
+    expect(asAdmin.body.result?.data).toMatchObject({ id, state: "ready", mailState: "none" });
+    const link = asAdmin.body.result?.data.downloadUrl as string;
+    expect(link).toMatch(new RegExp(`^${s.url}/exports/${id}/download\\?expires=\\d+&sig=[0-9a-f]{64}$`));
+    expect((await s.download(link)).status).toBe(200);
+    const asMember = await s.trpc("exports.get", { id }, s.memberToken, "GET");
+    expect(asMember.body.result?.data).toMatchObject({ id, state: "ready", downloadUrl: null });
+
+    const listed = await s.trpc("exports.list", { pageSize: 100 }, s.adminToken, "GET");
+    expect(listed.body.result?.data.exports.find((e: { id: string }) => e.id === id)?.downloadUrl).toBe(link);
+    const listedToMember = await s.trpc("exports.list", { pageSize: 100 }, s.memberToken, "GET");
+    expect(
+      listedToMember.body.result?.data.exports.every((e: { downloadUrl: unknown }) => e.downloadUrl === null),
+    ).toBe(true);
+  });
+
+  it("reach the file of an export asked for by an admin key without an email, which nobody could be mailed", async () => {
+    const { token } = await s.direct.createKey({ name: "Scripted admin", scopes: [ADMIN_SCOPE] });
+    await s.seedKeys(1001, { subject: "team-nomail" });
+    const mailsBefore = s.smtp.mails.length;
+    const { status, data } = await createExport({ resource: "api_keys", filters: { subject: "team-nomail" } }, token);
+    expect(status).toBe(200);
+    expect(data.export.state).toBe("pending");
+    expect(data.downloadUrl).toBeNull();
+
+    const ready = await eventually(async () => {
+      const got = await s.trpc("exports.get", { id: data.export.id }, token, "GET");
+      expect(got.body.result?.data).toMatchObject({ state: "ready", mailState: "none" });
+      return got.body.result?.data;
+    }, 20_000);
+    expect(ready.requestedBy).toMatch(/^key:/);
+    const file = await s.download(ready.downloadUrl as string, token);
+    expect(file.status).toBe(200);
+    expect(parseCsv(file.text)).toHaveLength(1002);
+    expect(s.smtp.mails).toHaveLength(mailsBefore);
   });
 });
 

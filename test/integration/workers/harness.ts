@@ -6,14 +6,15 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Writable } from "node:stream";
+import { fileURLToPath } from "node:url";
 import { Redis } from "ioredis";
 import { pino } from "pino";
 import { SMTPServer } from "smtp-server";
 import { type Config, loadConfig } from "../../../src/config.js";
-import { ADMIN_SCOPE, MEMBER_SCOPE } from "../../../src/shared/contract/scopes.js";
 import { type RunningGateway, startGateway } from "../../../src/gateway/server.js";
-import { asActor, createServiceClient, type KeyServiceClient } from "../../../src/shared/contract/service-client.js";
 import { type StartedService, startService } from "../../../src/service/server.js";
+import { ADMIN_SCOPE, MEMBER_SCOPE } from "../../../src/shared/contract/scopes.js";
+import { asActor, createServiceClient, type KeyServiceClient } from "../../../src/shared/contract/service-client.js";
 import type { Logger } from "../../../src/shared/logger.js";
 import { type RunningWorkers, startWorkers, type WorkersOptions } from "../../../src/workers/main.js";
 import type { SweepSummary } from "../../../src/workers/sweeps/sweep-report.js";
@@ -612,5 +613,60 @@ export async function ownRedis(): Promise<OwnRedis> {
       await exited();
       rmSync(dir, { recursive: true, force: true });
     },
+  };
+}
+
+// ---------------------------------------------------------------- workers in a process of their own
+
+/** The workers in a child process, so that a test can kill -9 them mid-job. */
+export interface ChildWorkers {
+  /** SIGKILL: no close, no cleanup; resolves once the process is gone. */
+  kill(): Promise<void>;
+  /** Everything the process logged (pino JSON on stderr). */
+  log(): string;
+}
+
+/** The stall timings of test workers: a dead worker's job is noticed within about 2 s, not a minute. */
+export const TEST_STALL_DETECTION = { lockDurationMs: 1_000, stalledIntervalMs: 500 };
+
+export async function startChildWorkers(stack: Stack, serviceUrl: string = stack.serviceUrl): Promise<ChildWorkers> {
+  const entry = fileURLToPath(new URL("../../support/workers-process.ts", import.meta.url));
+  const child = spawn(process.execPath, ["--import", "tsx", entry], {
+    env: {
+      ...process.env,
+      KEYWARD_DATA_DIR: stack.dataDir,
+      KEYWARD_GATEWAY_PORT: String(stack.config.KEYWARD_GATEWAY_PORT),
+      KEYWARD_SERVICE_URL: serviceUrl,
+      KEYWARD_SERVICE_TOKEN: stack.serviceToken,
+      KEYWARD_QUEUE_PREFIX: stack.prefix,
+      REDIS_URL: stack.config.REDIS_URL,
+      SMTP_URL: stack.config.SMTP_URL ?? "",
+      KEYWARD_MAIL_FROM: stack.config.KEYWARD_MAIL_FROM,
+      LOG_LEVEL: "info",
+      KEYWARD_TEST_STALL_MS: `${TEST_STALL_DETECTION.lockDurationMs},${TEST_STALL_DETECTION.stalledIntervalMs}`,
+    },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  // A test that fails midway never reaches kill(): the workers must not outlive the test process.
+  const killOnExit = () => child.kill("SIGKILL");
+  process.once("exit", killOnExit);
+  let log = "";
+  child.stderr?.on("data", (chunk: Buffer) => {
+    log += chunk.toString("utf8");
+  });
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  void exited.then(() => process.off("exit", killOnExit));
+  await new Promise<void>((resolve, reject) => {
+    child.stdout?.on("data", (chunk: Buffer) => {
+      if (chunk.toString("utf8").includes("workers started")) resolve();
+    });
+    void exited.then(() => reject(new Error(`the workers process exited before starting:\n${log}`)));
+  });
+  return {
+    async kill() {
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+      await exited;
+    },
+    log: () => log,
   };
 }

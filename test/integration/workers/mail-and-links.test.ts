@@ -2,7 +2,12 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { exportDownloadPath, exportLinkSecret, publicBaseUrl, verifyExportLink } from "../../../src/shared/exports/links.js";
+import {
+  exportDownloadPath,
+  exportLinkSecret,
+  publicBaseUrl,
+  verifyExportLink,
+} from "../../../src/shared/exports/links.js";
 import { exportReadyMail } from "../../../src/workers/mail/export-mails.js";
 import { createMailer } from "../../../src/workers/mail/mailer.js";
 import { captureLogger } from "./harness.js";

@@ -1,6 +1,15 @@
 import { readdirSync } from "node:fs";
 import { afterEach, describe, expect, it } from "vitest";
-import { eventually, type ServiceProxy, type Stack, sleep, startServiceProxy, startStack } from "./harness.js";
+import {
+  captureLogger,
+  eventually,
+  freePort,
+  type ServiceProxy,
+  type Stack,
+  sleep,
+  startServiceProxy,
+  startStack,
+} from "./harness.js";
 
 let s: Stack | undefined;
 let proxy: ServiceProxy | undefined;
@@ -90,5 +99,33 @@ describe("export retries", () => {
       error: "the key service was unavailable while the rows were read",
     });
     expect(filesOf(s, id)).toEqual([`.${id}.failed.mailed`]);
+  });
+
+  it("with SMTP down the export is READY and records that its mail was given up, with a warning", async () => {
+    const capture = captureLogger("warn");
+    // Nothing listens there: every send is refused.
+    s = await startStack({
+      workers: false,
+      logger: capture.logger,
+      env: { SMTP_URL: `smtp://127.0.0.1:${await freePort()}` },
+    });
+    await s.startWorkers({ exportBackoffMs: 50 });
+    await s.seedKeys(1001, { subject: "no-smtp" });
+    const { body } = await s.trpc("exports.create", { resource: "api_keys", filters: { subject: "no-smtp" } });
+    const id = body.result?.data.export.id as string;
+
+    const data = await eventually(async () => {
+      const got = await s?.trpc("exports.get", { id }, s.adminToken, "GET");
+      expect(got?.body.result?.data.mailState).toBe("failed");
+      return got?.body.result?.data;
+    }, 20_000);
+    expect(data).toMatchObject({ state: "ready", rowCount: 1001, error: null });
+    expect(data.mailError).toMatch(/ECONNREFUSED/);
+    expect(Date.parse(data.mailTime)).not.toBeNaN();
+    // The file is still reachable: the answer carries its link.
+    expect((await s.download(data.downloadUrl)).status).toBe(200);
+    const warning = capture.lines().find((l) => l.msg === "gave up on the export's mail: the admin was not told");
+    expect(warning).toMatchObject({ level: 40, exportId: id });
+    expect(filesOf(s, id)).toEqual([`${id}.csv`]);
   });
 });

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { asActor } from "../../../src/shared/contract/service-client.js";
 import { KeyStatus } from "../../../src/gen/keyward/v1/key_pb.js";
+import { asActor } from "../../../src/shared/contract/service-client.js";
 import { eventually, type Stack, sleep, startStack } from "./harness.js";
 
 const DAY = 86_400_000;
@@ -139,7 +139,9 @@ describe("maintenance schedule", () => {
       await t.startWorkers({ scheduleSweeps: true });
       await t.startWorkers({ scheduleSweeps: true });
       const { Queue } = await import("bullmq");
-      const { SWEEP_QUEUE, SWEEP_SCHEDULER_ID, workerConnection } = await import("../../../src/shared/queues/queues.js");
+      const { SWEEP_QUEUE, SWEEP_SCHEDULER_ID, workerConnection } = await import(
+        "../../../src/shared/queues/queues.js"
+      );
       const queue = new Queue(SWEEP_QUEUE, { connection: workerConnection(t.config.REDIS_URL), prefix: t.prefix });
       try {
         const schedulers = await eventually(async () => {

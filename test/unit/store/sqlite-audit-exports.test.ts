@@ -1,3 +1,4 @@
+import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { AuditAction, ExportRecord } from "../../../src/service/keys/model.js";
 import type { KeyStore } from "../../../src/service/store/key-store.js";
@@ -91,6 +92,23 @@ describe("exports", () => {
       error: "disk full",
       requestedBy: "admin@example.com",
     });
+  });
+
+  it("keeps the mail's state, its error and when; a row from before mail states reads as not recorded", async () => {
+    const record = makeExport();
+    await store.insertExport(record, makeAudit({ action: "export.create", exportId: record.id }));
+    const failed: ExportRecord = { ...record, mailState: "failed", mailError: "SMTP refused", mailAt: NOW + 9000 };
+    await store.updateExport(failed);
+    await expect(store.getExport(record.id)).resolves.toEqual(failed);
+
+    // Written the way the first schema did: no mail columns named.
+    const db = new Database(temp.file);
+    db.prepare(
+      `INSERT INTO exports (id, resource, state, requested_by, created_at, updated_at, expires_at)
+       VALUES ('exp-old', 'api_keys', 'ready', 'admin@example.com', ${NOW}, ${NOW}, ${NOW + 7 * DAY_MS})`,
+    ).run();
+    db.close();
+    await expect(store.getExport("exp-old")).resolves.toMatchObject({ mailState: null, mailError: null, mailAt: null });
   });
 
   it("rejects an update of an unknown export", async () => {

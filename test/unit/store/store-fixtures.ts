@@ -110,6 +110,9 @@ export function makeExport(overrides: Partial<ExportRecord> = {}): ExportRecord 
     byteSize: 0,
     error: null,
     attempts: 0,
+    mailState: "pending",
+    mailError: null,
+    mailAt: null,
     ...overrides,
   };
 }

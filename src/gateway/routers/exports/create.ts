@@ -2,7 +2,7 @@ import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { ConnectError } from "@connectrpc/connect";
 import { TRPCError } from "@trpc/server";
 import { z } from "zod";
-import { ExportState } from "../../../gen/keyward/v1/export_pb.js";
+import { ExportMailState, ExportState } from "../../../gen/keyward/v1/export_pb.js";
 import {
   EXPORT_RESOURCE_WORDS,
   toExportResource,
@@ -116,6 +116,8 @@ export const create = adminProcedure.input(CreateExportInputSchema).mutation(asy
           id: record.id,
           state: ExportState.FAILED,
           error: "the job queue (Redis) was unavailable when it was asked for",
+          // The refusal is the answer: no mail follows.
+          mailState: ExportMailState.NONE,
         })
         .catch((secondary: unknown) =>
           ctx.logger.warn({ err: secondary, exportId: record.id }, "could not mark the export FAILED"),
@@ -145,11 +147,19 @@ export const create = adminProcedure.input(CreateExportInputSchema).mutation(asy
       rowCount: BigInt(written.rowCount),
       byteSize: BigInt(written.byteSize),
       attempts: 1,
+      // Answered with its link: there is no mail to send.
+      mailState: ExportMailState.NONE,
     });
     ready = required(updated.export, "the export");
   } catch (error) {
     await ctx.service
-      .updateExport({ id: record.id, state: ExportState.FAILED, error: failureText(error), attempts: 1 })
+      .updateExport({
+        id: record.id,
+        state: ExportState.FAILED,
+        error: failureText(error),
+        attempts: 1,
+        mailState: ExportMailState.NONE,
+      })
       .catch(() => undefined);
     // Service errors are mapped by the procedure middleware; anything else becomes one plain sentence.
     if (error instanceof ConnectError) throw error;

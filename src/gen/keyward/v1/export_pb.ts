@@ -16,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file keyward/v1/export.proto.
  */
 export const file_keyward_v1_export: GenFile = /*@__PURE__*/
-  fileDesc("ChdrZXl3YXJkL3YxL2V4cG9ydC5wcm90bxIKa2V5d2FyZC52MSKvAgoNRXhwb3J0RmlsdGVycxIlCgZzdGF0dXMYASABKA4yFS5rZXl3YXJkLnYxLktleVN0YXR1cxIqCgpwZXJtaXNzaW9uGAIgASgOMhYua2V5d2FyZC52MS5QZXJtaXNzaW9uEg8KB3N1YmplY3QYAyABKAkSEQoJZG9tYWluX2lkGAQgASgJEhUKDW5hbWVfY29udGFpbnMYBSABKAkSDgoGa2V5X2lkGAYgASgJEiQKBGNvZGUYByABKA4yFi5rZXl3YXJkLnYxLlZlcmlmeUNvZGUSLQoJZnJvbV90aW1lGAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIrCgd0b190aW1lGAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKdAwoGRXhwb3J0EgoKAmlkGAEgASgJEiwKCHJlc291cmNlGAIgASgOMhoua2V5d2FyZC52MS5FeHBvcnRSZXNvdXJjZRIqCgdmaWx0ZXJzGAMgASgLMhkua2V5d2FyZC52MS5FeHBvcnRGaWx0ZXJzEiYKBXN0YXRlGAQgASgOMhcua2V5d2FyZC52MS5FeHBvcnRTdGF0ZRIUCgxyZXF1ZXN0ZWRfYnkYBSABKAkSLwoLY3JlYXRlX3RpbWUYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3VwZGF0ZV90aW1lGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgtleHBpcmVfdGltZRgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFQoNbWF0Y2hpbmdfcm93cxgJIAEoAxIRCglyb3dfY291bnQYCiABKAMSEQoJYnl0ZV9zaXplGAsgASgDEg0KBWVycm9yGAwgASgJEhAKCGF0dGVtcHRzGA0gASgFKm0KDkV4cG9ydFJlc291cmNlEh8KG0VYUE9SVF9SRVNPVVJDRV9VTlNQRUNJRklFRBAAEhwKGEVYUE9SVF9SRVNPVVJDRV9BUElfS0VZUxABEhwKGEVYUE9SVF9SRVNPVVJDRV9LRVlfTE9HUxACKpABCgtFeHBvcnRTdGF0ZRIcChhFWFBPUlRfU1RBVEVfVU5TUEVDSUZJRUQQABIYChRFWFBPUlRfU1RBVEVfUEVORElORxABEhYKEkVYUE9SVF9TVEFURV9SRUFEWRACEhcKE0VYUE9SVF9TVEFURV9GQUlMRUQQAxIYChRFWFBPUlRfU1RBVEVfRVhQSVJFRBAEYgZwcm90bzM", [file_google_protobuf_timestamp, file_keyward_v1_key, file_keyward_v1_verify]);
+  fileDesc("ChdrZXl3YXJkL3YxL2V4cG9ydC5wcm90bxIKa2V5d2FyZC52MSKvAgoNRXhwb3J0RmlsdGVycxIlCgZzdGF0dXMYASABKA4yFS5rZXl3YXJkLnYxLktleVN0YXR1cxIqCgpwZXJtaXNzaW9uGAIgASgOMhYua2V5d2FyZC52MS5QZXJtaXNzaW9uEg8KB3N1YmplY3QYAyABKAkSEQoJZG9tYWluX2lkGAQgASgJEhUKDW5hbWVfY29udGFpbnMYBSABKAkSDgoGa2V5X2lkGAYgASgJEiQKBGNvZGUYByABKA4yFi5rZXl3YXJkLnYxLlZlcmlmeUNvZGUSLQoJZnJvbV90aW1lGAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIrCgd0b190aW1lGAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKRBAoGRXhwb3J0EgoKAmlkGAEgASgJEiwKCHJlc291cmNlGAIgASgOMhoua2V5d2FyZC52MS5FeHBvcnRSZXNvdXJjZRIqCgdmaWx0ZXJzGAMgASgLMhkua2V5d2FyZC52MS5FeHBvcnRGaWx0ZXJzEiYKBXN0YXRlGAQgASgOMhcua2V5d2FyZC52MS5FeHBvcnRTdGF0ZRIUCgxyZXF1ZXN0ZWRfYnkYBSABKAkSLwoLY3JlYXRlX3RpbWUYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3VwZGF0ZV90aW1lGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgtleHBpcmVfdGltZRgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFQoNbWF0Y2hpbmdfcm93cxgJIAEoAxIRCglyb3dfY291bnQYCiABKAMSEQoJYnl0ZV9zaXplGAsgASgDEg0KBWVycm9yGAwgASgJEhAKCGF0dGVtcHRzGA0gASgFEi8KCm1haWxfc3RhdGUYDiABKA4yGy5rZXl3YXJkLnYxLkV4cG9ydE1haWxTdGF0ZRISCgptYWlsX2Vycm9yGA8gASgJEi0KCW1haWxfdGltZRgQIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAqbQoORXhwb3J0UmVzb3VyY2USHwobRVhQT1JUX1JFU09VUkNFX1VOU1BFQ0lGSUVEEAASHAoYRVhQT1JUX1JFU09VUkNFX0FQSV9LRVlTEAESHAoYRVhQT1JUX1JFU09VUkNFX0tFWV9MT0dTEAIqkAEKC0V4cG9ydFN0YXRlEhwKGEVYUE9SVF9TVEFURV9VTlNQRUNJRklFRBAAEhgKFEVYUE9SVF9TVEFURV9QRU5ESU5HEAESFgoSRVhQT1JUX1NUQVRFX1JFQURZEAISFwoTRVhQT1JUX1NUQVRFX0ZBSUxFRBADEhgKFEVYUE9SVF9TVEFURV9FWFBJUkVEEAQqqQEKD0V4cG9ydE1haWxTdGF0ZRIhCh1FWFBPUlRfTUFJTF9TVEFURV9VTlNQRUNJRklFRBAAEh0KGUVYUE9SVF9NQUlMX1NUQVRFX1BFTkRJTkcQARIaChZFWFBPUlRfTUFJTF9TVEFURV9TRU5UEAISHAoYRVhQT1JUX01BSUxfU1RBVEVfRkFJTEVEEAMSGgoWRVhQT1JUX01BSUxfU1RBVEVfTk9ORRAEYgZwcm90bzM", [file_google_protobuf_timestamp, file_keyward_v1_key, file_keyward_v1_verify]);
 
 /**
  * Which rows an export holds. Key filters apply to api_keys; key_id, code
@@ -156,6 +156,25 @@ export type Export = Message<"keyward.v1.Export"> & {
    * @generated from field: int32 attempts = 13;
    */
   attempts: number;
+
+  /**
+   * @generated from field: keyward.v1.ExportMailState mail_state = 14;
+   */
+  mailState: ExportMailState;
+
+  /**
+   * The last mail failure: set while PENDING after a failed try, and when FAILED.
+   *
+   * @generated from field: string mail_error = 15;
+   */
+  mailError: string;
+
+  /**
+   * When mail_state last changed (sent, given up, a failed try).
+   *
+   * @generated from field: google.protobuf.Timestamp mail_time = 16;
+   */
+  mailTime?: Timestamp | undefined;
 };
 
 /**
@@ -226,4 +245,52 @@ export enum ExportState {
  */
 export const ExportStateSchema: GenEnum<ExportState> = /*@__PURE__*/
   enumDesc(file_keyward_v1_export, 1);
+
+/**
+ * Whether the admin who asked for an export was told by mail (the ready
+ * or the failed mail).
+ *
+ * @generated from enum keyward.v1.ExportMailState
+ */
+export enum ExportMailState {
+  /**
+   * Not recorded: an export made before mail states were kept.
+   *
+   * @generated from enum value: EXPORT_MAIL_STATE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * To be sent, or being retried (mail_error then holds the last failure).
+   *
+   * @generated from enum value: EXPORT_MAIL_STATE_PENDING = 1;
+   */
+  PENDING = 1,
+
+  /**
+   * @generated from enum value: EXPORT_MAIL_STATE_SENT = 2;
+   */
+  SENT = 2,
+
+  /**
+   * Given up after the job's retries; mail_error says why.
+   *
+   * @generated from enum value: EXPORT_MAIL_STATE_FAILED = 3;
+   */
+  FAILED = 3,
+
+  /**
+   * No mail to send: the key that asked has no claims.email, or the
+   * export was small enough to be answered with its link at once.
+   *
+   * @generated from enum value: EXPORT_MAIL_STATE_NONE = 4;
+   */
+  NONE = 4,
+}
+
+/**
+ * Describes the enum keyward.v1.ExportMailState.
+ */
+export const ExportMailStateSchema: GenEnum<ExportMailState> = /*@__PURE__*/
+  enumDesc(file_keyward_v1_export, 2);
 

@@ -3,6 +3,7 @@ import type {
   AuditEntry,
   AuditRow,
   ExportFilters,
+  ExportMailState,
   ExportRecord,
   ExportResource,
   ExportState,
@@ -289,6 +290,9 @@ export interface ExportColumns {
   byte_size: number;
   error: string | null;
   attempts: number;
+  mail_state: string | null;
+  mail_error: string | null;
+  mail_at: number | null;
 }
 
 export function exportToColumns(record: ExportRecord): ExportColumns {
@@ -306,6 +310,9 @@ export function exportToColumns(record: ExportRecord): ExportColumns {
     byte_size: record.byteSize,
     error: record.error,
     attempts: record.attempts,
+    mail_state: record.mailState,
+    mail_error: record.mailError,
+    mail_at: record.mailAt,
   };
 }
 
@@ -324,6 +331,9 @@ export function exportFromColumns(row: ExportColumns): ExportRecord {
     byteSize: row.byte_size,
     error: row.error,
     attempts: row.attempts,
+    mailState: row.mail_state as ExportMailState | null,
+    mailError: row.mail_error,
+    mailAt: row.mail_at,
   };
 }
 

@@ -112,6 +112,13 @@ const MIGRATIONS: readonly string[] = [
   ALTER TABLE keys ADD COLUMN version INTEGER NOT NULL DEFAULT 1;
   ALTER TABLE audit_events ADD COLUMN actor_key_id TEXT;
   `,
+  // Whether an export's mail went out. NULL for exports made before this
+  // column existed: nobody recorded it then.
+  `
+  ALTER TABLE exports ADD COLUMN mail_state TEXT CHECK (mail_state IN ('pending', 'sent', 'failed', 'none'));
+  ALTER TABLE exports ADD COLUMN mail_error TEXT;
+  ALTER TABLE exports ADD COLUMN mail_at INTEGER;
+  `,
 ];
 
 /** The schema version this code writes. */

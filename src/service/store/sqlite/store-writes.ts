@@ -73,6 +73,9 @@ const EXPORT_COLUMNS = [
   "byte_size",
   "error",
   "attempts",
+  "mail_state",
+  "mail_error",
+  "mail_at",
 ] as const;
 
 const EXPORT_COLUMNS_NOT_UPDATED = new Set<string>(["id", "resource", "filters", "requested_by", "created_at"]);
