@@ -46,10 +46,11 @@ export function registerAudit(program: Command, ctx: CommandContext): void {
       page.events.length === 0
         ? "No audit events."
         : renderTable(
-            ["TIME", "ACTOR", "ACTION", "KEY", "SUMMARY"],
+            ["TIME", "ACTOR", "ACTING KEY", "ACTION", "KEY", "SUMMARY"],
             page.events.map((e) => [
               relativeTime(e.time, now),
               e.actor,
+              e.actorKeyId ?? "(service)",
               e.action,
               e.keyId ?? e.exportId ?? "-",
               e.summary,

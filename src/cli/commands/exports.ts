@@ -68,6 +68,9 @@ export function registerExports(program: Command, ctx: CommandContext): void {
           ["Bytes", String(e.byteSize)],
           ["Attempts", String(e.attempts)],
           ["Error", e.error ?? "-"],
+          ["Mail", e.mailState ? `${e.mailState}${e.mailError ? `: ${e.mailError}` : ""}` : "-"],
+          // Admins only (members get null): the signed link the mail carries.
+          ["Download", e.downloadUrl ?? "-"],
         ]),
       );
     },
