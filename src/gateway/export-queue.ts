@@ -30,6 +30,10 @@ const ENQUEUE_TIMEOUT_MS = 2_000;
 export interface ExportQueue {
   /** Queues the export's job (job id = export id); throws ExportQueueUnavailableError quickly when Redis is away. */
   enqueue(exportId: string): Promise<void>;
+  /** Whether the queue's Redis connection is up now. */
+  isUp(): boolean;
+  /** Jobs of the export queue by state, or undefined when Redis does not answer within `timeoutMs`. */
+  jobCounts(timeoutMs: number): Promise<Record<string, number> | undefined>;
   close(): Promise<void>;
 }
 
@@ -64,6 +68,24 @@ export function createExportQueue(options: { redisUrl: string; prefix: string; l
         if (error instanceof ExportQueueUnavailableError) throw error;
         logger.warn({ exportId, reason: (error as Error).message }, "could not queue the export");
         throw new ExportQueueUnavailableError();
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+    isUp: () => monitor.isUp(),
+    async jobCounts(timeoutMs) {
+      if (!monitor.isUp()) return undefined;
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<undefined>((resolve) => {
+        timer = setTimeout(() => resolve(undefined), timeoutMs);
+      });
+      try {
+        return await Promise.race([
+          queue.getJobCounts("waiting", "active", "delayed", "completed", "failed", "prioritized"),
+          timeout,
+        ]);
+      } catch {
+        return undefined;
       } finally {
         clearTimeout(timer);
       }

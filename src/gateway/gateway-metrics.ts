@@ -1,4 +1,5 @@
-import { collectDefaultMetrics, Histogram, Registry } from "prom-client";
+import { collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import { EXPORT_QUEUE } from "../shared/queues/queues.js";
 
 export interface GatewayMetrics {
   registry: Registry;
@@ -6,9 +7,31 @@ export interface GatewayMetrics {
   observeRequest(route: string, status: number, seconds: number): void;
 }
 
-/** The gateway's Prometheus metrics, in a registry of its own. */
-export function createGatewayMetrics(): GatewayMetrics {
+/** How long a scrape waits for Redis before it leaves the queue gauges out. */
+const QUEUE_SCRAPE_TIMEOUT_MS = 500;
+
+/**
+ * The gateway's Prometheus metrics, in a registry of its own. `jobCounts`
+ * reads the export queue's depth at scrape time; when Redis does not answer
+ * the gauge is left empty rather than the scrape hung.
+ */
+export function createGatewayMetrics(
+  jobCounts?: (timeoutMs: number) => Promise<Record<string, number> | undefined>,
+): GatewayMetrics {
   const registry = new Registry();
+  if (jobCounts !== undefined) {
+    new Gauge({
+      name: "keyward_queue_jobs",
+      help: "Jobs in a BullMQ queue by state, read at scrape time (absent while Redis is unreachable)",
+      labelNames: ["queue", "state"] as const,
+      registers: [registry],
+      async collect() {
+        this.reset();
+        const counts = await jobCounts(QUEUE_SCRAPE_TIMEOUT_MS);
+        for (const [state, count] of Object.entries(counts ?? {})) this.set({ queue: EXPORT_QUEUE, state }, count);
+      },
+    });
+  }
   collectDefaultMetrics({ register: registry, prefix: "keyward_gateway_" });
   const requests = new Histogram({
     name: "keyward_gateway_request_duration_seconds",

@@ -42,8 +42,9 @@ export interface RunningGateway {
  */
 export async function startGateway(config: Config, options: GatewayOptions): Promise<RunningGateway> {
   const { logger } = options;
+  const serviceUrl = options.serviceUrl ?? config.KEYWARD_SERVICE_URL;
   const service = createServiceClient({
-    baseUrl: options.serviceUrl ?? config.KEYWARD_SERVICE_URL,
+    baseUrl: serviceUrl,
     serviceToken: options.serviceToken,
     timeoutMs: options.serviceTimeoutMs,
   });
@@ -66,7 +67,7 @@ export async function startGateway(config: Config, options: GatewayOptions): Pro
     },
   });
 
-  const metrics = createGatewayMetrics();
+  const metrics = createGatewayMetrics((timeoutMs) => exportsPart.queue.jobCounts(timeoutMs));
   const cors = createCorsPolicy(config.KEYWARD_CORS_ORIGINS);
   let draining = false;
   const handle = (req: IncomingMessage, res: ServerResponse) => {
@@ -119,7 +120,11 @@ export async function startGateway(config: Config, options: GatewayOptions): Pro
         sendError(res, 405, "METHOD_NOT_SUPPORTED", -32005, "use GET /healthz");
         return;
       }
-      sendJson(res, 200, { status: "ok" });
+      // 200 while the gateway itself serves: a load balancer must not pull a gateway whose Redis
+      // is away (only large exports need it). Each dependency says its own state.
+      void dependencyStates(serviceUrl, exportsPart.queue).then((states) =>
+        sendJson(res, 200, { status: "ok", ...states }),
+      );
       return;
     }
     sendError(res, 404, "NOT_FOUND", -32004, `no such path: ${path}`);
@@ -140,10 +145,7 @@ export async function startGateway(config: Config, options: GatewayOptions): Pro
     const host = config.KEYWARD_HOST === "0.0.0.0" || config.KEYWARD_HOST === "::" ? "127.0.0.1" : config.KEYWARD_HOST;
     exportsPart.publicUrl = `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
   }
-  logger.info(
-    { host: config.KEYWARD_HOST, port, serviceUrl: options.serviceUrl ?? config.KEYWARD_SERVICE_URL },
-    "gateway listening",
-  );
+  logger.info({ host: config.KEYWARD_HOST, port, serviceUrl }, "gateway listening");
 
   let closing: Promise<void> | undefined;
   return {
@@ -181,6 +183,24 @@ function acceptPlainCurlBody(req: IncomingMessage): void {
 function isLogged(error: { cause?: unknown }): boolean {
   // errors.ts logs every service failure it maps; the ConnectError stays as the cause.
   return error.cause instanceof ConnectError;
+}
+
+/** How long /healthz waits for the service's own /healthz. */
+const SERVICE_HEALTH_TIMEOUT_MS = 1_000;
+
+async function dependencyStates(
+  serviceUrl: string,
+  queue: { isUp(): boolean },
+): Promise<{ service: "ok" | "unavailable"; queue: "ok" | "unavailable" }> {
+  let service: "ok" | "unavailable" = "unavailable";
+  try {
+    const res = await fetch(`${serviceUrl}/healthz`, { signal: AbortSignal.timeout(SERVICE_HEALTH_TIMEOUT_MS) });
+    if (res.ok) service = "ok";
+    await res.body?.cancel();
+  } catch {
+    // unreachable or too slow: unavailable
+  }
+  return { service, queue: queue.isUp() ? "ok" : "unavailable" };
 }
 
 function listen(server: Server, port: number, host: string): Promise<number> {

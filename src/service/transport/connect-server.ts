@@ -60,6 +60,10 @@ export async function createConnectServer(
   const abandoned = new Set<Socket>();
   const metrics = options.metrics;
   const server = createServer((req, res) => {
+    if (req.method === "GET" && req.url === "/healthz") {
+      res.writeHead(200, { "content-type": "application/json" }).end('{"status":"ok"}');
+      return;
+    }
     if (metrics !== undefined && req.method === "GET" && req.url === "/metrics") {
       metrics().then(
         ({ contentType, body }) => res.writeHead(200, { "content-type": contentType }).end(body),
