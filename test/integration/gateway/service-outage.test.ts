@@ -112,7 +112,7 @@ describe("service outage", () => {
     try {
       const taken = loadConfig({ KEYWARD_GATEWAY_PORT: String(port), LOG_LEVEL: "silent" });
       await expect(startGateway(taken, { logger, serviceToken: "x".repeat(32) })).rejects.toThrow(
-        /port is in use \(KEYWARD_GATEWAY_PORT\)/,
+        /port is in use\. Is another Keyward running\? Stop it, or choose another port with KEYWARD_GATEWAY_PORT/,
       );
     } finally {
       await new Promise((resolve) => busy.close(resolve));

@@ -24,6 +24,7 @@ describe("the key cache", () => {
         "revokedAt",
         "scopes",
         "subject",
+        "version",
       ].sort(),
     );
     expect(cached.record).toMatchObject({ id: record.id, hash: record.hash, name: record.name });
@@ -50,5 +51,15 @@ describe("the key cache", () => {
     const other = makeKey();
     cache.refresh(other);
     expect(cache.get(other.hash)).toBeUndefined();
+  });
+
+  it("never replaces a cached key with an older version of it", () => {
+    const cache = new KeyCache(10);
+    const key = makeKey({ version: 3, name: "newer" });
+    cache.set(key);
+    cache.refresh({ ...key, version: 2, name: "older" });
+    expect(cache.get(key.hash)).toMatchObject({ record: { name: "newer", version: 3 } });
+    cache.refresh({ ...key, version: 4, name: "newest" });
+    expect(cache.get(key.hash)).toMatchObject({ record: { name: "newest", version: 4 } });
   });
 });
