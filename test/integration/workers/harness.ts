@@ -18,6 +18,7 @@ import { asActor, createServiceClient, type KeyServiceClient } from "../../../sr
 import type { Logger } from "../../../src/shared/logger.js";
 import { type RunningWorkers, startWorkers, type WorkersOptions } from "../../../src/workers/main.js";
 import type { SweepSummary } from "../../../src/workers/sweeps/sweep-report.js";
+import { freePort } from "../../support/free-port.js";
 
 /**
  * The whole export path for real: a key service on a temp data dir (with a
@@ -65,14 +66,6 @@ export async function dropPrefix(url: string, prefix: string): Promise<void> {
   } finally {
     redis.disconnect();
   }
-}
-
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 /**
@@ -670,3 +663,5 @@ export async function startChildWorkers(stack: Stack, serviceUrl: string = stack
     log: () => log,
   };
 }
+
+export { freePort };
