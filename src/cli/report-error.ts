@@ -26,14 +26,56 @@ export function reportError(error: unknown, io: CliIO, gatewayUrl?: string): num
 function describe(error: unknown, gatewayUrl: string | undefined): { message: string; exitCode: number } {
   if (error instanceof CliError) return { message: sentence(error.message), exitCode: error.exitCode };
   if (error instanceof TRPCClientError) {
-    const data = error.data as { code?: string; httpStatus?: number } | undefined;
+    const data = error.data as
+      | { code?: string; httpStatus?: number; issues?: { field: string; message: string }[] | null }
+      | undefined;
     if (!data?.code) return { message: sentence(unreachable(error, gatewayUrl)), exitCode: EXIT_FAILURE };
     const hint = HINTS[data.code];
-    const text = `${error.message}${hint ? ` (${hint})` : ""}`;
+    const said = data.issues?.length ? data.issues.map((i) => `${flagFor(i.field)}: ${i.message}`).join("; ") : null;
+    const text = `${said ?? error.message}${hint ? ` (${hint})` : ""}`;
     return { message: sentence(text), exitCode: data.code === "BAD_REQUEST" ? EXIT_USAGE : EXIT_FAILURE };
   }
   if (error instanceof Error) return { message: sentence(error.message), exitCode: EXIT_FAILURE };
   return { message: sentence(String(error)), exitCode: EXIT_FAILURE };
+}
+
+/**
+ * The flag a person typed for a field the gateway names: `ratelimits[0].limit`
+ * is `--ratelimit`. A field no flag sets keeps its own name.
+ */
+const FIELD_FLAGS: Record<string, string> = {
+  name: "--name",
+  description: "--description",
+  permission: "--permission",
+  domainId: "--domain",
+  subject: "--subject",
+  scopes: "--scope",
+  claims: "--claims",
+  expiresInSeconds: "--expires-in",
+  expireTime: "--expires-in",
+  allowedCidrs: "--cidr",
+  ratelimits: "--ratelimit",
+  remaining: "--credits",
+  refill: "--refill",
+  gracePeriodSeconds: "--grace",
+  reason: "--reason",
+  pageSize: "--limit",
+  pageToken: "--page-token",
+  nameContains: "--name",
+  keyId: "--key",
+  resource: "--resource",
+  status: "--status",
+  code: "--code",
+  from: "--from",
+  to: "--to",
+  actor: "--actor",
+  action: "--action",
+};
+
+function flagFor(field: string): string {
+  const path = field.startsWith("filters.") ? field.slice("filters.".length) : field;
+  const head = /^[A-Za-z]+/.exec(path)?.[0] ?? path;
+  return FIELD_FLAGS[head] ?? field;
 }
 
 /** A transport failure: no tRPC answer at all. */

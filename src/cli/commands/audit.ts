@@ -1,9 +1,17 @@
 import type { Command } from "commander";
+import { AUDIT_ACTION_WORDS, type AuditActionWord } from "../../shared/contract/words.js";
 import { renderTable } from "../format/table.js";
 import { relativeTime } from "../format/time.js";
 import { printJson, printLine, printNote } from "../io.js";
 import { parsePositiveInt, parseTime } from "../parse.js";
-import { type CommandContext, withJson } from "./context.js";
+import { type CommandContext, withJson, wordOption } from "./context.js";
+
+/** Key actions also by their short name: `rotate` is `key.rotate`; `export` is `export.create`. */
+const ACTION_ALIASES: Record<string, AuditActionWord> = {
+  ...Object.fromEntries(AUDIT_ACTION_WORDS.filter((w) => w.startsWith("key.")).map((w) => [w.slice("key.".length), w])),
+  export: "export.create",
+  revoke: "key.delete",
+};
 
 interface AuditFlags {
   key?: string;
@@ -24,7 +32,14 @@ export function registerAudit(program: Command, ctx: CommandContext): void {
       .description("the audit log: who created, changed, rotated or revoked which key, newest first")
       .option("--key <id>", "only events of this key")
       .option("--actor <email>", "only events by this admin (or service, bootstrap)")
-      .option("--action <action>", "only this action, e.g. key.create, key.delete, key.rotate")
+      .addOption(
+        wordOption(
+          "--action <action>",
+          "only this action (key.rotate or just rotate)",
+          AUDIT_ACTION_WORDS,
+          ACTION_ALIASES,
+        ),
+      )
       .option("--from <time>", "an ISO time or a duration ago such as 7d", (v) => parseTime(v))
       .option("--to <time>", "an ISO time or a duration ago", (v) => parseTime(v))
       .option("--limit <n>", "events per page, 1-100 (default 20)", parsePositiveInt)

@@ -1,20 +1,104 @@
 import { type Command, Option } from "commander";
-import { EXPORT_STATE_WORDS } from "../../shared/contract/words.js";
+import {
+  EXPORT_RESOURCE_WORDS,
+  EXPORT_STATE_WORDS,
+  KEY_STATUS_WORDS,
+  PERMISSION_WORDS,
+  VERIFY_CODE_WORDS,
+} from "../../shared/contract/words.js";
+import { downloadTo } from "../download.js";
+import { CliError } from "../errors.js";
 import { renderFields, renderTable } from "../format/table.js";
 import { relativeTime, timeWithRelative } from "../format/time.js";
 import { printJson, printLine, printNote } from "../io.js";
-import { parsePositiveInt } from "../parse.js";
-import { type CommandContext, withJson } from "./context.js";
+import { parsePositiveInt, parseTime } from "../parse.js";
+import { type CommandContext, withJson, wordOption } from "./context.js";
 
-/** `keyward exports list|get`. (`create` joins here with the exports issue.) */
+interface CreateFlags {
+  resource: (typeof EXPORT_RESOURCE_WORDS)[number];
+  status?: (typeof KEY_STATUS_WORDS)[number];
+  permission?: (typeof PERMISSION_WORDS)[number];
+  subject?: string;
+  domain?: string;
+  name?: string;
+  key?: string;
+  code?: (typeof VERIFY_CODE_WORDS)[number];
+  from?: string;
+  to?: string;
+  output?: string;
+  json?: boolean;
+}
+
+/** `keyward exports create|download|list|get`. */
 export function registerExports(program: Command, ctx: CommandContext): void {
   const exportsCommand = program.command("exports").description("CSV exports of keys and request logs");
 
   withJson(
     exportsCommand
+      .command("create")
+      .description(
+        "export keys or request logs as CSV: up to 1,000 rows are downloaded at once, more are written by the workers and mailed as a link",
+      )
+      .addOption(wordOption("--resource <resource>", "what to export", EXPORT_RESOURCE_WORDS).makeOptionMandatory())
+      .addOption(wordOption("--status <status>", "api_keys: only keys with this status", KEY_STATUS_WORDS))
+      .addOption(wordOption("--permission <permission>", "api_keys: only keys with this permission", PERMISSION_WORDS))
+      .option("--subject <id>", "api_keys: only keys of this owner")
+      .option("--domain <id>", "api_keys: only keys restricted to this domain")
+      .option("--name <text>", "api_keys: only keys whose name contains this")
+      .option("--key <id>", "key_logs: only this key's request logs")
+      .addOption(wordOption("--code <code>", "key_logs: only this outcome", VERIFY_CODE_WORDS))
+      .option("--from <time>", "key_logs: from this ISO time or duration ago (7d)", (v) => parseTime(v))
+      .option("--to <time>", "key_logs: until this ISO time or duration ago", (v) => parseTime(v))
+      .option("--output <file>", "where to save a CSV downloaded at once (default keyward-<resource>-<id>.csv here)"),
+  ).action(async (flags: CreateFlags) => {
+    const created = await ctx.gateway().exports.create.mutate({
+      resource: flags.resource,
+      filters: {
+        status: flags.status,
+        permission: flags.permission,
+        subject: flags.subject,
+        domainId: flags.domain,
+        nameContains: flags.name,
+        keyId: flags.key,
+        code: flags.code,
+        from: flags.from,
+        to: flags.to,
+      },
+    });
+    const e = created.export;
+    if (created.downloadUrl === null) {
+      if (flags.json) return printJson(ctx.io, created);
+      printLine(
+        ctx.io,
+        `Export ${e.id} has ${e.matchingRows} rows: the workers are writing it, and a mail with the download link is on its way to ${e.requestedBy}. See it with: keyward exports get ${e.id}`,
+      );
+      return;
+    }
+    const file = flags.output ?? defaultFile(e.resource ?? "export", e.id);
+    const bytes = await downloadTo(created.downloadUrl, ctx.settings().token, file);
+    if (flags.json) return printJson(ctx.io, { ...created, file });
+    printLine(ctx.io, `Wrote ${e.rowCount} rows (${bytes} bytes) to ${file}.`);
+  });
+
+  exportsCommand
+    .command("download")
+    .description("save a ready export's CSV (admins)")
+    .argument("<id>", "the export's id")
+    .option("--output <file>", "where to save it (default keyward-<resource>-<id>.csv here)")
+    .action(async (id: string, flags: { output?: string }) => {
+      const e = await ctx.gateway().exports.get.query({ id });
+      if (e.state !== "ready") throw new CliError(`export ${id} is ${e.state ?? "unknown"}, not ready`);
+      if (e.downloadUrl === null) throw new CliError("only admins can download exports (this key is a member's)");
+      const file = flags.output ?? defaultFile(e.resource ?? "export", e.id);
+      const bytes = await downloadTo(e.downloadUrl, ctx.settings().token, file);
+      printLine(ctx.io, `Wrote ${e.rowCount} rows (${bytes} bytes) to ${file}.`);
+    });
+
+  withJson(
+    exportsCommand
       .command("list")
       .description("exports, newest first")
-      .addOption(new Option("--state <state>", "only exports in this state").choices(EXPORT_STATE_WORDS))
+      .addOption(wordOption("--state <state>", "only exports in this state", EXPORT_STATE_WORDS))
       .option("--limit <n>", "exports per page, 1-100 (default 20)", parsePositiveInt)
       .option("--page-token <token>", "the page after the one that printed this token"),
   ).action(
@@ -75,4 +159,9 @@ export function registerExports(program: Command, ctx: CommandContext): void {
       );
     },
   );
+}
+
+/** keyward-api_keys-<id>.csv in the current folder. */
+function defaultFile(resource: string, id: string): string {
+  return `keyward-${resource}-${id}.csv`;
 }

@@ -1,14 +1,30 @@
 import { type Command, Option } from "commander";
 import type { KeyJson } from "../../shared/contract/json.js";
-import { KEY_STATUS_WORDS, PERMISSION_WORDS, VERIFY_CODE_WORDS } from "../../shared/contract/words.js";
+import {
+  GRANULARITY_WORDS,
+  KEY_STATUS_WORDS,
+  PERMISSION_WORDS,
+  VERIFY_CODE_WORDS,
+} from "../../shared/contract/words.js";
 import { UsageError } from "../errors.js";
 import { keyDetails, keysTable } from "../format/key.js";
 import { renderTable } from "../format/table.js";
 import { relativeTime, timeWithRelative } from "../format/time.js";
 import { printToken } from "../format/token.js";
 import { printJson, printLine, printNote } from "../io.js";
-import { collect, parseClaims, parseDurationSeconds, parsePositiveInt, parseTime } from "../parse.js";
-import { type CommandContext, withJson } from "./context.js";
+import {
+  collect,
+  collectRatelimit,
+  parseClaims,
+  parseDurationSeconds,
+  parsePositiveInt,
+  parseRefill,
+  parseTime,
+  parseWholeNumber,
+  type RateLimitFlag,
+  type RefillFlag,
+} from "../parse.js";
+import { type CommandContext, withJson, wordOption } from "./context.js";
 
 /** `keyward keys create|list|get|update|delete|rotate|usage|logs`: the gateway's keys.* procedures. */
 export function registerKeys(program: Command, ctx: CommandContext): void {
@@ -34,8 +50,15 @@ interface CreateFlags {
   expiresIn?: number;
   cidr?: string[];
   disabled?: boolean;
+  ratelimit?: RateLimitFlag[];
+  credits?: number;
+  refill?: RefillFlag;
   json?: boolean;
 }
+
+const RATELIMIT_HELP = "a rate limit NAME:LIMIT/DURATION, e.g. api:100/1m (repeatable)";
+const CREDITS_HELP = "how many verifications the key may spend (each costs 1 unless the caller says)";
+const REFILL_HELP = "refill the credits daily:N or monthly:N@DAY (at 00:00 UTC)";
 
 function registerCreate(keys: Command, ctx: CommandContext): void {
   withJson(
@@ -44,9 +67,7 @@ function registerCreate(keys: Command, ctx: CommandContext): void {
       .description("create a key and print its token (shown this once)")
       .requiredOption("--name <name>", "the key's name, 1-100 characters")
       .option("--description <text>", "what the key is for, up to 1,000 characters")
-      .addOption(
-        new Option("--permission <permission>", "what the key may do (default full_access)").choices(PERMISSION_WORDS),
-      )
+      .addOption(wordOption("--permission <permission>", "what the key may do (default full_access)", PERMISSION_WORDS))
       .option("--domain <id>", "restrict the key to one sending domain (implies --permission sending_access)")
       .option("--subject <id>", "the owner, e.g. user_123 or org_456")
       .option("--scope <scope>", "a scope such as read:users (repeatable)", collect)
@@ -57,6 +78,9 @@ function registerCreate(keys: Command, ctx: CommandContext): void {
         parseDurationSeconds,
       )
       .option("--cidr <cidr>", "accept verification only from this IP or CIDR (repeatable)", collect)
+      .option("--ratelimit <rule>", RATELIMIT_HELP, collectRatelimit)
+      .option("--credits <n>", CREDITS_HELP, parseWholeNumber)
+      .option("--refill <rule>", `${REFILL_HELP}; starts full unless --credits says otherwise`, parseRefill)
       .option("--disabled", "create the key disabled (enable it later with keys update --enable)"),
   ).action(async (flags: CreateFlags) => {
     const permission = flags.permission ?? (flags.domain !== undefined ? "sending_access" : undefined);
@@ -70,6 +94,9 @@ function registerCreate(keys: Command, ctx: CommandContext): void {
       claims: flags.claims as never,
       expiresInSeconds: flags.expiresIn,
       allowedCidrs: flags.cidr,
+      ratelimits: flags.ratelimit,
+      remaining: flags.credits,
+      refill: flags.refill,
       enabled: flags.disabled ? false : undefined,
     });
     if (flags.json) return printJson(ctx.io, result);
@@ -96,8 +123,8 @@ function registerList(keys: Command, ctx: CommandContext): void {
     keys
       .command("list")
       .description("list keys, newest first")
-      .addOption(new Option("--status <status>", "only keys with this status").choices(KEY_STATUS_WORDS))
-      .addOption(new Option("--permission <permission>", "only keys with this permission").choices(PERMISSION_WORDS))
+      .addOption(wordOption("--status <status>", "only keys with this status", KEY_STATUS_WORDS))
+      .addOption(wordOption("--permission <permission>", "only keys with this permission", PERMISSION_WORDS))
       .option("--subject <id>", "only keys of this owner")
       .option("--domain <id>", "only keys restricted to this domain")
       .option("--name <text>", "only keys whose name contains this (case-insensitive)")
@@ -155,6 +182,12 @@ interface UpdateFlags {
   clearCidrs?: boolean;
   enable?: boolean;
   disable?: boolean;
+  ratelimit?: RateLimitFlag[];
+  clearRatelimits?: boolean;
+  credits?: number;
+  unlimited?: boolean;
+  refill?: RefillFlag;
+  clearRefill?: boolean;
   json?: boolean;
 }
 
@@ -166,7 +199,7 @@ function registerUpdate(keys: Command, ctx: CommandContext): void {
       .argument("<id>", "the key's id")
       .option("--name <name>", "a new name, 1-100 characters")
       .option("--description <text>", "a new description ('' clears it)")
-      .addOption(new Option("--permission <permission>", "what the key may do").choices(PERMISSION_WORDS))
+      .addOption(wordOption("--permission <permission>", "what the key may do", PERMISSION_WORDS))
       .addOption(new Option("--domain <id>", "restrict the key to one sending domain").conflicts("clearDomain"))
       .option("--clear-domain", "remove the domain restriction")
       .addOption(
@@ -192,7 +225,21 @@ function registerUpdate(keys: Command, ctx: CommandContext): void {
       )
       .option("--clear-cidrs", "accept verification from any address")
       .addOption(new Option("--enable", "enable the key").conflicts("disable"))
-      .option("--disable", "disable the key (verification fails with disabled until enabled)"),
+      .option("--disable", "disable the key (verification fails with disabled until enabled)")
+      .addOption(
+        new Option("--ratelimit <rule>", `${RATELIMIT_HELP}; replaces the old list`)
+          .argParser(collectRatelimit)
+          .conflicts("clearRatelimits"),
+      )
+      .option("--clear-ratelimits", "remove every rate limit")
+      .addOption(
+        new Option("--credits <n>", `set the credits left: ${CREDITS_HELP}`)
+          .argParser(parseWholeNumber)
+          .conflicts("unlimited"),
+      )
+      .option("--unlimited", "no credit limit")
+      .addOption(new Option("--refill <rule>", REFILL_HELP).argParser(parseRefill).conflicts("clearRefill"))
+      .option("--clear-refill", "stop refilling the credits"),
   ).action(async (id: string, flags: UpdateFlags) => {
     const input = {
       id,
@@ -209,6 +256,9 @@ function registerUpdate(keys: Command, ctx: CommandContext): void {
           : new Date(Date.now() + flags.expiresIn * 1000).toISOString(),
       allowedCidrs: flags.clearCidrs ? [] : flags.cidr,
       enabled: flags.enable ? true : flags.disable ? false : undefined,
+      ratelimits: flags.clearRatelimits ? [] : flags.ratelimit,
+      remaining: flags.unlimited ? null : flags.credits,
+      refill: flags.clearRefill ? null : flags.refill,
     };
     if (Object.entries(input).every(([k, v]) => k === "id" || v === undefined)) {
       throw new UsageError(
@@ -268,7 +318,7 @@ function registerUsage(keys: Command, ctx: CommandContext): void {
       .command("usage")
       .description("verifications of a key per hour or day, by outcome")
       .argument("<id>", "the key's id")
-      .addOption(new Option("--granularity <unit>", "bucket size (default hour)").choices(["hour", "day"]))
+      .addOption(wordOption("--granularity <unit>", "bucket size (default hour)", GRANULARITY_WORDS))
       .option("--from <time>", "start: an ISO time or a duration ago such as 7d (default 24h or 30d ago)", (v) =>
         parseTime(v),
       )
@@ -294,7 +344,7 @@ function registerLogs(keys: Command, ctx: CommandContext): void {
       .command("logs")
       .description("recent verifications of a key, newest first")
       .argument("<id>", "the key's id")
-      .addOption(new Option("--code <code>", "only this outcome").choices(VERIFY_CODE_WORDS))
+      .addOption(wordOption("--code <code>", "only this outcome", VERIFY_CODE_WORDS))
       .option("--from <time>", "an ISO time or a duration ago such as 24h", (v) => parseTime(v))
       .option("--to <time>", "an ISO time or a duration ago", (v) => parseTime(v))
       .option("--limit <n>", "entries per page, 1-100 (default 20)", parsePositiveInt)

@@ -34,3 +34,17 @@ export type ExportResourceWord = (typeof EXPORT_RESOURCE_WORDS)[number];
 export type ExportMailStateWord = (typeof EXPORT_MAIL_STATE_WORDS)[number];
 export type GranularityWord = (typeof GRANULARITY_WORDS)[number];
 export type RefillIntervalWord = (typeof REFILL_INTERVAL_WORDS)[number];
+
+/** The actions of the audit log, as AuditEvent.action spells them. */
+export const AUDIT_ACTION_WORDS = [
+  "key.create",
+  "key.update",
+  "key.delete",
+  "key.rotate",
+  "key.enable",
+  "key.disable",
+  "key.bootstrap",
+  "key.auto_revoke",
+  "export.create",
+] as const;
+export type AuditActionWord = (typeof AUDIT_ACTION_WORDS)[number];

@@ -165,7 +165,7 @@ describe("keyward keys", () => {
     expect(me.stdout).toMatch(/^ops@example.com \(admin\), signed in with key/);
     const audit = await keyward("audit", "--action", "key.create");
     expect(audit.code).toBe(0);
-    expect(audit.stdout).toMatch(/^TIME\s+ACTOR\s+ACTION\s+KEY\s+SUMMARY$/m);
+    expect(audit.stdout).toMatch(/^TIME\s+ACTOR\s+ACTING KEY\s+ACTION\s+KEY\s+SUMMARY$/m);
     expect(audit.stdout).toMatch(/ops@example\.com\s+key\.create/);
   });
 });
