@@ -166,7 +166,7 @@ describe("keyward keys", () => {
     const audit = await keyward("audit", "--action", "key.create");
     expect(audit.code).toBe(0);
     expect(audit.stdout).toMatch(/^TIME\s+ACTOR\s+ACTING KEY\s+ACTION\s+KEY\s+SUMMARY$/m);
-    expect(audit.stdout).toMatch(/ops@example\.com\s+key\.create/);
+    expect(audit.stdout).toMatch(/ops@example\.com\s+[0-9a-f-]{36}\s+key\.create/);
   });
 });
 
