@@ -1,6 +1,7 @@
 import { createTRPCClient, httpBatchLink } from "@trpc/client";
 import type { AppRouter } from "../gateway/routers/_app.js";
 import { UsageError } from "./errors.js";
+import { httpFetch } from "./http-fetch.js";
 
 /** The gateway the CLI talks to when KEYWARD_URL is not set. */
 export const DEFAULT_GATEWAY_URL = "http://127.0.0.1:8787";
@@ -39,7 +40,7 @@ export function createGatewayClient(settings: ClientSettings): GatewayClient {
         fetch: (input, init) => {
           const timeout = AbortSignal.timeout(REQUEST_TIMEOUT_MS);
           const signal = init?.signal ? AbortSignal.any([init.signal, timeout]) : timeout;
-          return fetch(input, { ...init, signal });
+          return httpFetch(input as string, { ...init, signal }) as unknown as Promise<Response>;
         },
       }),
     ],

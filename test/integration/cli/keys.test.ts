@@ -211,10 +211,10 @@ describe("keyward exit codes and errors", () => {
     expect(nothing.code).toBe(2);
   });
 
-  it("an input the gateway rejects: exit 2 with the field named", async () => {
+  it("an input the gateway rejects: exit 2 with the flag named", async () => {
     const r = await keyward("keys", "create", "--name", "x".repeat(101));
     expect(r.code).toBe(2);
-    expect(r.stderr).toBe("keyward: name: must be 1-100 characters after trimming.\n");
+    expect(r.stderr).toBe("keyward: --name: must be 1-100 characters after trimming.\n");
   });
 
   it("a gateway that is not there: exit 1, says so", async () => {
