@@ -149,12 +149,13 @@ export async function startWorkers(config: Config, options: WorkersOptions): Pro
     logger.warn({ exportId: jobId }, "export job stalled (its worker stopped under it); it runs again");
   });
   // Temporary files of writes that died with their process; a live write's file is never this old.
-  removeStaleTempFiles(dir).then(
-    (removed) => {
-      if (removed > 0) logger.info({ files: removed }, "removed stale temporary export files");
-    },
-    (error: unknown) => logger.warn({ err: error }, "could not look for stale temporary export files"),
-  );
+  // Awaited (one readdir): once started, the workers have looked, and the sweep is the next to look.
+  try {
+    const removed = await removeStaleTempFiles(dir);
+    if (removed > 0) logger.info({ files: removed }, "removed stale temporary export files");
+  } catch (error) {
+    logger.warn({ err: error }, "could not look for stale temporary export files");
+  }
   sweepWorker.on("failed", (job, error) => {
     logger.error({ jobId: job?.id, attemptsMade: job?.attemptsMade, reason: error.message }, "sweep job failed");
   });
