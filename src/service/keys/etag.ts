@@ -1,3 +1,4 @@
+import { ValidationError } from "./errors.js";
 import type { KeyRecord } from "./model.js";
 
 /**
@@ -7,4 +8,10 @@ import type { KeyRecord } from "./model.js";
  */
 export function etagOf(key: Pick<KeyRecord, "version">): string {
   return `v${key.version}`;
+}
+
+/** Refuses what this API never issued as an etag (INVALID_ARGUMENT, not a stale-etag ABORTED). */
+export function validateEtag(etag: string): void {
+  if (!/^v[1-9]\d{0,15}$/.test(etag))
+    throw new ValidationError("etag", "is not an etag from this API (read the key again)");
 }

@@ -7,7 +7,7 @@ import type { UsageRecorder } from "../usage/usage-recorder.js";
 import { BOOTSTRAP_ACTOR, SERVICE_ACTOR } from "./actors.js";
 import type { KeysApi, KeyView, RateLimitState, SweepOutcome, VerifyResult } from "./api.js";
 import { ConflictError, FailedPreconditionError, NotFoundError, ValidationError } from "./errors.js";
-import { etagOf } from "./etag.js";
+import { etagOf, validateEtag } from "./etag.js";
 import { createExportsApi, type ExportsApi } from "./exports.js";
 import {
   type CreateKeyInput,
@@ -162,6 +162,7 @@ export class KeyManager implements KeysApi {
    */
   private change(id: string, etag: string | undefined, decide: (current: KeyRecord) => KeyChange): Promise<KeyChange> {
     const keyId = v.validateId(id);
+    if (etag) validateEtag(etag);
     return this.serialized(keyId, async () => {
       for (let attempt = 1; ; attempt++) {
         const current = await this.load(keyId);

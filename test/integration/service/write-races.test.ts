@@ -268,3 +268,16 @@ describe("two service processes on one database", () => {
     }
   });
 });
+
+describe("etags that this API never issued", () => {
+  it("are INVALID_ARGUMENT naming etag, before anything is read or written", async () => {
+    const { id } = await newKey();
+    for (const etag of ["*", "KEY_STATUS_REVOKED", "v0", "v1x", "192.0.2.1"]) {
+      const error = await grpcError(t.admin.unary("deleteKey", { id, etag }));
+      expect(error.code).toBe(status.INVALID_ARGUMENT);
+      expect(error.details).toMatch(/^etag: /);
+    }
+    const { key } = await t.admin.unary("getKey", { id });
+    expect(key?.status).toBe(KeyStatus.ACTIVE);
+  });
+});

@@ -34,6 +34,8 @@ const ACCEPTED = new Set([
   grpc.status.ALREADY_EXISTS,
   grpc.status.RESOURCE_EXHAUSTED,
   grpc.status.FAILED_PRECONDITION,
+  // A well-formed etag that is not the key's current one.
+  grpc.status.ABORTED,
   grpc.status.OUT_OF_RANGE,
   grpc.status.UNAUTHENTICATED,
 ]);
@@ -263,6 +265,7 @@ const CONNECT_ACCEPTED = new Set([
   "already_exists",
   "resource_exhausted",
   "failed_precondition",
+  "aborted",
   "out_of_range",
   "unauthenticated",
 ]);
