@@ -1,5 +1,5 @@
-import type { IncomingMessage, ServerResponse } from "node:http";
 import { Queue } from "bullmq";
+import type { FastifyReply, FastifyRequest } from "fastify";
 import type { Config } from "../config.js";
 import type { Logger } from "../shared/logger.js";
 import { closeBullmq } from "../workers/close-bullmq.js";
@@ -24,12 +24,17 @@ export class ExportQueueUnavailableError extends Error {
   }
 }
 
+/** How long after start a health check waits for Redis's first connection. */
+const FIRST_CONNECTION_MS = 1_000;
+
 /** How long enqueueing may take before the request is answered 503. */
 const ENQUEUE_TIMEOUT_MS = 2_000;
 
 export interface ExportQueue {
   /** Queues the export's job (job id = export id); throws ExportQueueUnavailableError quickly when Redis is away. */
   enqueue(exportId: string): Promise<void>;
+  /** Whether Redis answers; just after start, waits up to a second for the first connection. */
+  isUp(): Promise<boolean>;
   close(): Promise<void>;
 }
 
@@ -45,6 +50,7 @@ export function createExportQueue(options: { redisUrl: string; prefix: string; l
     logger,
     pausedWork: "exports of more than 1,000 rows (which go through the job queue)",
   });
+  const createdAt = Date.now();
   const queue = new Queue(EXPORT_QUEUE, { connection: producerConnection(options.redisUrl), prefix: options.prefix });
   // Reconnect errors repeat; the monitor has already said it once.
   queue.on("error", (error: Error) => logger.debug({ reason: error.message }, "export queue connection error"));
@@ -68,6 +74,11 @@ export function createExportQueue(options: { redisUrl: string; prefix: string; l
         clearTimeout(timer);
       }
     },
+    async isUp() {
+      // Only the first second waits: later, down means down (and no waiter is left behind per call).
+      const opening = FIRST_CONNECTION_MS - (Date.now() - createdAt);
+      return monitor.isUp() || (!monitor.everUp() && opening > 0 && (await monitor.whenUp(opening)));
+    },
     async close() {
       await closeBullmq(queue, { logger, name: "export queue", limitMs: 5_000, isWorker: false });
       await monitor.close();
@@ -84,7 +95,7 @@ export interface GatewayExports {
   /** Base of absolute download links. */
   publicUrl: string;
   /** The handler of GET /exports/<id>/download. */
-  download(req: IncomingMessage, res: ServerResponse): Promise<void>;
+  download(request: FastifyRequest<{ Params: { id: string } }>, reply: FastifyReply): Promise<FastifyReply | undefined>;
   close(): Promise<void>;
 }
 

@@ -97,7 +97,7 @@ describe("plain HTTP", () => {
   it("GET /healthz is 200 with security headers and no CORS", async () => {
     const res = await fetch(`${h.url}/healthz`, { headers: { origin: "https://evil.example" } });
     expect(res.status).toBe(200);
-    await expect(res.json()).resolves.toEqual({ status: "ok" });
+    await expect(res.json()).resolves.toEqual({ status: "ok", service: "ok", queue: "ok" });
     expect(res.headers.get("x-content-type-options")).toBe("nosniff");
     expect(res.headers.get("x-frame-options")).toBe("DENY");
     expect(res.headers.get("cache-control")).toBe("no-store");
