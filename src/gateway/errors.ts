@@ -1,5 +1,6 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import { TRPCError } from "@trpc/server";
+import { type TRPC_ERROR_CODE_KEY, TRPC_ERROR_CODES_BY_KEY } from "@trpc/server/rpc";
 import type { Logger } from "../shared/logger.js";
 
 /**
@@ -137,4 +138,52 @@ function schemaIssue(issue: SchemaIssue): InputIssue {
     };
   }
   return { field: field || "input", message: issue.message };
+}
+
+/** The JSON-RPC code of each tRPC code, and 410 (no tRPC code) as JSON-RPC's generic server error. */
+const JSON_RPC_CODES: Record<string, number> = { ...TRPC_ERROR_CODES_BY_KEY, GONE: -32000 };
+
+/** tRPC's code for an HTTP status the framework answers by itself (body limit, media type, routing). */
+const CODE_BY_STATUS: Record<number, TRPC_ERROR_CODE_KEY> = {
+  400: "BAD_REQUEST",
+  401: "UNAUTHORIZED",
+  403: "FORBIDDEN",
+  404: "NOT_FOUND",
+  405: "METHOD_NOT_SUPPORTED",
+  408: "TIMEOUT",
+  409: "CONFLICT",
+  412: "PRECONDITION_FAILED",
+  413: "PAYLOAD_TOO_LARGE",
+  415: "UNSUPPORTED_MEDIA_TYPE",
+  422: "UNPROCESSABLE_CONTENT",
+  429: "TOO_MANY_REQUESTS",
+  499: "CLIENT_CLOSED_REQUEST",
+  501: "NOT_IMPLEMENTED",
+  503: "SERVICE_UNAVAILABLE",
+};
+
+/** An error answer outside tRPC, in tRPC's envelope so that tRPC clients (the CLI) read it too. */
+export interface ErrorAnswer {
+  error: { message: string; code: number; data: { code: string; httpStatus: number } };
+}
+
+export function errorAnswer(status: number, code: string, message: string): ErrorAnswer {
+  return { error: { message, code: JSON_RPC_CODES[code] ?? -32000, data: { code, httpStatus: status } } };
+}
+
+/** The tRPC code of an HTTP status; anything unlisted is a client error or an internal one. */
+export function codeOfStatus(status: number): string {
+  return CODE_BY_STATUS[status] ?? (status >= 500 ? "INTERNAL_SERVER_ERROR" : "BAD_REQUEST");
+}
+
+/**
+ * The message an answer may carry. An INTERNAL_SERVER_ERROR that tRPC made
+ * from an unexpected exception carries that exception's message (an errno
+ * text names file paths); the answer says only that it failed, the log keeps
+ * the rest. Deliberate TRPCErrors keep their own message.
+ */
+export function publicMessage(error: TRPCError, message: string): string {
+  const cause: unknown = error.cause;
+  const unexpected = cause instanceof Error && !(cause instanceof TRPCError) && error.message === cause.message;
+  return error.code === "INTERNAL_SERVER_ERROR" && unexpected ? "internal server error" : message;
 }

@@ -1,12 +1,10 @@
 import { createReadStream } from "node:fs";
 import { stat } from "node:fs/promises";
-import type { IncomingMessage, ServerResponse } from "node:http";
-import { pipeline } from "node:stream/promises";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { TRPCError } from "@trpc/server";
 import { getHTTPStatusCodeFromError } from "@trpc/server/http";
-import { TRPC_ERROR_CODES_BY_KEY } from "@trpc/server/rpc";
+import type { FastifyReply, FastifyRequest } from "fastify";
 import { type Export, ExportState } from "../gen/keyward/v1/export_pb.js";
 import { exportResourceWords } from "../shared/contract/enums.js";
 import type { KeyServiceClient } from "../shared/contract/service-client.js";
@@ -15,15 +13,10 @@ import { verifyExportLink } from "../shared/exports/links.js";
 import type { Logger } from "../shared/logger.js";
 import { authenticate, type Principal } from "./auth.js";
 import { createHTTPContextFactory } from "./context.js";
-import { fromServiceError } from "./errors.js";
-import { sendError } from "./http-responses.js";
+import { errorAnswer, fromServiceError } from "./errors.js";
 
-/** GET /exports/<id>/download: the one path this handler answers. */
-const DOWNLOAD_PATH = /^\/exports\/([^/]+)\/download$/;
-
-export function isExportDownloadPath(path: string): boolean {
-  return DOWNLOAD_PATH.test(path);
-}
+/** GET /exports/<id>/download: the one path this handler answers (the gateway routes every method here). */
+export const EXPORT_DOWNLOAD_ROUTE = "/exports/:id/download";
 
 export interface ExportDownloadDeps {
   service: KeyServiceClient;
@@ -45,14 +38,18 @@ export function createExportDownloadHandler(deps: ExportDownloadDeps) {
   const contextOf = createHTTPContextFactory({ service: deps.service, logger: deps.logger });
   const now = deps.now ?? Date.now;
 
-  return async function handleExportDownload(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  return async function handleExportDownload(
+    request: FastifyRequest<{ Params: { id: string } }>,
+    res: FastifyReply,
+  ): Promise<FastifyReply | undefined> {
+    const req = request.raw;
     try {
       const url = new URL(req.url ?? "/", "http://gateway.invalid");
-      const match = DOWNLOAD_PATH.exec(url.pathname);
       if (req.method !== "GET" && req.method !== "HEAD") {
         return fail(res, 405, "METHOD_NOT_SUPPORTED", "use GET to download an export");
       }
-      const exportId = match ? safeDecode(match[1] as string) : undefined;
+      // Fastify has percent-decoded the segment (a malformed one never reaches here).
+      const exportId = request.params.id;
       if (!exportId || !isSafeExportId(exportId)) return fail(res, 404, "NOT_FOUND", "no such export");
 
       const principal = await authenticate(contextOf({ req }));
@@ -82,26 +79,28 @@ export function createExportDownloadHandler(deps: ExportDownloadDeps) {
         const state = record.state === ExportState.FAILED ? `failed: ${record.error}` : "is still being produced";
         return fail(res, 409, "CONFLICT", `this export ${state}`);
       }
-      await sendFile(req, res, deps, record, principal);
+      // Returned: an async handler that sends a stream must return the reply, or Fastify ends the answer empty.
+      return await sendFile(req, res, deps, record, principal);
     } catch (error) {
       const mapped = fromServiceError(error, deps.logger);
       if (mapped instanceof TRPCError) {
         return fail(res, getHTTPStatusCodeFromError(mapped), mapped.code, mapped.message);
       }
       deps.logger.error({ err: error }, "export download failed");
-      if (!res.headersSent) fail(res, 500, "INTERNAL_SERVER_ERROR", "the download failed");
-      else res.destroy();
+      if (!res.sent) return fail(res, 500, "INTERNAL_SERVER_ERROR", "the download failed");
+      res.raw.destroy();
+      return undefined;
     }
   };
 }
 
 async function sendFile(
-  req: IncomingMessage,
-  res: ServerResponse,
+  req: FastifyRequest["raw"],
+  res: FastifyReply,
   deps: ExportDownloadDeps,
   record: Export,
   principal: Principal,
-): Promise<void> {
+): Promise<FastifyReply> {
   const path = exportFilePath(deps.dir, record.id);
   let size: number;
   try {
@@ -115,17 +114,17 @@ async function sendFile(
     return fail(res, 404, "NOT_FOUND", "the export's file is not on this server");
   }
   const resource = exportResourceWords.word(record.resource) ?? "export";
-  res.writeHead(200, {
+  res.code(200).headers({
     "content-type": "text/csv; charset=utf-8",
     "content-disposition": `attachment; filename="keyward-${resource}-${record.id}.csv"`,
     "content-length": size,
   });
   deps.logger.info({ exportId: record.id, by: principal.email, bytes: size }, "export downloaded");
-  if (req.method === "HEAD") {
-    res.end();
-    return;
-  }
-  await pipeline(createReadStream(path), res);
+  if (req.method === "HEAD") return res.send();
+  const file = createReadStream(path);
+  // Fastify ends the answer if the file fails mid-way; the reason is ours to log.
+  file.once("error", (error) => deps.logger.error({ err: error, exportId: record.id }, "export download failed"));
+  return res.send(file);
 }
 
 async function getExport(service: KeyServiceClient, id: string): Promise<Export | undefined> {
@@ -137,16 +136,6 @@ async function getExport(service: KeyServiceClient, id: string): Promise<Export 
   }
 }
 
-function safeDecode(segment: string): string | undefined {
-  try {
-    return decodeURIComponent(segment);
-  } catch {
-    return undefined;
-  }
-}
-
-function fail(res: ServerResponse, status: number, code: string, message: string): void {
-  const known = TRPC_ERROR_CODES_BY_KEY[code as keyof typeof TRPC_ERROR_CODES_BY_KEY];
-  // 410 has no tRPC code; -32000 is JSON-RPC's generic server error.
-  sendError(res, status, code, known ?? -32000, message);
+function fail(res: FastifyReply, status: number, code: string, message: string): FastifyReply {
+  return res.code(status).send(errorAnswer(status, code, message));
 }

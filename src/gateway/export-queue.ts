@@ -1,5 +1,5 @@
-import type { IncomingMessage, ServerResponse } from "node:http";
 import { Queue } from "bullmq";
+import type { FastifyReply, FastifyRequest } from "fastify";
 import type { Config } from "../config.js";
 import type { KeyServiceClient } from "../shared/contract/service-client.js";
 import { exportsDir } from "../shared/exports/export-files.js";
@@ -24,16 +24,17 @@ export class ExportQueueUnavailableError extends Error {
   }
 }
 
+/** How long after start a health check waits for Redis's first connection. */
+const FIRST_CONNECTION_MS = 1_000;
+
 /** How long enqueueing may take before the request is answered 503. */
 const ENQUEUE_TIMEOUT_MS = 2_000;
 
 export interface ExportQueue {
   /** Queues the export's job (job id = export id); throws ExportQueueUnavailableError quickly when Redis is away. */
   enqueue(exportId: string): Promise<void>;
-  /** Whether the queue's Redis connection is up now. */
-  isUp(): boolean;
-  /** Jobs of the export queue by state, or undefined when Redis does not answer within `timeoutMs`. */
-  jobCounts(timeoutMs: number): Promise<Record<string, number> | undefined>;
+  /** Whether Redis answers; just after start, waits up to a second for the first connection. */
+  isUp(): Promise<boolean>;
   close(): Promise<void>;
 }
 
@@ -49,6 +50,7 @@ export function createExportQueue(options: { redisUrl: string; prefix: string; l
     logger,
     pausedWork: "exports of more than 1,000 rows (which go through the job queue)",
   });
+  const createdAt = Date.now();
   const queue = new Queue(EXPORT_QUEUE, { connection: producerConnection(options.redisUrl), prefix: options.prefix });
   // Reconnect errors repeat; the monitor has already said it once.
   queue.on("error", (error: Error) => logger.debug({ reason: error.message }, "export queue connection error"));
@@ -72,23 +74,10 @@ export function createExportQueue(options: { redisUrl: string; prefix: string; l
         clearTimeout(timer);
       }
     },
-    isUp: () => monitor.isUp(),
-    async jobCounts(timeoutMs) {
-      if (!monitor.isUp()) return undefined;
-      let timer: NodeJS.Timeout | undefined;
-      const timeout = new Promise<undefined>((resolve) => {
-        timer = setTimeout(() => resolve(undefined), timeoutMs);
-      });
-      try {
-        return await Promise.race([
-          queue.getJobCounts("waiting", "active", "delayed", "completed", "failed", "prioritized"),
-          timeout,
-        ]);
-      } catch {
-        return undefined;
-      } finally {
-        clearTimeout(timer);
-      }
+    async isUp() {
+      // Only the first second waits: later, down means down (and no waiter is left behind per call).
+      const opening = FIRST_CONNECTION_MS - (Date.now() - createdAt);
+      return monitor.isUp() || (!monitor.everUp() && opening > 0 && (await monitor.whenUp(opening)));
     },
     async close() {
       await closeBullmq(queue, { logger, name: "export queue", limitMs: 5_000, isWorker: false });
@@ -106,7 +95,7 @@ export interface GatewayExports {
   /** Base of absolute download links. */
   publicUrl: string;
   /** The handler of GET /exports/<id>/download. */
-  download(req: IncomingMessage, res: ServerResponse): Promise<void>;
+  download(request: FastifyRequest<{ Params: { id: string } }>, reply: FastifyReply): Promise<FastifyReply | undefined>;
   close(): Promise<void>;
 }
 

@@ -1,5 +1,5 @@
 import { collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
-import { EXPORT_QUEUE } from "../shared/queues/queues.js";
+import type { QueueDepth } from "./queue-depth.js";
 
 export interface GatewayMetrics {
   registry: Registry;
@@ -7,31 +7,14 @@ export interface GatewayMetrics {
   observeRequest(route: string, status: number, seconds: number): void;
 }
 
-/** How long a scrape waits for Redis before it leaves the queue gauges out. */
-const QUEUE_SCRAPE_TIMEOUT_MS = 500;
-
 /**
- * The gateway's Prometheus metrics, in a registry of its own. `jobCounts`
- * reads the export queue's depth at scrape time; when Redis does not answer
- * the gauge is left empty rather than the scrape hung.
+ * The gateway's Prometheus metrics, in a registry of its own. With a queue
+ * depth source, `keyward_queue_jobs{queue,state}` is read at scrape time; a
+ * scrape that finds Redis away has no such samples (rather than stale ones)
+ * and `keyward_queue_up` 0.
  */
-export function createGatewayMetrics(
-  jobCounts?: (timeoutMs: number) => Promise<Record<string, number> | undefined>,
-): GatewayMetrics {
+export function createGatewayMetrics(queueDepth?: QueueDepth): GatewayMetrics {
   const registry = new Registry();
-  if (jobCounts !== undefined) {
-    new Gauge({
-      name: "keyward_queue_jobs",
-      help: "Jobs in a BullMQ queue by state, read at scrape time (absent while Redis is unreachable)",
-      labelNames: ["queue", "state"] as const,
-      registers: [registry],
-      async collect() {
-        this.reset();
-        const counts = await jobCounts(QUEUE_SCRAPE_TIMEOUT_MS);
-        for (const [state, count] of Object.entries(counts ?? {})) this.set({ queue: EXPORT_QUEUE, state }, count);
-      },
-    });
-  }
   collectDefaultMetrics({ register: registry, prefix: "keyward_gateway_" });
   const requests = new Histogram({
     name: "keyward_gateway_request_duration_seconds",
@@ -40,6 +23,30 @@ export function createGatewayMetrics(
     buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
     registers: [registry],
   });
+  if (queueDepth !== undefined) {
+    // One read per scrape: the jobs gauge (registered, so collected, first) starts it, the up gauge awaits it.
+    let scrape: ReturnType<QueueDepth["counts"]> = Promise.resolve(undefined);
+    new Gauge({
+      name: "keyward_queue_jobs",
+      help: "Jobs in each BullMQ queue by state, read at scrape time",
+      labelNames: ["queue", "state"] as const,
+      registers: [registry],
+      async collect() {
+        scrape = queueDepth.counts();
+        const counts = await scrape;
+        this.reset();
+        for (const { queue, state, jobs } of counts ?? []) this.set({ queue, state }, jobs);
+      },
+    });
+    new Gauge({
+      name: "keyward_queue_up",
+      help: "1 when the job queues' Redis answered this scrape in time, else 0",
+      registers: [registry],
+      async collect() {
+        this.set((await scrape) === undefined ? 0 : 1);
+      },
+    });
+  }
   return {
     registry,
     observeRequest(route, status, seconds) {

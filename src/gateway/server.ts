@@ -1,24 +1,29 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
 import { ConnectError } from "@connectrpc/connect";
-import { createHTTPHandler } from "@trpc/server/adapters/standalone";
+import { type FastifyTRPCPluginOptions, fastifyTRPCPlugin } from "@trpc/server/adapters/fastify";
+import Fastify, { type FastifyInstance } from "fastify";
 import type { Config } from "../config.js";
-import { createServiceClient } from "../shared/contract/service-client.js";
+import { createServiceClient, type ServiceClientHandle } from "../shared/contract/service-client.js";
 import type { Logger } from "../shared/logger.js";
 import { isAddressInUse, portInUseMessage } from "../shared/port-in-use.js";
+import { resolveQueuePrefix } from "../shared/queues/queues.js";
 import { createHTTPContextFactory } from "./context.js";
-import { createCorsPolicy } from "./cors.js";
-import { isExportDownloadPath } from "./export-download.js";
-import { startGatewayExports } from "./export-queue.js";
+import { registerCors } from "./cors.js";
+import { errorAnswer } from "./errors.js";
+import { EXPORT_DOWNLOAD_ROUTE } from "./export-download.js";
+import { type GatewayExports, startGatewayExports } from "./export-queue.js";
 import { createGatewayMetrics, routeLabel } from "./gateway-metrics.js";
-import { sendError, sendJson, setSecurityHeaders } from "./http-responses.js";
-import { appRouter } from "./routers/_app.js";
+import { createGatewayHealth } from "./health.js";
+import { frameworkErrorAnswer, pathOf, registerErrorAnswers, registerSecurityHeaders } from "./http-responses.js";
+import { createQueueDepth, type QueueDepth } from "./queue-depth.js";
+import { type AppRouter, appRouter } from "./routers/_app.js";
 
 /** Request bodies are small JSON inputs; claims (4 KiB) are the largest field. */
 export const MAX_BODY_BYTES = 1024 * 1024;
 /** How long close() waits for in-flight requests before cutting their connections. */
 const DRAIN_LIMIT_MS = 10_000;
 const MAX_BATCH_SIZE = 50;
+/** A batch's procedure names are one route parameter: 50 names of up to 64 characters, comma-joined. */
+const MAX_PARAM_LENGTH = MAX_BATCH_SIZE * 65;
 
 export interface GatewayOptions {
   logger: Logger;
@@ -36,14 +41,24 @@ export interface RunningGateway {
   close(): Promise<void>;
 }
 
+/** A built gateway, not yet listening: `app.inject()` reaches it without a port. */
+export interface BuiltGateway {
+  app: FastifyInstance;
+  exports: GatewayExports;
+  /** Releases what build() opened besides the server: the service client, the queue connections. */
+  release(): Promise<void>;
+}
+
 /**
- * Starts the admin gateway on KEYWARD_HOST:KEYWARD_GATEWAY_PORT (0 picks a
- * free port): tRPC at /trpc, GET /healthz, a JSON 404 for anything else.
+ * Builds the admin gateway on Fastify: tRPC at /trpc (tRPC's Fastify
+ * adapter), GET /healthz, GET /metrics, the export downloads, a JSON 404 for
+ * anything else. Security headers on every answer, CORS only for
+ * KEYWARD_CORS_ORIGINS, Fastify's body limit.
  */
-export async function startGateway(config: Config, options: GatewayOptions): Promise<RunningGateway> {
+export async function buildGateway(config: Config, options: GatewayOptions): Promise<BuiltGateway> {
   const { logger } = options;
   const serviceUrl = options.serviceUrl ?? config.KEYWARD_SERVICE_URL;
-  const service = createServiceClient({
+  const service: ServiceClientHandle = createServiceClient({
     baseUrl: serviceUrl,
     serviceToken: options.serviceToken,
     timeoutMs: options.serviceTimeoutMs,
@@ -53,114 +68,131 @@ export async function startGateway(config: Config, options: GatewayOptions): Pro
     serviceToken: options.serviceToken,
     service: service.client,
   });
-  const trpc = createHTTPHandler({
-    router: appRouter,
-    basePath: "/trpc/",
-    createContext: createHTTPContextFactory({ service: service.client, logger }),
-    allowBatching: true,
-    maxBatchSize: MAX_BATCH_SIZE,
-    maxBodySize: MAX_BODY_BYTES,
-    onError: ({ error, path }) => {
-      // Client errors are answers, not incidents; mapped service failures were logged in errors.ts.
-      if (error.code === "INTERNAL_SERVER_ERROR" && !isLogged(error))
-        logger.error({ err: error, path }, "procedure failed");
-    },
+  const queueDepth: QueueDepth = createQueueDepth({
+    redisUrl: config.REDIS_URL,
+    prefix: resolveQueuePrefix(config),
+    logger,
+  });
+  const release = async () => {
+    await Promise.all([exportsPart.close(), queueDepth.close()]);
+    service.close();
+  };
+  const metrics = createGatewayMetrics(queueDepth);
+  const health = createGatewayHealth({ serviceUrl, queueUp: () => exportsPart.queue.isUp() });
+
+  const app = Fastify({
+    // Our own request log line (below) has the path only: Fastify's would log the query, which holds inputs.
+    logger: false,
+    bodyLimit: MAX_BODY_BYTES,
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+    // While closing, requests still arriving on open connections are served (with Connection: close), not refused.
+    return503OnClosing: false,
+    forceCloseConnections: "idle",
+    frameworkErrors: frameworkErrorAnswer,
   });
 
-  const metrics = createGatewayMetrics((timeoutMs) => exportsPart.queue.jobCounts(timeoutMs));
-  const cors = createCorsPolicy(config.KEYWARD_CORS_ORIGINS);
-  let draining = false;
-  const handle = (req: IncomingMessage, res: ServerResponse) => {
-    const started = performance.now();
-    setSecurityHeaders(res);
-    // While draining, a keep-alive connection is closed after its answer rather than left idle.
-    if (draining) res.setHeader("connection", "close");
-    const url = req.url ?? "/";
-    const path = url.split("?", 1)[0] as string;
-    res.once("finish", () => {
-      const ms = performance.now() - started;
+  try {
+    await registerSecurityHeaders(app);
+    await registerCors(app, config.KEYWARD_CORS_ORIGINS);
+    registerErrorAnswers(app, logger, MAX_BODY_BYTES);
+    acceptPlainCurlBodies(app);
+
+    app.addHook("onResponse", async (request, reply) => {
+      const path = pathOf(request);
+      const ms = reply.elapsedTime;
       // The path only: query strings carry inputs, headers carry tokens.
       logger[path === "/healthz" ? "debug" : "info"](
-        { method: req.method, path, status: res.statusCode, ms: Math.round(ms) },
+        { method: request.method, path, status: reply.statusCode, ms: Math.round(ms) },
         "request",
       );
-      metrics.observeRequest(routeLabel(path), res.statusCode, ms / 1000);
-      if (draining) setImmediate(() => server.closeIdleConnections());
+      metrics.observeRequest(routeLabel(path), reply.statusCode, ms / 1000);
     });
-    if (cors.handle(req, res)) return;
 
-    if (path === "/metrics" && req.method === "GET") {
-      metrics.registry.metrics().then(
-        (body) => res.writeHead(200, { "content-type": metrics.registry.contentType }).end(body),
-        (error: unknown) => {
-          logger.error({ err: error }, "metrics collection failed");
-          sendError(res, 500, "INTERNAL_SERVER_ERROR", -32603, "metrics collection failed");
+    const createContext = createHTTPContextFactory({ service: service.client, logger });
+    await app.register(fastifyTRPCPlugin, {
+      prefix: "/trpc",
+      trpcOptions: {
+        router: appRouter,
+        createContext: ({ req }) => createContext({ req: req.raw }),
+        allowBatching: true,
+        maxBatchSize: MAX_BATCH_SIZE,
+        onError: ({ error, path }) => {
+          // Client errors are answers, not incidents; mapped service failures were logged in errors.ts.
+          if (error.code === "INTERNAL_SERVER_ERROR" && !isLogged(error))
+            logger.error({ err: error, path }, "procedure failed");
         },
-      );
-      return;
-    }
+      } satisfies FastifyTRPCPluginOptions<AppRouter>["trpcOptions"],
+    });
 
-    if (path === "/trpc" || path.startsWith("/trpc/")) {
-      const length = Number(req.headers["content-length"] ?? 0);
-      if (length > MAX_BODY_BYTES) {
-        res.setHeader("connection", "close");
-        sendError(res, 413, "PAYLOAD_TOO_LARGE", -32013, `the request body exceeds ${MAX_BODY_BYTES} bytes`);
-        return;
+    app.get("/metrics", async (_request, reply) => {
+      const body = await metrics.registry.metrics();
+      return reply.type(metrics.registry.contentType).send(body);
+    });
+    app.all("/healthz", async (request, reply) => {
+      if (request.method !== "GET" && request.method !== "HEAD") {
+        return reply.code(405).send(errorAnswer(405, "METHOD_NOT_SUPPORTED", "use GET /healthz"));
       }
-      if (req.method === "POST") acceptPlainCurlBody(req);
-      trpc(req, res);
-      return;
-    }
-    if (isExportDownloadPath(path)) {
-      void exportsPart.download(req, res);
-      return;
-    }
-    if (path === "/healthz") {
-      if (req.method !== "GET" && req.method !== "HEAD") {
-        sendError(res, 405, "METHOD_NOT_SUPPORTED", -32005, "use GET /healthz");
-        return;
-      }
-      // 200 while the gateway itself serves: a load balancer must not pull a gateway whose Redis
-      // is away (only large exports need it). Each dependency says its own state.
-      void dependencyStates(serviceUrl, exportsPart.queue).then((states) =>
-        sendJson(res, 200, { status: "ok", ...states }),
-      );
-      return;
-    }
-    sendError(res, 404, "NOT_FOUND", -32004, `no such path: ${path}`);
-  };
+      return reply.send(await health());
+    });
+    app.all(EXPORT_DOWNLOAD_ROUTE, exportsPart.download);
+    await app.ready();
+  } catch (error) {
+    await release();
+    throw error;
+  }
+  return { app, exports: exportsPart, release };
+}
 
-  const server = createServer(handle);
+/**
+ * Starts the gateway on KEYWARD_HOST:KEYWARD_GATEWAY_PORT (0 picks a free
+ * port) and returns once it listens.
+ */
+export async function startGateway(config: Config, options: GatewayOptions): Promise<RunningGateway> {
+  const { logger } = options;
+  const { app, exports: exportsPart, release } = await buildGateway(config, options);
   let port: number;
   try {
-    port = await listen(server, config.KEYWARD_GATEWAY_PORT, config.KEYWARD_HOST);
+    await app.listen({ port: config.KEYWARD_GATEWAY_PORT, host: config.KEYWARD_HOST });
+    port = boundPort(app);
   } catch (error) {
     // Not listening: release what was opened for it, or the process stays alive.
-    await exportsPart.close();
-    service.close();
-    throw error;
+    await app.close();
+    await release();
+    throw isAddressInUse(error)
+      ? new Error(
+          portInUseMessage("the gateway", config.KEYWARD_HOST, config.KEYWARD_GATEWAY_PORT, "KEYWARD_GATEWAY_PORT"),
+        )
+      : error;
   }
   // Links point at the port really bound, also when the OS picked it (port 0).
   if (config.KEYWARD_PUBLIC_URL === undefined) {
     const host = config.KEYWARD_HOST === "0.0.0.0" || config.KEYWARD_HOST === "::" ? "127.0.0.1" : config.KEYWARD_HOST;
     exportsPart.publicUrl = `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
   }
-  logger.info({ host: config.KEYWARD_HOST, port, serviceUrl }, "gateway listening");
+  logger.info(
+    { host: config.KEYWARD_HOST, port, serviceUrl: options.serviceUrl ?? config.KEYWARD_SERVICE_URL },
+    "gateway listening",
+  );
 
   let closing: Promise<void> | undefined;
   return {
     port,
     close() {
       closing ??= (async () => {
-        draining = true;
-        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-        server.closeIdleConnections();
+        // Fastify stops accepting and closes idle keep-alive connections; a
+        // connection whose request was in flight turns idle once answered and
+        // is closed then; what is still open at the limit is cut.
+        const server = app.server;
+        const sweep = setInterval(() => server.closeIdleConnections(), 50);
         const force = setTimeout(() => server.closeAllConnections(), DRAIN_LIMIT_MS);
         force.unref();
-        await closed;
-        clearTimeout(force);
-        await exportsPart.close();
-        service.close();
+        try {
+          await app.close();
+        } finally {
+          clearInterval(sweep);
+          clearTimeout(force);
+        }
+        await release();
         logger.info("gateway closed");
       })();
       return closing;
@@ -168,52 +200,31 @@ export async function startGateway(config: Config, options: GatewayOptions): Pro
   };
 }
 
+function boundPort(app: FastifyInstance): number {
+  const address = app.server.address();
+  return typeof address === "object" && address !== null ? address.port : 0;
+}
+
 /**
  * `curl -d '{"name":"x"}'` sends application/x-www-form-urlencoded; fetch()
  * with a string body sends text/plain; some clients send none. tRPC would
- * answer 415; the body is JSON in each case, so it is read as JSON.
+ * answer 415; the body is JSON in each case, so it is read as JSON. Any
+ * other type is read as text and left for tRPC to accept or refuse (415).
+ * tRPC's plugin adds its own parsers for application/json and multipart.
  */
-function acceptPlainCurlBody(req: IncomingMessage): void {
-  const type = req.headers["content-type"]?.split(";", 1)[0]?.trim().toLowerCase();
-  if (type === undefined || type === "" || type === "application/x-www-form-urlencoded" || type === "text/plain") {
-    req.headers["content-type"] = "application/json";
-  }
+function acceptPlainCurlBodies(app: FastifyInstance): void {
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser("*", { parseAs: "string" }, (request, body, done) => {
+    const type = request.headers["content-type"]?.split(";", 1)[0]?.trim().toLowerCase();
+    if (type === undefined || type === "" || type === "application/x-www-form-urlencoded" || type === "text/plain") {
+      // tRPC reads the type from the raw request's headers.
+      request.raw.headers["content-type"] = "application/json";
+    }
+    done(null, body);
+  });
 }
 
 function isLogged(error: { cause?: unknown }): boolean {
   // errors.ts logs every service failure it maps; the ConnectError stays as the cause.
   return error.cause instanceof ConnectError;
-}
-
-/** How long /healthz waits for the service's own /healthz. */
-const SERVICE_HEALTH_TIMEOUT_MS = 1_000;
-
-async function dependencyStates(
-  serviceUrl: string,
-  queue: { isUp(): boolean },
-): Promise<{ service: "ok" | "unavailable"; queue: "ok" | "unavailable" }> {
-  let service: "ok" | "unavailable" = "unavailable";
-  try {
-    const res = await fetch(`${serviceUrl}/healthz`, { signal: AbortSignal.timeout(SERVICE_HEALTH_TIMEOUT_MS) });
-    if (res.ok) service = "ok";
-    await res.body?.cancel();
-  } catch {
-    // unreachable or too slow: unavailable
-  }
-  return { service, queue: queue.isUp() ? "ok" : "unavailable" };
-}
-
-function listen(server: Server, port: number, host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const onError = (error: NodeJS.ErrnoException) => {
-      reject(
-        isAddressInUse(error) ? new Error(portInUseMessage("the gateway", host, port, "KEYWARD_GATEWAY_PORT")) : error,
-      );
-    };
-    server.once("error", onError);
-    server.listen(port, host, () => {
-      server.off("error", onError);
-      resolve((server.address() as AddressInfo).port);
-    });
-  });
 }

@@ -1,22 +1,22 @@
 import { initTRPC, TRPCError } from "@trpc/server";
 import type { GatewayContext } from "./context.js";
-import { fromServiceError, inputIssues } from "./errors.js";
+import { fromServiceError, inputIssues, publicMessage } from "./errors.js";
 
 /**
  * The gateway's one tRPC instance. No data transformer: inputs and outputs
  * are plain JSON (timestamps as ISO strings) so curl can call every procedure.
  */
 const t = initTRPC.context<GatewayContext>().create({
-  // Never a stack trace or a server path in an answer, whatever NODE_ENV says.
+  // Never a stack in an answer: isDev defaults to NODE_ENV !== "production",
+  // and with it every error answer carried a stack trace with server paths.
   isDev: false,
   errorFormatter({ shape, error }) {
     // A 400 names the field: "name: must be 1-100 characters", data.field = "name".
     const issues = error.code === "BAD_REQUEST" ? inputIssues(error) : undefined;
-    const { stack: _stack, ...data } = shape.data;
     return {
       ...shape,
-      message: issues ? issues.map((i) => `${i.field}: ${i.message}`).join("; ") : shape.message,
-      data: { ...data, field: issues?.[0]?.field ?? null, issues: issues ?? null },
+      message: issues ? issues.map((i) => `${i.field}: ${i.message}`).join("; ") : publicMessage(error, shape.message),
+      data: { ...shape.data, field: issues?.[0]?.field ?? null, issues: issues ?? null },
     };
   },
 });

@@ -83,6 +83,14 @@ export async function startService(config: Config, options: StartServiceOptions 
       port: config.KEYWARD_CONNECT_PORT,
       logger,
       metrics: async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() }),
+      // "ok" while this port answers, as on the gateway; the store's state says whether keys can be served.
+      health: async () => ({
+        status: "ok",
+        store: await store.getKeyById("healthz").then(
+          () => "ok",
+          () => "unavailable",
+        ),
+      }),
     });
   } catch (error) {
     await grpc?.close(0);

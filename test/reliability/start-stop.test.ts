@@ -80,7 +80,8 @@ describe("npm start", () => {
     for (const port of Object.values(p)) expect(await inUse(port)).toBe(true);
     child.kill("SIGTERM");
     await once(child, "exit");
-    for (const port of Object.values(p)) expect(await eventuallyFree(port, 10_000)).toBe(true);
+    // A liveness bound above the 15 s a graceful shutdown may take, not a timing figure.
+    for (const port of Object.values(p)) expect(await eventuallyFree(port, 25_000)).toBe(true);
   }, 60_000);
 });
 

@@ -18,6 +18,8 @@ export interface ConnectServerOptions {
   maxBodyBytes?: number;
   /** Serves `GET /metrics` (Prometheus text) when given. */
   metrics?: () => Promise<{ contentType: string; body: string }>;
+  /** Serves `GET /healthz` (JSON, always 200 while the port answers) when given. */
+  health?: () => Promise<Record<string, string>>;
 }
 
 export interface StartedConnectServer {
@@ -59,9 +61,21 @@ export async function createConnectServer(
   // Remember such sockets; close() ends them, their answer long since sent.
   const abandoned = new Set<Socket>();
   const metrics = options.metrics;
+  const health = options.health;
   const server = createServer((req, res) => {
-    if (req.method === "GET" && req.url === "/healthz") {
-      res.writeHead(200, { "content-type": "application/json" }).end('{"status":"ok"}');
+    if (health !== undefined && (req.method === "GET" || req.method === "HEAD") && req.url === "/healthz") {
+      health().then(
+        (state) => {
+          const body = JSON.stringify(state);
+          res.writeHead(200, {
+            "content-type": "application/json",
+            "content-length": Buffer.byteLength(body),
+            "cache-control": "no-store",
+          });
+          res.end(req.method === "HEAD" ? undefined : body);
+        },
+        () => res.writeHead(500).end(),
+      );
       return;
     }
     if (metrics !== undefined && req.method === "GET" && req.url === "/metrics") {
