@@ -13,14 +13,10 @@ import { relativeTime, timeWithRelative } from "../format/time.js";
 import { printJson, printLine, printNote } from "../io.js";
 import { parsePositiveInt, parseTime } from "../parse.js";
 import { type CommandContext, withJson, wordOption } from "./context.js";
+import type { KeyFilterFlags } from "./key-filter-flags.js";
 
-interface CreateFlags {
+interface CreateFlags extends KeyFilterFlags {
   resource: (typeof EXPORT_RESOURCE_WORDS)[number];
-  status?: (typeof KEY_STATUS_WORDS)[number];
-  permission?: (typeof PERMISSION_WORDS)[number];
-  subject?: string;
-  domain?: string;
-  name?: string;
   key?: string;
   code?: (typeof VERIFY_CODE_WORDS)[number];
   from?: string;

@@ -25,6 +25,7 @@ import {
   type RefillFlag,
 } from "../parse.js";
 import { type CommandContext, withJson, wordOption } from "./context.js";
+import type { KeyFilterFlags } from "./key-filter-flags.js";
 
 /** `keyward keys create|list|get|update|delete|rotate|usage|logs`: the gateway's keys.* procedures. */
 export function registerKeys(program: Command, ctx: CommandContext): void {
@@ -105,12 +106,7 @@ function registerCreate(keys: Command, ctx: CommandContext): void {
   });
 }
 
-interface ListFlags {
-  status?: (typeof KEY_STATUS_WORDS)[number];
-  permission?: (typeof PERMISSION_WORDS)[number];
-  subject?: string;
-  domain?: string;
-  name?: string;
+interface ListFlags extends KeyFilterFlags {
   scope?: string;
   limit?: number;
   pageToken?: string;

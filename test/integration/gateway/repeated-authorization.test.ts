@@ -1,5 +1,5 @@
-import { request } from "node:http";
 import { afterAll, beforeAll, expect, it } from "vitest";
+import { rawHttpRequest } from "../../support/raw-http.js";
 import { type Harness, startHarness } from "./harness.js";
 
 let h: Harness;
@@ -12,25 +12,11 @@ afterAll(async () => {
 
 function me(values: string[]): Promise<{ status: number; body: string }> {
   const url = new URL(h.url);
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        host: url.hostname,
-        port: url.port,
-        path: "/trpc/me",
-        // Raw headers are sent as given, one line per value; Host is ours to write.
-        headers: [["host", url.host], ...values.map((value) => ["authorization", value])].flat(),
-      },
-      (res) => {
-        let body = "";
-        res.on("data", (chunk) => {
-          body += chunk;
-        });
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
-      },
-    );
-    req.on("error", reject);
-    req.end();
+  return rawHttpRequest({
+    host: url.hostname,
+    port: url.port,
+    path: "/trpc/me",
+    headers: [["host", url.host], ...values.map((value): [string, string] => ["authorization", value])],
   });
 }
 

@@ -1,7 +1,7 @@
 import { execFile } from "node:child_process";
-import { request } from "node:http";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { rawHttpRequest } from "../../support/raw-http.js";
 import { startTestService, type TestService } from "../../support/test-service.js";
 
 /**
@@ -45,31 +45,19 @@ async function bufCurl(values: string[]): Promise<string> {
 }
 
 function connectCall(values: string[]): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        host: "127.0.0.1",
-        port: t.service.connectPort,
-        method: "POST",
-        path: "/keyward.v1.KeyService/CountKeys",
-        // Raw headers are sent as given: Host and Content-Length are ours to write.
-        headers: [
-          ["host", `127.0.0.1:${t.service.connectPort}`],
-          ["content-type", "application/json"],
-          ["content-length", "2"],
-          ...values.map((value) => ["authorization", value]),
-        ].flat(),
-      },
-      (res) => {
-        let body = "";
-        res.on("data", (chunk) => {
-          body += chunk;
-        });
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
-      },
-    );
-    req.on("error", reject);
-    req.end("{}");
+  const port = t.service.connectPort;
+  return rawHttpRequest({
+    host: "127.0.0.1",
+    port,
+    method: "POST",
+    path: "/keyward.v1.KeyService/CountKeys",
+    headers: [
+      ["host", `127.0.0.1:${port}`],
+      ["content-type", "application/json"],
+      ["content-length", "2"],
+      ...values.map((value): [string, string] => ["authorization", value]),
+    ],
+    body: "{}",
   });
 }
 
