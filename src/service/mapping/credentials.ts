@@ -71,8 +71,12 @@ export function actorFrom(headers: Headers): Actor {
   if (name.length > MAX_ACTOR_LENGTH) {
     throw new ValidationError(ACTOR_HEADER, `longer than ${MAX_ACTOR_LENGTH} characters`);
   }
+  // An admin key's email claim is whatever an admin typed: one that is reserved, names a key, or
+  // holds control characters (audit log, mails, terminals) acts as the key itself, never refused.
+  if (keyId !== null && (isReservedActorName(name) || name.startsWith("key:") || CONTROL.test(name))) {
+    return keyActor(keyId);
+  }
   if (CONTROL.test(name)) throw new ValidationError(ACTOR_HEADER, "contains control characters");
-  if (keyId !== null && (isReservedActorName(name) || name.startsWith("key:"))) return keyActor(keyId);
   return { name, keyId };
 }
 

@@ -50,9 +50,12 @@ describe("GET /healthz", () => {
 
   it("says ok with the service and the queue up", async () => {
     const url = await start({ REDIS_URL: SHARED_REDIS_URL });
-    const res = await fetch(`${url}/healthz`);
-    expect(res.status).toBe(200);
-    await expect(res.json()).resolves.toEqual({ status: "ok", service: "ok", queue: "ok" });
+    // The queue's first Redis connection may still be opening just after start.
+    await eventually(async () => {
+      const res = await fetch(`${url}/healthz`);
+      expect(res.status).toBe(200);
+      await expect(res.json()).resolves.toEqual({ status: "ok", service: "ok", queue: "ok" });
+    });
   });
 
   it("is 200 and names the queue unavailable when Redis cannot be reached, within seconds", async () => {

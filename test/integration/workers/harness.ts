@@ -620,7 +620,8 @@ export interface ChildWorkers {
 }
 
 /** The stall timings of test workers: a dead worker's job is noticed within about 2 s, not a minute. */
-export const TEST_STALL_DETECTION = { lockDurationMs: 1_000, stalledIntervalMs: 500 };
+// Short enough for tests, long enough that a loaded machine does not count a slow but live worker as stalled.
+export const TEST_STALL_DETECTION = { lockDurationMs: 3_000, stalledIntervalMs: 1_000 };
 
 export async function startChildWorkers(stack: Stack, serviceUrl: string = stack.serviceUrl): Promise<ChildWorkers> {
   const entry = fileURLToPath(new URL("../../support/workers-process.ts", import.meta.url));
