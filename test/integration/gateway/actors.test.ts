@@ -44,10 +44,11 @@ describe("names of people are Unicode", () => {
   });
 });
 
-describe("reserved names", () => {
+describe("reserved names, and names no log should carry", () => {
   it.each([
     "service",
     "bootstrap",
+    "ops\u001b]0;pwned\u0007@example.com",
     "Bootstrap",
     "keyward",
   ])("an admin key whose email claim is %j acts as key:<id>, never under that name", async (email) => {
