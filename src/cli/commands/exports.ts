@@ -1,11 +1,5 @@
-import { type Command, Option } from "commander";
-import {
-  EXPORT_RESOURCE_WORDS,
-  EXPORT_STATE_WORDS,
-  KEY_STATUS_WORDS,
-  PERMISSION_WORDS,
-  VERIFY_CODE_WORDS,
-} from "../../shared/contract/words.js";
+import type { Command } from "commander";
+import { EXPORT_RESOURCE_WORDS, EXPORT_STATE_WORDS, VERIFY_CODE_WORDS } from "../../shared/contract/words.js";
 import { downloadTo } from "../download.js";
 import { CliError } from "../errors.js";
 import { renderFields, renderTable } from "../format/table.js";
@@ -13,7 +7,7 @@ import { relativeTime, timeWithRelative } from "../format/time.js";
 import { printJson, printLine, printNote } from "../io.js";
 import { parsePositiveInt, parseTime } from "../parse.js";
 import { type CommandContext, withJson, wordOption } from "./context.js";
-import type { KeyFilterFlags } from "./key-filter-flags.js";
+import { type KeyFilterFlags, withKeyFilterOptions } from "./key-filter-flags.js";
 
 interface CreateFlags extends KeyFilterFlags {
   resource: (typeof EXPORT_RESOURCE_WORDS)[number];
@@ -30,17 +24,15 @@ export function registerExports(program: Command, ctx: CommandContext): void {
   const exportsCommand = program.command("exports").description("CSV exports of keys and request logs");
 
   withJson(
-    exportsCommand
-      .command("create")
-      .description(
-        "export keys or request logs as CSV: up to 1,000 rows are downloaded at once, more are written by the workers and mailed as a link",
-      )
-      .addOption(wordOption("--resource <resource>", "what to export", EXPORT_RESOURCE_WORDS).makeOptionMandatory())
-      .addOption(wordOption("--status <status>", "api_keys: only keys with this status", KEY_STATUS_WORDS))
-      .addOption(wordOption("--permission <permission>", "api_keys: only keys with this permission", PERMISSION_WORDS))
-      .option("--subject <id>", "api_keys: only keys of this owner")
-      .option("--domain <id>", "api_keys: only keys restricted to this domain")
-      .option("--name <text>", "api_keys: only keys whose name contains this")
+    withKeyFilterOptions(
+      exportsCommand
+        .command("create")
+        .description(
+          "export keys or request logs as CSV: up to 1,000 rows are downloaded at once, more are written by the workers and mailed as a link",
+        )
+        .addOption(wordOption("--resource <resource>", "what to export", EXPORT_RESOURCE_WORDS).makeOptionMandatory()),
+      "api_keys: ",
+    )
       .option("--key <id>", "key_logs: only this key's request logs")
       .addOption(wordOption("--code <code>", "key_logs: only this outcome", VERIFY_CODE_WORDS))
       .option("--from <time>", "key_logs: from this ISO time or duration ago (7d)", (v) => parseTime(v))

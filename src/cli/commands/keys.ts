@@ -1,11 +1,6 @@
 import { type Command, Option } from "commander";
 import type { KeyJson } from "../../shared/contract/json.js";
-import {
-  GRANULARITY_WORDS,
-  KEY_STATUS_WORDS,
-  PERMISSION_WORDS,
-  VERIFY_CODE_WORDS,
-} from "../../shared/contract/words.js";
+import { GRANULARITY_WORDS, PERMISSION_WORDS, VERIFY_CODE_WORDS } from "../../shared/contract/words.js";
 import { UsageError } from "../errors.js";
 import { keyDetails, keysTable } from "../format/key.js";
 import { renderTable } from "../format/table.js";
@@ -25,7 +20,7 @@ import {
   type RefillFlag,
 } from "../parse.js";
 import { type CommandContext, withJson, wordOption } from "./context.js";
-import type { KeyFilterFlags } from "./key-filter-flags.js";
+import { type KeyFilterFlags, withKeyFilterOptions } from "./key-filter-flags.js";
 
 /** `keyward keys create|list|get|update|delete|rotate|usage|logs`: the gateway's keys.* procedures. */
 export function registerKeys(program: Command, ctx: CommandContext): void {
@@ -116,14 +111,7 @@ interface ListFlags extends KeyFilterFlags {
 
 function registerList(keys: Command, ctx: CommandContext): void {
   withJson(
-    keys
-      .command("list")
-      .description("list keys, newest first")
-      .addOption(wordOption("--status <status>", "only keys with this status", KEY_STATUS_WORDS))
-      .addOption(wordOption("--permission <permission>", "only keys with this permission", PERMISSION_WORDS))
-      .option("--subject <id>", "only keys of this owner")
-      .option("--domain <id>", "only keys restricted to this domain")
-      .option("--name <text>", "only keys whose name contains this (case-insensitive)")
+    withKeyFilterOptions(keys.command("list").description("list keys, newest first"))
       .option("--scope <scope>", "only keys carrying this scope")
       .option("--limit <n>", "keys per page, 1-100 (default 20)", parsePositiveInt)
       .option("--page-token <token>", "the page after the one that printed this token")
