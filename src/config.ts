@@ -33,6 +33,9 @@ export const ConfigSchema = z.object({
     .regex(/^[a-z][a-z0-9]{0,15}$/, "1-16 lower-case letters and digits, starting with a letter")
     .default("kw"),
   KEYWARD_CACHE_SIZE: z.coerce.number().int().min(1).max(10_000_000).default(100_000),
+  KEYWARD_CACHE_MAX_LAG_MS: z.coerce.number().int().min(100).max(600_000).default(5000),
+  KEYWARD_CHANGE_POLL_MS: z.coerce.number().int().min(1).max(10_000).default(10),
+  KEYWARD_SERVICE_PROCESSES: z.coerce.number().int().min(1).max(64).default(1),
   KEYWARD_USAGE_FLUSH_MS: z.coerce.number().int().min(50).max(60_000).default(1000),
   KEYWARD_LOG_RETENTION_DAYS: days(30).pipe(z.number().min(1)),
   KEYWARD_LOG_LIMIT_PER_KEY: z.coerce.number().int().min(1).max(1_000_000).default(100),

@@ -2,6 +2,7 @@ import { join } from "node:path";
 import type { Config } from "../config.js";
 import { createLogger, type Logger } from "../shared/logger.js";
 import { resolveServiceToken } from "../shared/service-token.js";
+import { ChangeFollower } from "./coherence/change-follower.js";
 import { createHandlers } from "./handlers.js";
 import { KeyManager } from "./keys/key-manager.js";
 import { createRateLimiter } from "./limits/index.js";
@@ -10,6 +11,9 @@ import { createSqliteKeyStore } from "./store/sqlite/sqlite-key-store.js";
 import { createConnectServer } from "./transport/connect-server.js";
 import { createGrpcServer } from "./transport/grpc-server.js";
 import { UsageRecorder } from "./usage/usage-recorder.js";
+
+/** With push (PostgreSQL), how often the change record is read anyway, to prove the database answers. */
+const HEARTBEAT_MS = 1000;
 
 export interface StartedService {
   grpcPort: number;
@@ -61,7 +65,8 @@ export async function startService(config: Config, options: StartServiceOptions 
     // metrics is assigned below, before any export can finish.
     onExportFinished: (state, seconds) => metrics.observeExport(state, seconds),
   });
-  const metrics = createServiceMetrics(() => keys.cacheStats());
+  let follower: ChangeFollower | undefined;
+  const metrics = createServiceMetrics(() => keys.cacheStats(), () => follower?.lagMs ?? 0);
   const impl = createHandlers({
     keys,
     observeVerify: metrics.observeVerify,
@@ -70,6 +75,7 @@ export async function startService(config: Config, options: StartServiceOptions 
     logger,
   });
   const closeStorage = async () => {
+    await follower?.stop();
     await usage.stop();
     await rateLimiter.close();
     await store.close();
@@ -77,19 +83,34 @@ export async function startService(config: Config, options: StartServiceOptions 
   let grpc: Awaited<ReturnType<typeof createGrpcServer>> | undefined;
   let connect: Awaited<ReturnType<typeof createConnectServer>> | undefined;
   try {
+    follower = await ChangeFollower.start({
+      store,
+      apply: (changes) => keys.applyChanges(changes),
+      onTrusted: (trusted) => {
+        keys.bypassCache(!trusted);
+        grpc?.setServing(trusted);
+      },
+      maxLagMs: config.KEYWARD_CACHE_MAX_LAG_MS,
+      pollMs: config.KEYWARD_CHANGE_POLL_MS,
+      heartbeatMs: HEARTBEAT_MS,
+      logger,
+    });
     grpc = await createGrpcServer(impl, { host: config.KEYWARD_HOST, port: config.KEYWARD_SERVICE_PORT, logger });
     connect = await createConnectServer(impl, {
       host: config.KEYWARD_HOST,
       port: config.KEYWARD_CONNECT_PORT,
       logger,
       metrics: async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() }),
-      // "ok" while this port answers, as on the gateway; the store's state says whether keys can be served.
+      // "ok" while this port answers and the cache follows every change; the
+      // store's state says whether keys can be served from the database.
       health: async () => ({
-        status: "ok",
+        status: follower?.isTrusted === false ? "not_serving" : "ok",
         store: await store.getKeyById("healthz").then(
           () => "ok",
           () => "unavailable",
         ),
+        changes: follower?.isTrusted === false ? "lagging" : "following",
+        changeLagMs: follower?.lagMs ?? 0,
       }),
     });
   } catch (error) {
@@ -98,6 +119,7 @@ export async function startService(config: Config, options: StartServiceOptions 
     throw error;
   }
   const grpcServer = grpc;
+  if (follower?.isTrusted === false) grpcServer.setServing(false);
   const connectServer = connect;
   logger.info(
     { grpcPort: grpcServer.port, connectPort: connectServer.port, dataDir: config.dataDir },

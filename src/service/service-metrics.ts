@@ -15,7 +15,10 @@ export interface ServiceMetrics {
  * several services in one process). Labels are outcome codes only: never a
  * key id, a name or anything from a token.
  */
-export function createServiceMetrics(cacheStats: () => { hits: number; misses: number; size: number }): ServiceMetrics {
+export function createServiceMetrics(
+  cacheStats: () => { hits: number; misses: number; size: number },
+  changeLagMs: () => number,
+): ServiceMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: "keyward_service_" });
   // Counted in plain numbers on the hot path and handed to prom-client at scrape time.
@@ -49,6 +52,14 @@ export function createServiceMetrics(cacheStats: () => { hits: number; misses: n
       const stats = cacheStats();
       this.set({ result: "hit" }, stats.hits);
       this.set({ result: "miss" }, stats.misses);
+    },
+  });
+  new Gauge({
+    name: "keyward_cache_change_lag_seconds",
+    help: "Seconds since this process last read the record of key changes (past KEYWARD_CACHE_MAX_LAG_MS it reports NOT_SERVING)",
+    registers: [registry],
+    collect() {
+      this.set(changeLagMs() / 1000);
     },
   });
   new Gauge({

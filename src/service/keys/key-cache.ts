@@ -55,15 +55,26 @@ export function hasExactScope(entry: CachedKey, scope: string): boolean {
   return Array.isArray(scopes) ? scopes.includes(scope) : (scopes as ReadonlySet<string>).has(scope);
 }
 
+/** How many recently changed hashes remember the version they reached. */
+const FLOOR_ENTRIES = 10_000;
+
 /**
  * Keys by token hash. Writes replace entries synchronously, so the very next
  * verification sees a revocation. Unknown hashes live in a separate, smaller
  * negative cache so that a flood of junk tokens neither reaches the database
  * at full rate nor evicts real keys.
+ *
+ * Changes made by other processes arrive through `forget` (see
+ * ChangeFollower). A read that was already in flight when a change arrived
+ * may carry the key as it was before; the floor (the version each recently
+ * changed hash reached) keeps such a read from entering the cache.
  */
 export class KeyCache {
   private readonly keys: LRUCache<string, CachedKey>;
   private readonly missing: LRUCache<string, true>;
+  private readonly floors = new LRUCache<string, number>({ max: FLOOR_ENTRIES });
+  /** While set, nothing is kept: every lookup reads the store (see bypass). */
+  private bypassing = false;
   /** Lookups answered from memory (known keys and known-missing hashes), and those that were not. */
   hits = 0;
   misses = 0;
@@ -88,8 +99,10 @@ export class KeyCache {
     return undefined;
   }
 
+  /** Caches the key (unless it is older than a change already seen) and returns its entry. */
   set(record: VerifiableKey): CachedKey {
     const entry = toCachedKey(record);
+    if (this.bypassing || record.version < (this.floors.get(record.hash) ?? 0)) return entry;
     this.missing.delete(record.hash);
     this.keys.set(record.hash, entry);
     return entry;
@@ -108,7 +121,32 @@ export class KeyCache {
   }
 
   setMissing(hash: string): void {
+    // A hash that changed recently exists (or existed): a read that found nothing predates it.
+    if (this.bypassing || this.floors.has(hash)) return;
     this.missing.set(hash, true);
+  }
+
+  /**
+   * Another process changed the key with this hash to `version`: drop what
+   * is older (and any "missing" answer), so that the next lookup reads it.
+   */
+  forget(hash: string, version: number): void {
+    this.missing.delete(hash);
+    if ((this.floors.get(hash) ?? 0) < version) this.floors.set(hash, version);
+    const cached = this.keys.peek(hash);
+    if (cached !== undefined && cached.record.version < version) this.keys.delete(hash);
+  }
+
+  /**
+   * While on, the cache keeps nothing and forgets what it held: used when
+   * this process cannot be sure it has seen every change.
+   */
+  bypass(on: boolean): void {
+    this.bypassing = on;
+    if (on) {
+      this.keys.clear();
+      this.missing.clear();
+    }
   }
 
   delete(hash: string): void {

@@ -2,7 +2,7 @@ import type { Logger } from "pino";
 import { uuidv7 } from "uuidv7";
 import { CreditSpender } from "../credits/credit-spender.js";
 import { dailyRefillMoment, monthlyRefillMoments, refillDue } from "../credits/refill-schedule.js";
-import type { KeyStore } from "../store/key-store.js";
+import type { KeyChange as RecordedChange, KeyStore } from "../store/key-store.js";
 import type { UsageRecorder } from "../usage/usage-recorder.js";
 import { BOOTSTRAP_ACTOR, SERVICE_ACTOR } from "./actors.js";
 import type { KeysApi, KeyView, RateLimitState, SweepOutcome, VerifyResult } from "./api.js";
@@ -123,6 +123,24 @@ export class KeyManager implements KeysApi {
       inactiveDays: options.inactiveDays,
       onFinished: options.onExportFinished,
     });
+  }
+
+  /**
+   * Keys changed by any process (this one included): what the cache holds of
+   * them that is older is dropped, and reads already in flight for them are
+   * no longer shared with new lookups.
+   */
+  applyChanges(changes: readonly RecordedChange[]): void {
+    for (const change of changes) {
+      this.cache.forget(change.hash, change.version);
+      this.loading.delete(change.hash);
+    }
+  }
+
+  /** While on, every lookup reads the store: this process may have missed changes. */
+  bypassCache(on: boolean): void {
+    this.cache.bypass(on);
+    if (on) this.loading.clear();
   }
 
   /** For metrics: how verification lookups were answered, and how many keys are cached. */
@@ -460,7 +478,10 @@ export class KeyManager implements KeysApi {
           // A write may have cached a newer version while the read was in flight.
           return this.cache.get(hash) ?? this.cache.set(record);
         })
-        .finally(() => this.loading.delete(hash));
+        .finally(() => {
+          // applyChanges may have replaced this read with a newer one.
+          if (this.loading.get(hash) === pending) this.loading.delete(hash);
+        });
       this.loading.set(hash, pending);
     }
     return pending;

@@ -16,6 +16,17 @@ import type {
 } from "../keys/model.js";
 
 /**
+ * A recorded change to a key, in commit order. `version` is the key's
+ * version after the change (one past its last version for a deleted row).
+ */
+export interface KeyChange {
+  id: number;
+  keyId: string;
+  hash: string;
+  version: number;
+}
+
+/**
  * Where the service keeps its data. The store never decides policy: the
  * domain computes every new value (including status-relevant times) and the
  * store writes it. Every method that takes an AuditEntry writes it in the same
@@ -92,6 +103,22 @@ export interface KeyStore {
 
   /** One maintenance pass; each step is one set-based statement in one transaction. */
   sweep(options: SweepOptions, audit: Omit<AuditEntry, "keyId">): Promise<SweepResult>;
+
+  /**
+   * Changes with id > afterId, oldest first, at most `limit`. Every write
+   * that moves a key's version records one in its own transaction, and ids
+   * grow in commit order, so a reader that remembers the last id it saw
+   * misses nothing.
+   */
+  readChanges(afterId: number, limit: number): Promise<KeyChange[]>;
+  /** The newest change's id; 0 when there is none. */
+  latestChangeId(): Promise<number>;
+  /**
+   * Wakes a follower when changes commit (PostgreSQL's LISTEN). `onConnected`
+   * says when the listening connection drops and when it is back. Stores
+   * without push (SQLite) leave it out and their followers poll.
+   */
+  watchChanges?(onWake: () => void, onConnected: (connected: boolean) => void): () => Promise<void>;
 
   /** Flushes and closes; later calls fail. */
   close(): Promise<void>;

@@ -18,8 +18,8 @@ export interface ConnectServerOptions {
   maxBodyBytes?: number;
   /** Serves `GET /metrics` (Prometheus text) when given. */
   metrics?: () => Promise<{ contentType: string; body: string }>;
-  /** Serves `GET /healthz` (JSON, always 200 while the port answers) when given. */
-  health?: () => Promise<Record<string, string>>;
+  /** Serves `GET /healthz` (JSON): 200 while its `status` is "ok", else 503. */
+  health?: () => Promise<{ status: string } & Record<string, string | number>>;
 }
 
 export interface StartedConnectServer {
@@ -67,7 +67,7 @@ export async function createConnectServer(
       health().then(
         (state) => {
           const body = JSON.stringify(state);
-          res.writeHead(200, {
+          res.writeHead(state.status === "ok" ? 200 : 503, {
             "content-type": "application/json",
             "content-length": Buffer.byteLength(body),
             "cache-control": "no-store",

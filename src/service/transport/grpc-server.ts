@@ -22,6 +22,8 @@ export interface GrpcServerOptions {
 export interface StartedGrpcServer {
   port: number;
   server: grpc.Server;
+  /** What health checks answer until close (which makes it NOT_SERVING for good). */
+  setServing(serving: boolean): void;
   /** Health turns NOT_SERVING, new calls are refused, in-flight ones get `graceMs` (default 5 s) to finish. */
   close(graceMs?: number): Promise<void>;
 }
@@ -61,6 +63,12 @@ export async function createGrpcServer(
   return {
     port,
     server,
+    setServing(serving) {
+      if (closing !== undefined) return;
+      const status = serving ? "SERVING" : "NOT_SERVING";
+      health.setStatus("", status);
+      health.setStatus(KeyService.typeName, status);
+    },
     close(graceMs = DEFAULT_GRACE_MS) {
       closing ??= new Promise<void>((resolve) => {
         health.setStatus("", "NOT_SERVING");

@@ -119,6 +119,31 @@ const MIGRATIONS: readonly string[] = [
   ALTER TABLE exports ADD COLUMN mail_error TEXT;
   ALTER TABLE exports ADD COLUMN mail_at INTEGER;
   `,
+  // What every replica's verification cache follows (see KeyStore.readChanges).
+  // Triggers, so that no write path can change a key without recording it:
+  // every write that changes what verification answers moves the version.
+  `
+  CREATE TABLE key_changes (
+    id      INTEGER PRIMARY KEY AUTOINCREMENT,
+    key_id  TEXT NOT NULL,
+    hash    TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    at      INTEGER NOT NULL
+  );
+  CREATE INDEX key_changes_at ON key_changes (at);
+  CREATE TRIGGER keys_inserted AFTER INSERT ON keys BEGIN
+    INSERT INTO key_changes (key_id, hash, version, at)
+    VALUES (NEW.id, NEW.hash, NEW.version, CAST(unixepoch('subsec') * 1000 AS INTEGER));
+  END;
+  CREATE TRIGGER keys_changed AFTER UPDATE OF version ON keys WHEN OLD.version IS NOT NEW.version BEGIN
+    INSERT INTO key_changes (key_id, hash, version, at)
+    VALUES (NEW.id, NEW.hash, NEW.version, CAST(unixepoch('subsec') * 1000 AS INTEGER));
+  END;
+  CREATE TRIGGER keys_deleted AFTER DELETE ON keys BEGIN
+    INSERT INTO key_changes (key_id, hash, version, at)
+    VALUES (OLD.id, OLD.hash, OLD.version + 1, CAST(unixepoch('subsec') * 1000 AS INTEGER));
+  END;
+  `,
 ];
 
 /** The schema version this code writes. */
@@ -137,10 +162,13 @@ export function migrate(db: Database.Database): void {
   }
   for (let version = current; version < SCHEMA_VERSION; version++) {
     const sql = MIGRATIONS[version] as string;
+    // IMMEDIATE takes the write lock first: of several processes opening a new
+    // file at once, one migrates each step and the others find it done.
     db.transaction(() => {
+      if ((db.pragma("user_version", { simple: true }) as number) !== version) return;
       db.exec(sql);
       // PRAGMA takes no bound parameters; the value is our own integer.
       db.pragma(`user_version = ${version + 1}`);
-    })();
+    }).immediate();
   }
 }

@@ -7,6 +7,9 @@ import { type ExportColumns, exportFromColumns, type KeyColumns, keyFromColumns,
 /** Usage buckets are kept this long, past any chart the console draws. */
 const USAGE_RETENTION_DAYS = 400;
 
+/** Recorded key changes are kept this long (see KeyStore.readChanges). */
+export const CHANGE_RETENTION_MS = DAY_MS;
+
 const IDLE_SINCE = "coalesce(last_used_at, created_at)";
 
 /**
@@ -60,6 +63,11 @@ export function createSweep(
   );
   const pruneLogs = db.prepare<[{ before: number }]>("DELETE FROM key_logs WHERE at < @before");
   const pruneUsage = db.prepare<[{ before: number }]>("DELETE FROM usage_hourly WHERE hour_start < @before");
+  // By the database's clock, not the sweep's (tests move that one by days):
+  // a follower that fell a day behind empties its cache rather than replaying.
+  const pruneChanges = db.prepare(
+    `DELETE FROM key_changes WHERE at < CAST(unixepoch('subsec') * 1000 AS INTEGER) - ${CHANGE_RETENTION_MS}`,
+  );
   const markRotationDue = db.prepare<[{ now: number; createdBefore: number }], KeyColumns>(
     `UPDATE keys
         SET rotation_notified_at = @now
@@ -105,6 +113,7 @@ export function createSweep(
       prunedLogs = pruneLogs.run({ before: now - options.logRetentionDays * DAY_MS }).changes;
     }
     pruneUsage.run({ before: now - USAGE_RETENTION_DAYS * DAY_MS });
+    pruneChanges.run();
 
     let rotationDue: SweepResult["rotationDue"] = [];
     if (options.rotationDays > 0) {
