@@ -1,9 +1,11 @@
+import cluster from "node:cluster";
 import type { Config } from "../config.js";
 import { startGateway } from "../gateway/server.js";
 import { startService } from "../service/server.js";
 import { createLogger, type Logger } from "../shared/logger.js";
 import { resolveServiceToken } from "../shared/service-token.js";
 import { startWorkers } from "../workers/main.js";
+import { reportServiceReady, startServiceCluster } from "./service-cluster.js";
 
 export type ProcessKind = "service" | "gateway" | "workers";
 
@@ -20,7 +22,9 @@ const SHUTDOWN_LIMIT_MS = 15_000;
  * them down in reverse order of start: stop accepting, drain, flush usage,
  * close workers, close the database. Resolves once everything is closed.
  */
-export async function runProcess(kinds: readonly ProcessKind[], config: Config): Promise<void> {
+export async function runProcess(requested: readonly ProcessKind[], config: Config): Promise<void> {
+  // A cluster's child runs the same command as its primary, and is one of its service processes.
+  const kinds: readonly ProcessKind[] = cluster.isWorker ? ["service"] : requested;
   const logger = createLogger(config.LOG_LEVEL);
   const running: Running[] = [];
   let serviceUrl = config.KEYWARD_SERVICE_URL;
@@ -35,9 +39,19 @@ export async function runProcess(kinds: readonly ProcessKind[], config: Config):
   };
   try {
     if (kinds.includes("service")) {
-      const service = await startService(config, { logger: logger.child({ part: "service" }) });
+      const processes = cluster.isWorker ? 1 : config.KEYWARD_SERVICE_PROCESSES;
+      const service =
+        processes > 1
+          ? await startServiceCluster(
+              processes,
+              // One token for all, even when each would otherwise make its own file.
+              { KEYWARD_SERVICE_TOKEN: resolveServiceToken(config) },
+              logger.child({ part: "service" }),
+            )
+          : await startService(config, { logger: logger.child({ part: "service" }) });
       running.push({ name: "service", close: service.close });
-      // In one process the gateway and workers talk to this service, wherever it bound.
+      if (cluster.isWorker) reportServiceReady(service.grpcPort, service.connectPort);
+      // The gateway and workers beside it talk to this service, wherever it bound.
       serviceUrl = `http://${connectHost(config.KEYWARD_HOST)}:${service.connectPort}`;
     }
     const serviceToken = resolveServiceToken(config);
@@ -88,7 +102,12 @@ export async function runProcess(kinds: readonly ProcessKind[], config: Config):
     };
     process.on("SIGTERM", onSignal);
     process.on("SIGINT", onSignal);
-    stopWithNpm(logger, () => onSignal("SIGTERM"));
+    if (cluster.isWorker) {
+      // The primary is gone (even by kill -9): nobody hands this process connections any more.
+      process.once("disconnect", () => onSignal("SIGTERM"));
+    } else {
+      stopWithNpm(logger, () => onSignal("SIGTERM"));
+    }
   });
   logger.info("keyward stopped");
   logger.flush();

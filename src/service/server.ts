@@ -66,7 +66,10 @@ export async function startService(config: Config, options: StartServiceOptions 
     onExportFinished: (state, seconds) => metrics.observeExport(state, seconds),
   });
   let follower: ChangeFollower | undefined;
-  const metrics = createServiceMetrics(() => keys.cacheStats(), () => follower?.lagMs ?? 0);
+  const metrics = createServiceMetrics(
+    () => keys.cacheStats(),
+    () => follower?.lagMs ?? 0,
+  );
   const impl = createHandlers({
     keys,
     observeVerify: metrics.observeVerify,

@@ -60,9 +60,9 @@ const identity = (bytes: Buffer) => bytes;
  */
 export function createKeyServiceGrpcClient(
   address: string,
-  options: { token?: string; actor?: string } = {},
+  options: { token?: string; actor?: string; channelOptions?: grpc.ChannelOptions } = {},
 ): KeyServiceGrpcClient {
-  const client = new grpc.Client(address, grpc.credentials.createInsecure());
+  const client = new grpc.Client(address, grpc.credentials.createInsecure(), options.channelOptions);
   const defaults: CallMetadata = {};
   if (options.token !== undefined) defaults.authorization = `Bearer ${options.token}`;
   if (options.actor !== undefined) defaults["keyward-actor"] = options.actor;

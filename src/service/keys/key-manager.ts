@@ -2,7 +2,7 @@ import type { Logger } from "pino";
 import { uuidv7 } from "uuidv7";
 import { CreditSpender } from "../credits/credit-spender.js";
 import { dailyRefillMoment, monthlyRefillMoments, refillDue } from "../credits/refill-schedule.js";
-import type { KeyChange as RecordedChange, KeyStore } from "../store/key-store.js";
+import type { KeyStore, KeyChange as RecordedChange } from "../store/key-store.js";
 import type { UsageRecorder } from "../usage/usage-recorder.js";
 import { BOOTSTRAP_ACTOR, SERVICE_ACTOR } from "./actors.js";
 import type { KeysApi, KeyView, RateLimitState, SweepOutcome, VerifyResult } from "./api.js";
