@@ -15,6 +15,14 @@ import type {
   UsageRow,
 } from "../keys/model.js";
 
+/** One write that gave a key a new version (or removed it), from the change record. */
+export interface KeyChange {
+  id: number;
+  keyId: string;
+  hash: string;
+  version: number;
+}
+
 /**
  * Where the service keeps its data. The store never decides policy: the
  * domain computes every new value (including status-relevant times) and the
@@ -92,6 +100,13 @@ export interface KeyStore {
 
   /** One maintenance pass; each step is one set-based statement in one transaction. */
   sweep(options: SweepOptions, audit: Omit<AuditEntry, "keyId">): Promise<SweepResult>;
+
+  /** Changes with id > afterId, oldest first, at most `limit`. Ids grow in commit order. */
+  readChanges(afterId: number, limit: number): Promise<KeyChange[]>;
+  /** The newest change's id; 0 when there is none. */
+  latestChangeId(): Promise<number>;
+  /** PostgreSQL only: calls onWake when changes were committed (LISTEN), onConnected(false/true) when the listening connection drops / is back. Returns a stop function. SQLite leaves it undefined (followers poll). */
+  watchChanges?(onWake: () => void, onConnected: (connected: boolean) => void): () => Promise<void>;
 
   /** Flushes and closes; later calls fail. */
   close(): Promise<void>;

@@ -17,7 +17,7 @@ import type {
   UsageRow,
   VerifyCode,
 } from "../../keys/model.js";
-import type { KeyStore } from "../key-store.js";
+import type { KeyChange, KeyStore } from "../key-store.js";
 import { auditWhere, exportWhere, keyWhere, logWhere } from "./filters.js";
 import { openDatabase } from "./open-database.js";
 import {
@@ -75,6 +75,8 @@ export class SqliteKeyStore implements KeyStore {
     { hour_start: number; code: string; count: number }
   >;
   private readonly exportById: Database.Statement<[string], ExportColumns>;
+  private readonly changesAfter: Database.Statement<[number, number], KeyChange>;
+  private readonly latestChange: Database.Statement<[], number>;
 
   constructor(options: SqliteKeyStoreOptions) {
     this.db = openDatabase(options.path);
@@ -94,6 +96,10 @@ export class SqliteKeyStore implements KeyStore {
         ORDER BY hour_start, code`,
     );
     this.exportById = db.prepare<[string], ExportColumns>("SELECT * FROM exports WHERE id = ?");
+    this.changesAfter = db.prepare<[number, number], KeyChange>(
+      "SELECT id, key_id AS keyId, hash, version FROM key_changes WHERE id > ? ORDER BY id LIMIT ?",
+    );
+    this.latestChange = db.prepare<[], number>("SELECT coalesce(max(id), 0) FROM key_changes").pluck();
 
     // Under steady writes the WAL never finds a quiet moment to reset itself;
     // the writer thread's periodic TRUNCATE checkpoint keeps it bounded.
@@ -226,6 +232,15 @@ export class SqliteKeyStore implements KeyStore {
 
   async sweep(options: SweepOptions, audit: Omit<AuditEntry, "keyId">): Promise<SweepResult> {
     return this.writer.write("sweep", options, audit);
+  }
+
+  /** One writer commits in id order (AUTOINCREMENT never reuses an id, even after pruning). */
+  async readChanges(afterId: number, limit: number): Promise<KeyChange[]> {
+    return this.changesAfter.all(afterId, limit);
+  }
+
+  async latestChangeId(): Promise<number> {
+    return this.latestChange.get() ?? 0;
   }
 
   async close(): Promise<void> {

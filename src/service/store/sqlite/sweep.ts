@@ -1,6 +1,7 @@
 import type Database from "better-sqlite3";
 import type { AuditEntry, SweepOptions, SweepResult } from "../../keys/model.js";
 import { DAY_MS } from "../../keys/status.js";
+import { KEY_CHANGES_RETENTION_MS, SQLITE_NOW_MS } from "../migrations.js";
 import { NOT_EXPIRED, NOT_REVOKED } from "./filters.js";
 import { type ExportColumns, exportFromColumns, type KeyColumns, keyFromColumns, newestFirst } from "./rows.js";
 
@@ -60,6 +61,8 @@ export function createSweep(
   );
   const pruneLogs = db.prepare<[{ before: number }]>("DELETE FROM key_logs WHERE at < @before");
   const pruneUsage = db.prepare<[{ before: number }]>("DELETE FROM usage_hourly WHERE hour_start < @before");
+  // By the database's clock, the one that stamped the rows.
+  const pruneChanges = db.prepare(`DELETE FROM key_changes WHERE at < ${SQLITE_NOW_MS} - ${KEY_CHANGES_RETENTION_MS}`);
   const markRotationDue = db.prepare<[{ now: number; createdBefore: number }], KeyColumns>(
     `UPDATE keys
         SET rotation_notified_at = @now
@@ -105,6 +108,7 @@ export function createSweep(
       prunedLogs = pruneLogs.run({ before: now - options.logRetentionDays * DAY_MS }).changes;
     }
     pruneUsage.run({ before: now - USAGE_RETENTION_DAYS * DAY_MS });
+    pruneChanges.run();
 
     let rotationDue: SweepResult["rotationDue"] = [];
     if (options.rotationDays > 0) {
