@@ -71,6 +71,15 @@ export const ConfigSchema = z.object({
     .string()
     .regex(/^[A-Za-z0-9_.{}-]{1,64}$/, "1-64 characters of A-Z, a-z, 0-9, _ . - { }")
     .default("keyward"),
+  // The service's database: PostgreSQL at this URL when set (replicas share it), else SQLite in the data dir.
+  DATABASE_URL: optionalString.pipe(
+    z
+      .string()
+      .regex(/^postgres(ql)?:\/\//, "a postgres:// or postgresql:// URL")
+      .refine(isUrl, "a postgres:// or postgresql:// URL")
+      .optional(),
+  ),
+  KEYWARD_PG_POOL_SIZE: z.coerce.number().int().min(1).max(1000).default(10),
   REDIS_URL: z
     .string()
     .regex(/^rediss?:\/\//, "a redis:// or rediss:// URL")
@@ -97,6 +106,15 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw new ConfigError(`Invalid configuration:\n${lines.join("\n")}`);
   }
   return { ...result.data, dataDir: resolve(result.data.KEYWARD_DATA_DIR) };
+}
+
+function isUrl(text: string): boolean {
+  try {
+    new URL(text);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** An origin exactly as browsers send it: http(s), a host, an optional port, nothing else. */

@@ -1,4 +1,3 @@
-import { join } from "node:path";
 import type { Config } from "../config.js";
 import { createLogger, type Logger } from "../shared/logger.js";
 import { resolveServiceToken } from "../shared/service-token.js";
@@ -7,7 +6,7 @@ import { createHandlers } from "./handlers.js";
 import { KeyManager } from "./keys/key-manager.js";
 import { createRateLimiter } from "./limits/index.js";
 import { createServiceMetrics } from "./service-metrics.js";
-import { createSqliteKeyStore } from "./store/sqlite/sqlite-key-store.js";
+import { createKeyStore, storeKind } from "./store/create-store.js";
 import { createConnectServer } from "./transport/connect-server.js";
 import { createGrpcServer } from "./transport/grpc-server.js";
 import { UsageRecorder } from "./usage/usage-recorder.js";
@@ -38,11 +37,7 @@ export interface StartServiceOptions {
 export async function startService(config: Config, options: StartServiceOptions = {}): Promise<StartedService> {
   const logger = options.logger ?? createLogger(config.LOG_LEVEL, "service");
   const serviceToken = resolveServiceToken(config);
-  const store = createSqliteKeyStore({
-    path: join(config.dataDir, "keyward.db"),
-    inactiveDays: config.KEYWARD_INACTIVE_DAYS,
-    logger,
-  });
+  const store = await createKeyStore(config, logger);
   const usage = new UsageRecorder(store, logger, config.KEYWARD_LOG_LIMIT_PER_KEY);
   usage.start(config.KEYWARD_USAGE_FLUSH_MS);
   const rateLimiter = createRateLimiter({
@@ -125,7 +120,7 @@ export async function startService(config: Config, options: StartServiceOptions 
   if (follower?.isTrusted === false) grpcServer.setServing(false);
   const connectServer = connect;
   logger.info(
-    { grpcPort: grpcServer.port, connectPort: connectServer.port, dataDir: config.dataDir },
+    { grpcPort: grpcServer.port, connectPort: connectServer.port, dataDir: config.dataDir, store: storeKind(config) },
     "key service listening",
   );
   let closing: Promise<void> | undefined;

@@ -44,3 +44,15 @@ export class ConflictError extends Error {
     this.name = "ConflictError";
   }
 }
+
+/**
+ * The database cannot be reached right now (refused, dropped, shutting down,
+ * out of connections). Nothing is known to have been written; the caller may
+ * retry later (gRPC UNAVAILABLE).
+ */
+export class StoreUnavailableError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "StoreUnavailableError";
+  }
+}

@@ -1,7 +1,13 @@
 import { randomUUID } from "node:crypto";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { Logger } from "pino";
-import { ConflictError, FailedPreconditionError, NotFoundError, ValidationError } from "../keys/errors.js";
+import {
+  ConflictError,
+  FailedPreconditionError,
+  NotFoundError,
+  StoreUnavailableError,
+  ValidationError,
+} from "../keys/errors.js";
 
 /** Turns anything a handler throws into the one ConnectError the caller sees. */
 export type ErrorMapper = (error: unknown, rpc: string) => ConnectError;
@@ -21,6 +27,11 @@ export function createErrorMapper(logger: Logger): ErrorMapper {
       return new ConnectError(error.message, Code.FailedPrecondition);
     }
     if (error instanceof ConflictError) return new ConnectError(error.message, Code.Aborted);
+    // Logged (the operator must know), but not a bug: the caller may retry.
+    if (error instanceof StoreUnavailableError) {
+      logger.warn({ err: error.cause ?? error, rpc }, "store unavailable");
+      return new ConnectError(error.message, Code.Unavailable);
+    }
     const requestId = randomUUID();
     logger.error({ err: error, requestId, rpc }, "unexpected error in handler");
     return new ConnectError(`internal error (request id ${requestId})`, Code.Internal);

@@ -1,10 +1,14 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import Database from "better-sqlite3";
+import { afterAll, beforeAll } from "vitest";
 import type { AuditEntry, ExportRecord, KeyRecord } from "../../../src/service/keys/model.js";
 import { DAY_MS } from "../../../src/service/keys/status.js";
 import type { KeyStore } from "../../../src/service/store/key-store.js";
+import { createPostgresKeyStore } from "../../../src/service/store/postgres/postgres-key-store.js";
 import { createSqliteKeyStore } from "../../../src/service/store/sqlite/sqlite-key-store.js";
+import { createTestDatabase, type TestDatabase } from "../../support/postgres.js";
 
 export { DAY_MS };
 
@@ -16,6 +20,8 @@ export interface TempStore {
   store: KeyStore;
   file: string;
   dir: string;
+  /** Runs SQL on the store's database from another connection (for rows the store would not write). */
+  exec(sql: string): Promise<void>;
   /** Closes the store (if still open) and removes the directory. */
   cleanup(): Promise<void>;
 }
@@ -29,11 +35,66 @@ export function openTempStore(inactiveDays = INACTIVE_DAYS): TempStore {
     store,
     file,
     dir,
+    async exec(sql) {
+      const db = new Database(file);
+      try {
+        db.exec(sql);
+      } finally {
+        db.close();
+      }
+    },
     async cleanup() {
       await store.close();
       fs.rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** Every table the stores write, emptied between PostgreSQL tests. */
+const TABLES = "keys, usage_hourly, key_logs, audit_events, exports, meta, key_changes";
+
+export interface StoreBackend {
+  name: "sqlite" | "postgres";
+  /** A store on an empty database. */
+  open(inactiveDays?: number): Promise<TempStore>;
+}
+
+/**
+ * Both stores, for `describe.each(storeBackends())("$name", ...)`. Call it at
+ * the top of a test file: it creates that file's own PostgreSQL database
+ * (dropped after the file), which each test then finds empty. PostgreSQL
+ * must be reachable: when it is not, every PostgreSQL test fails.
+ */
+export function storeBackends(): StoreBackend[] {
+  let database: TestDatabase | undefined;
+  beforeAll(async () => {
+    database = await createTestDatabase();
+  });
+  afterAll(async () => {
+    await database?.drop();
+  });
+  const sqlite: StoreBackend = { name: "sqlite", open: async (inactiveDays) => openTempStore(inactiveDays) };
+  const postgres: StoreBackend = {
+    name: "postgres",
+    async open(inactiveDays = INACTIVE_DAYS) {
+      if (database === undefined) throw new Error("the test database was not created");
+      const db = database;
+      const store = await createPostgresKeyStore({ connectionString: db.url, inactiveDays, poolSize: 4 });
+      await db.query(`TRUNCATE ${TABLES} RESTART IDENTITY`);
+      return {
+        store,
+        file: db.url,
+        dir: "",
+        async exec(sql) {
+          await db.query(sql);
+        },
+        async cleanup() {
+          await store.close();
+        },
+      };
+    },
+  };
+  return [sqlite, postgres];
 }
 
 let sequence = 0;

@@ -76,7 +76,7 @@ export class SqliteKeyStore implements KeyStore {
   >;
   private readonly exportById: Database.Statement<[string], ExportColumns>;
   private readonly changesAfter: Database.Statement<[number, number], KeyChange>;
-  private readonly lastChange: Database.Statement<[], number>;
+  private readonly latestChange: Database.Statement<[], number>;
 
   constructor(options: SqliteKeyStoreOptions) {
     this.db = openDatabase(options.path);
@@ -96,10 +96,10 @@ export class SqliteKeyStore implements KeyStore {
         ORDER BY hour_start, code`,
     );
     this.exportById = db.prepare<[string], ExportColumns>("SELECT * FROM exports WHERE id = ?");
-    this.changesAfter = db.prepare(
+    this.changesAfter = db.prepare<[number, number], KeyChange>(
       "SELECT id, key_id AS keyId, hash, version FROM key_changes WHERE id > ? ORDER BY id LIMIT ?",
     );
-    this.lastChange = db.prepare<[], number>("SELECT coalesce(max(id), 0) FROM key_changes").pluck();
+    this.latestChange = db.prepare<[], number>("SELECT coalesce(max(id), 0) FROM key_changes").pluck();
 
     // Under steady writes the WAL never finds a quiet moment to reset itself;
     // the writer thread's periodic TRUNCATE checkpoint keeps it bounded.
@@ -234,12 +234,13 @@ export class SqliteKeyStore implements KeyStore {
     return this.writer.write("sweep", options, audit);
   }
 
+  /** One writer commits in id order (AUTOINCREMENT never reuses an id, even after pruning). */
   async readChanges(afterId: number, limit: number): Promise<KeyChange[]> {
     return this.changesAfter.all(afterId, limit);
   }
 
   async latestChangeId(): Promise<number> {
-    return this.lastChange.get() ?? 0;
+    return this.latestChange.get() ?? 0;
   }
 
   async close(): Promise<void> {

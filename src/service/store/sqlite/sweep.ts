@@ -1,14 +1,12 @@
 import type Database from "better-sqlite3";
 import type { AuditEntry, SweepOptions, SweepResult } from "../../keys/model.js";
 import { DAY_MS } from "../../keys/status.js";
+import { KEY_CHANGES_RETENTION_MS, SQLITE_NOW_MS } from "../migrations.js";
 import { NOT_EXPIRED, NOT_REVOKED } from "./filters.js";
 import { type ExportColumns, exportFromColumns, type KeyColumns, keyFromColumns, newestFirst } from "./rows.js";
 
 /** Usage buckets are kept this long, past any chart the console draws. */
 const USAGE_RETENTION_DAYS = 400;
-
-/** Recorded key changes are kept this long (see KeyStore.readChanges). */
-export const CHANGE_RETENTION_MS = DAY_MS;
 
 const IDLE_SINCE = "coalesce(last_used_at, created_at)";
 
@@ -63,11 +61,8 @@ export function createSweep(
   );
   const pruneLogs = db.prepare<[{ before: number }]>("DELETE FROM key_logs WHERE at < @before");
   const pruneUsage = db.prepare<[{ before: number }]>("DELETE FROM usage_hourly WHERE hour_start < @before");
-  // By the database's clock, not the sweep's (tests move that one by days):
-  // a follower that fell a day behind empties its cache rather than replaying.
-  const pruneChanges = db.prepare(
-    `DELETE FROM key_changes WHERE at < CAST(unixepoch('subsec') * 1000 AS INTEGER) - ${CHANGE_RETENTION_MS}`,
-  );
+  // By the database's clock, the one that stamped the rows.
+  const pruneChanges = db.prepare(`DELETE FROM key_changes WHERE at < ${SQLITE_NOW_MS} - ${KEY_CHANGES_RETENTION_MS}`);
   const markRotationDue = db.prepare<[{ now: number; createdBefore: number }], KeyColumns>(
     `UPDATE keys
         SET rotation_notified_at = @now

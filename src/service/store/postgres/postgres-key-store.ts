@@ -1,0 +1,270 @@
+import type { Logger } from "../../../shared/logger.js";
+import type {
+  AuditEntry,
+  AuditFilter,
+  AuditRow,
+  ExportRecord,
+  ExportState,
+  KeyCursor,
+  KeyFilter,
+  KeyLogFilter,
+  KeyLogRow,
+  KeyRecord,
+  SweepOptions,
+  SweepResult,
+  UsageBatch,
+  UsageRow,
+  VerifyCode,
+} from "../../keys/model.js";
+import type { KeyChange, KeyStore } from "../key-store.js";
+import {
+  type AuditColumns,
+  auditFromColumns,
+  type ExportColumns,
+  exportFromColumns,
+  type KeyLogColumns,
+  logFromColumns,
+} from "../sqlite/rows.js";
+import { listenForChanges } from "./change-listener.js";
+import * as credits from "./credits.js";
+import { PgDatabase } from "./database.js";
+import { auditWhere, exportWhere, keyWhere, logWhere, Params } from "./filters.js";
+import { migrate } from "./migrate.js";
+import { type KeyRow, keyFromRow } from "./rows.js";
+import * as writes from "./store-writes.js";
+import { sweep } from "./sweep.js";
+import { applyUsage } from "./usage-writer.js";
+
+export interface PostgresKeyStoreOptions {
+  /** postgres:// or postgresql:// URL of the database. */
+  connectionString: string;
+  /** Connections in the pool; default 10. */
+  poolSize?: number;
+  /** Days without use after which a key's status is inactive (list/count filters). */
+  inactiveDays: number;
+  logger?: Logger;
+  /** How long a call waits for a connection before it fails as unavailable; default 5 s. */
+  connectTimeoutMs?: number;
+}
+
+const DEFAULT_POOL_SIZE = 10;
+
+/**
+ * The KeyStore on PostgreSQL, for several replicas over one database. Every
+ * write is one transaction on a pooled connection and resolves after COMMIT
+ * (synchronous commit: durable). Conditional writes rely on row locks and
+ * READ COMMITTED's re-check, so two replicas can never both win a version.
+ * A connection failure rejects with StoreUnavailableError.
+ */
+export class PostgresKeyStore implements KeyStore {
+  private readonly watchers = new Set<() => Promise<void>>();
+
+  private constructor(
+    private readonly db: PgDatabase,
+    private readonly inactiveDays: number,
+    private readonly logger: Logger | undefined,
+  ) {}
+
+  /** Connects, migrates (once across replicas) and returns the store. */
+  static async open(options: PostgresKeyStoreOptions): Promise<PostgresKeyStore> {
+    const db = new PgDatabase({
+      connectionString: options.connectionString,
+      poolSize: options.poolSize ?? DEFAULT_POOL_SIZE,
+      logger: options.logger,
+      connectTimeoutMs: options.connectTimeoutMs,
+    });
+    try {
+      await migrate(db);
+    } catch (error) {
+      await db.close();
+      throw error;
+    }
+    return new PostgresKeyStore(db, options.inactiveDays, options.logger);
+  }
+
+  async insertKey(key: KeyRecord, audit: AuditEntry): Promise<void> {
+    await writes.insertKey(this.db, key, audit);
+  }
+
+  async getKeyById(id: string): Promise<KeyRecord | undefined> {
+    const [row] = await this.db.query<KeyRow>("SELECT * FROM keys WHERE id = $1", [id]);
+    return row === undefined ? undefined : keyFromRow(row);
+  }
+
+  async getKeyByHash(hash: string): Promise<KeyRecord | undefined> {
+    const [row] = await this.db.query<KeyRow>("SELECT * FROM keys WHERE hash = $1", [hash]);
+    return row === undefined ? undefined : keyFromRow(row);
+  }
+
+  async listKeys(filter: KeyFilter, now: number, limit: number, after?: KeyCursor): Promise<KeyRecord[]> {
+    const params = new Params();
+    const where = keyWhere(filter, now, this.inactiveDays, params, after);
+    const rows = await this.db.query<KeyRow>(
+      `SELECT * FROM keys ${where} ORDER BY created_at DESC, id DESC LIMIT ${params.add(limit)}`,
+      params.values,
+    );
+    return rows.map(keyFromRow);
+  }
+
+  async countKeys(filter: KeyFilter, now: number): Promise<number> {
+    const params = new Params();
+    const where = keyWhere(filter, now, this.inactiveDays, params);
+    const [row] = await this.db.query<{ count: number }>(`SELECT count(*) AS count FROM keys ${where}`, params.values);
+    return row?.count ?? 0;
+  }
+
+  /**
+   * Writes every column the domain manages from `key`. Identity, hash,
+   * provenance and the usage counters are left alone: applyUsage and the
+   * sweep own those.
+   */
+  async updateKey(key: KeyRecord, audit: AuditEntry, options?: { writeCredits?: boolean }): Promise<void> {
+    await writes.updateKey(this.db, key, audit, options?.writeCredits ?? false);
+  }
+
+  async rotateKey(previous: KeyRecord, created: KeyRecord, audit: AuditEntry): Promise<void> {
+    await writes.rotateKey(this.db, previous, created, audit);
+  }
+
+  async applyUsage(batch: UsageBatch): Promise<void> {
+    if (batch.keys.size === 0 && batch.buckets.length === 0 && batch.logs.length === 0) return;
+    await applyUsage(this.db, batch);
+  }
+
+  async getUsage(keyId: string, from: number, to: number): Promise<UsageRow[]> {
+    const rows = await this.db.query<{ hour_start: number; code: string; count: number }>(
+      `SELECT hour_start, code, count FROM usage_hourly
+        WHERE key_id = $1 AND hour_start >= $2::bigint AND hour_start < $3::bigint
+        ORDER BY hour_start, code COLLATE "C"`,
+      [keyId, from, to],
+    );
+    return rows.map((row) => ({ bucketStart: row.hour_start, code: row.code as VerifyCode, count: row.count }));
+  }
+
+  async listKeyLogs(keyId: string, filter: KeyLogFilter, limit: number, beforeId?: number): Promise<KeyLogRow[]> {
+    return this.selectLogs({ code: filter.code, from: filter.from, to: filter.to, keyId }, limit, beforeId);
+  }
+
+  /**
+   * Returns the balance after spending, Infinity for a key without a credit
+   * limit, or null when too few credits remain or the key does not exist.
+   */
+  async spendCredits(keyId: string, cost: number): Promise<number | null> {
+    return (await this.spendCreditsBatch([{ keyId, cost }]))[0] ?? null;
+  }
+
+  async spendCreditsBatch(spends: readonly { keyId: string; cost: number }[]): Promise<(number | null)[]> {
+    return credits.spendMany(this.db, spends);
+  }
+
+  async refillCredits(keyId: string, amount: number, at: number, expected: number | null): Promise<boolean> {
+    return credits.refill(this.db, keyId, amount, at, expected);
+  }
+
+  async refillDueCredits(at: number, dailyMoment: number, monthlyMoments: readonly number[]): Promise<string[]> {
+    return credits.refillDue(this.db, at, dailyMoment, monthlyMoments);
+  }
+
+  async listAuditEvents(filter: AuditFilter, limit: number, beforeId?: number): Promise<AuditRow[]> {
+    const params = new Params();
+    const where = auditWhere(filter, params, beforeId);
+    const rows = await this.db.query<AuditColumns>(
+      `SELECT * FROM audit_events ${where} ORDER BY id DESC LIMIT ${params.add(limit)}`,
+      params.values,
+    );
+    return rows.map(auditFromColumns);
+  }
+
+  async insertExport(record: ExportRecord, audit: AuditEntry): Promise<void> {
+    await writes.insertExport(this.db, record, audit);
+  }
+
+  async getExport(id: string): Promise<ExportRecord | undefined> {
+    const [row] = await this.db.query<ExportColumns>("SELECT * FROM exports WHERE id = $1", [id]);
+    return row === undefined ? undefined : exportFromColumns(row);
+  }
+
+  async listExports(state: ExportState | undefined, limit: number, after?: KeyCursor): Promise<ExportRecord[]> {
+    const params = new Params();
+    const where = exportWhere(state, params, after);
+    const rows = await this.db.query<ExportColumns>(
+      `SELECT * FROM exports ${where} ORDER BY created_at DESC, id DESC LIMIT ${params.add(limit)}`,
+      params.values,
+    );
+    return rows.map(exportFromColumns);
+  }
+
+  /** Writes the export's progress; what was asked for (resource, filters, who, when) never changes. */
+  async updateExport(record: ExportRecord): Promise<void> {
+    await writes.updateExport(this.db, record);
+  }
+
+  async listLogsForExport(
+    filter: KeyLogFilter & { keyId?: string },
+    limit: number,
+    beforeId?: number,
+  ): Promise<KeyLogRow[]> {
+    return this.selectLogs(filter, limit, beforeId);
+  }
+
+  async countLogsForExport(filter: KeyLogFilter & { keyId?: string }): Promise<number> {
+    const params = new Params();
+    const where = logWhere(filter, params);
+    const [row] = await this.db.query<{ count: number }>(
+      `SELECT count(*) AS count FROM key_logs ${where}`,
+      params.values,
+    );
+    return row?.count ?? 0;
+  }
+
+  async sweep(options: SweepOptions, audit: Omit<AuditEntry, "keyId">): Promise<SweepResult> {
+    return sweep(this.db, options, audit);
+  }
+
+  /** Ids become visible in id order: the change triggers serialize on one advisory lock (migrations.ts). */
+  async readChanges(afterId: number, limit: number): Promise<KeyChange[]> {
+    return this.db.query<KeyChange>(
+      `SELECT id, key_id AS "keyId", hash, version FROM key_changes WHERE id > $1::bigint ORDER BY id LIMIT $2`,
+      [afterId, limit],
+    );
+  }
+
+  async latestChangeId(): Promise<number> {
+    const [row] = await this.db.query<{ id: number }>("SELECT coalesce(max(id), 0)::bigint AS id FROM key_changes");
+    return row?.id ?? 0;
+  }
+
+  watchChanges(onWake: () => void, onConnected: (connected: boolean) => void): () => Promise<void> {
+    const stopListening = listenForChanges(this.db.clientConfig(), onWake, onConnected, this.logger);
+    const stop = async () => {
+      this.watchers.delete(stop);
+      await stopListening();
+    };
+    this.watchers.add(stop);
+    return stop;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.watchers].map((stop) => stop()));
+    await this.db.close();
+  }
+
+  private async selectLogs(
+    filter: KeyLogFilter & { keyId?: string },
+    limit: number,
+    beforeId?: number,
+  ): Promise<KeyLogRow[]> {
+    const params = new Params();
+    const where = logWhere(filter, params, beforeId);
+    const rows = await this.db.query<KeyLogColumns>(
+      `SELECT * FROM key_logs ${where} ORDER BY id DESC LIMIT ${params.add(limit)}`,
+      params.values,
+    );
+    return rows.map(logFromColumns);
+  }
+}
+
+/** Opens (migrating if needed) the PostgreSQL key store at `options.connectionString`. */
+export function createPostgresKeyStore(options: PostgresKeyStoreOptions): Promise<KeyStore> {
+  return PostgresKeyStore.open(options);
+}
