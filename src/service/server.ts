@@ -90,7 +90,8 @@ export async function startService(config: Config, options: StartServiceOptions 
       },
       maxLagMs: config.KEYWARD_CACHE_MAX_LAG_MS,
       pollMs: config.KEYWARD_CHANGE_POLL_MS,
-      heartbeatMs: HEARTBEAT_MS,
+      // Well inside the bound, or a quiet database would look like a lost one.
+      heartbeatMs: Math.min(HEARTBEAT_MS, Math.floor(config.KEYWARD_CACHE_MAX_LAG_MS / 4)),
       logger,
     });
     grpc = await createGrpcServer(impl, { host: config.KEYWARD_HOST, port: config.KEYWARD_SERVICE_PORT, logger });

@@ -41,7 +41,7 @@ describe("the key service on PostgreSQL", () => {
     const { key } = await t.admin.unary("createKey", { name: "Where" });
     const rows = await database.query<{ name: string }>("SELECT name FROM keys WHERE id = $1", [key?.id]);
     expect(rows).toEqual([{ name: "Where" }]);
-    await expect(health()).resolves.toEqual({ status: "ok", store: "ok" });
+    await expect(health()).resolves.toMatchObject({ status: "ok", store: "ok", changes: "following" });
   });
 
   it("creates, verifies, updates, rotates and deletes a key", async () => {
@@ -103,13 +103,13 @@ describe("the key service on PostgreSQL", () => {
       // A token the cache has never seen needs the database.
       const unknown = await grpcError(verify(generateToken("kw")));
       expect(unknown.code).toBe(status.UNAVAILABLE);
-      await expect(health()).resolves.toEqual({ status: "ok", store: "unavailable" });
+      await expect(health()).resolves.toMatchObject({ store: "unavailable" });
     } finally {
       await proxy.resume();
     }
     await vi.waitFor(async () => expect((await t.admin.unary("getKey", { id: key?.id })).key?.name).toBe("Cut off"), {
       timeout: 10_000,
     });
-    await expect(health()).resolves.toEqual({ status: "ok", store: "ok" });
+    await expect(health()).resolves.toMatchObject({ status: "ok", store: "ok", changes: "following" });
   });
 });
