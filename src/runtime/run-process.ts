@@ -37,6 +37,25 @@ export async function runProcess(requested: readonly ProcessKind[], config: Conf
       }
     }
   };
+  // Listening from the first moment: a signal that arrives while the parts
+  // start is answered by a graceful stop once they have started, not by
+  // Node's default of dying on the spot.
+  const stopRequested = new Promise<NodeJS.Signals>((resolve) => {
+    const onSignal = (signal: NodeJS.Signals) => {
+      // A second signal gets Node's default: it ends the process at once.
+      process.off("SIGTERM", onSignal);
+      process.off("SIGINT", onSignal);
+      resolve(signal);
+    };
+    process.on("SIGTERM", onSignal);
+    process.on("SIGINT", onSignal);
+    if (cluster.isWorker) {
+      // The primary is gone (even by kill -9): nobody hands this process connections any more.
+      process.once("disconnect", () => onSignal("SIGTERM"));
+    } else {
+      stopWithNpm(logger, () => onSignal("SIGTERM"));
+    }
+  });
   try {
     if (kinds.includes("service")) {
       const processes = cluster.isWorker ? 1 : config.KEYWARD_SERVICE_PROCESSES;
@@ -82,33 +101,15 @@ export async function runProcess(requested: readonly ProcessKind[], config: Conf
   }
   logger.info({ parts: kinds }, "keyward running");
 
-  await new Promise<void>((resolve) => {
-    let stopping = false;
-    const onSignal = (signal: NodeJS.Signals) => {
-      if (stopping) return;
-      stopping = true;
-      process.off("SIGTERM", onSignal);
-      process.off("SIGINT", onSignal);
-      logger.info({ signal }, "shutting down");
-      const limit = setTimeout(() => {
-        logger.error("shutdown took too long; exiting");
-        process.exit(1);
-      }, SHUTDOWN_LIMIT_MS);
-      limit.unref();
-      void stopAll().then(() => {
-        clearTimeout(limit);
-        resolve();
-      });
-    };
-    process.on("SIGTERM", onSignal);
-    process.on("SIGINT", onSignal);
-    if (cluster.isWorker) {
-      // The primary is gone (even by kill -9): nobody hands this process connections any more.
-      process.once("disconnect", () => onSignal("SIGTERM"));
-    } else {
-      stopWithNpm(logger, () => onSignal("SIGTERM"));
-    }
-  });
+  const signal = await stopRequested;
+  logger.info({ signal }, "shutting down");
+  const limit = setTimeout(() => {
+    logger.error("shutdown took too long; exiting");
+    process.exit(1);
+  }, SHUTDOWN_LIMIT_MS);
+  limit.unref();
+  await stopAll();
+  clearTimeout(limit);
   logger.info("keyward stopped");
   logger.flush();
 }
