@@ -20,6 +20,7 @@ import {
   usageInput,
   verifyInput,
 } from "./mapping/from-proto.js";
+import { rejectNulCharacters } from "./mapping/nul-characters.js";
 import {
   auditEventToProto,
   exportToProto,
@@ -61,6 +62,7 @@ export function createHandlers(deps: HandlerDeps): ServiceImpl<typeof KeyService
     return async (req: Req, ctx: HandlerContext): Promise<Res> => {
       try {
         auth.require(ctx.requestHeader);
+        rejectNulCharacters(req);
         return await body(req, actorFrom(ctx.requestHeader));
       } catch (error) {
         throw toConnectError(error, rpc);

@@ -86,11 +86,13 @@ describe("GET /healthz", () => {
 });
 
 describe("GET /healthz on the service's Connect port", () => {
-  it("is 200 with the store's state", async () => {
+  it("is 200 with the store's state and how far behind the change record the cache is", async () => {
     const res = await fetch(`${h.serviceUrl}/healthz`);
     expect(res.status).toBe(200);
     expect(res.headers.get("content-type")).toBe("application/json");
-    await expect(res.json()).resolves.toEqual({ status: "ok", store: "ok" });
+    const body = (await res.json()) as Record<string, unknown>;
+    expect(body).toMatchObject({ status: "ok", store: "ok", changes: "following" });
+    expect(body.changeLagMs).toBeTypeOf("number");
   });
 });
 

@@ -196,3 +196,24 @@ describe("ListKeys and CountKeys", () => {
     expect((await grpcError(t.admin.unary("listKeys", { pageToken: forged }))).code).toBe(status.INVALID_ARGUMENT);
   });
 });
+
+describe("U+0000 in a request", () => {
+  it("is INVALID_ARGUMENT naming the field, on every admin RPC's strings", async () => {
+    const t2 = await startTestService();
+    try {
+      const name = await grpcError(t2.admin.unary("createKey", { name: "a\u0000b" }));
+      expect(name.code).toBe(status.INVALID_ARGUMENT);
+      expect(name.details).toContain("name");
+      const claims = await grpcError(
+        t2.admin.unary("createKey", { name: "ok", claims: { plan: { tier: "x\u0000" } } as never }),
+      );
+      expect(claims.code).toBe(status.INVALID_ARGUMENT);
+      expect(claims.details).toContain("claims.plan.tier");
+      const filter = await grpcError(t2.admin.unary("listKeys", { nameContains: "\u0000" }));
+      expect(filter.code).toBe(status.INVALID_ARGUMENT);
+      expect(filter.details).toContain("name_contains");
+    } finally {
+      await t2.stop();
+    }
+  });
+});
