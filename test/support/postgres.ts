@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import pg from "pg";
+import { afterAll, beforeAll } from "vitest";
 
 /** The server the tests create their databases on; PostgreSQL must be running there (the tests fail otherwise). */
 export const TEST_PG_URL = process.env.KEYWARD_TEST_PG_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
@@ -47,5 +48,30 @@ export async function createTestDatabase(): Promise<TestDatabase> {
         TEST_PG_URL,
         async (client) => void (await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)),
       ),
+  };
+}
+
+/**
+ * Registers hooks that create a database for this test file (beforeAll) and
+ * drop it (afterAll); returns its accessor. When PostgreSQL cannot be
+ * reached, every test that asks for the database fails with that error
+ * (vitest would only mark them skipped if the hook threw).
+ */
+export function useTestDatabase(): () => TestDatabase {
+  let database: TestDatabase | undefined;
+  let failure: unknown;
+  beforeAll(async () => {
+    try {
+      database = await createTestDatabase();
+    } catch (error) {
+      failure = error;
+    }
+  });
+  afterAll(async () => {
+    await database?.drop();
+  });
+  return () => {
+    if (database === undefined) throw failure ?? new Error("the test database is created in beforeAll");
+    return database;
   };
 }

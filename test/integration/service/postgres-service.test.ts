@@ -1,5 +1,5 @@
 import { status } from "@grpc/grpc-js";
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { VerifyCode } from "../../../src/gen/keyward/v1/verify_pb.js";
 import { generateToken } from "../../../src/service/keys/token.js";
 import { createTestDatabase, type TestDatabase } from "../../support/postgres.js";
@@ -13,14 +13,24 @@ import { grpcError, startTestService, type TestService } from "../../support/tes
 let database: TestDatabase;
 let proxy: TcpProxy;
 let t: TestService;
+let failure: unknown;
 
 beforeAll(async () => {
-  database = await createTestDatabase();
-  const target = new URL(database.url);
-  proxy = await startTcpProxy({ host: target.hostname, port: Number(target.port || 5432) });
-  const url = new URL(database.url);
-  url.port = String(proxy.port);
-  t = await startTestService({ DATABASE_URL: url.toString(), KEYWARD_PG_POOL_SIZE: "4" });
+  try {
+    database = await createTestDatabase();
+    const target = new URL(database.url);
+    proxy = await startTcpProxy({ host: target.hostname, port: Number(target.port || 5432) });
+    const url = new URL(database.url);
+    url.port = String(proxy.port);
+    t = await startTestService({ DATABASE_URL: url.toString(), KEYWARD_PG_POOL_SIZE: "4" });
+  } catch (error) {
+    failure = error;
+  }
+});
+
+// Without PostgreSQL every test fails with the reason (a failing beforeAll would only skip them).
+beforeEach(() => {
+  if (failure !== undefined) throw failure;
 });
 
 afterAll(async () => {

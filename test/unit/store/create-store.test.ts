@@ -9,20 +9,18 @@ import { SCHEMA_VERSION } from "../../../src/service/store/migrations.js";
 import { PostgresKeyStore } from "../../../src/service/store/postgres/postgres-key-store.js";
 import { SqliteKeyStore } from "../../../src/service/store/sqlite/sqlite-key-store.js";
 import { createLogger } from "../../../src/shared/logger.js";
-import { createTestDatabase, type TestDatabase } from "../../support/postgres.js";
+import { useTestDatabase } from "../../support/postgres.js";
 import { startTcpProxy } from "../../support/tcp-proxy.js";
 
 const logger = createLogger("silent", "test");
-let database: TestDatabase;
+const testDatabase = useTestDatabase();
 let dir: string;
 
-beforeAll(async () => {
-  database = await createTestDatabase();
+beforeAll(() => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), "keyward-create-store-"));
 });
 
-afterAll(async () => {
-  await database?.drop();
+afterAll(() => {
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
@@ -61,6 +59,7 @@ describe("createKeyStore", () => {
   });
 
   it("opens and migrates PostgreSQL with DATABASE_URL", async () => {
+    const database = testDatabase();
     const store = await createKeyStore(loadConfig({ KEYWARD_DATA_DIR: dir, DATABASE_URL: database.url }), logger);
     try {
       expect(store).toBeInstanceOf(PostgresKeyStore);
@@ -74,6 +73,7 @@ describe("createKeyStore", () => {
   });
 
   it("rejects with StoreUnavailableError when PostgreSQL cannot be reached", async () => {
+    const database = testDatabase();
     const proxy = await startTcpProxy({ host: "127.0.0.1", port: 5432 });
     await proxy.cut();
     const url = new URL(database.url);

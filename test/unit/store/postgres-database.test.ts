@@ -1,16 +1,21 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { ConflictError, StoreUnavailableError } from "../../../src/service/keys/errors.js";
 import type { KeyStore } from "../../../src/service/store/key-store.js";
 import { SCHEMA_VERSION } from "../../../src/service/store/migrations.js";
 import { createPostgresKeyStore } from "../../../src/service/store/postgres/postgres-key-store.js";
-import { createTestDatabase, type TestDatabase } from "../../support/postgres.js";
+import { createTestDatabase, type TestDatabase, useTestDatabase } from "../../support/postgres.js";
 import { startTcpProxy } from "../../support/tcp-proxy.js";
 import { makeAudit, makeKey, NOW } from "./store-fixtures.js";
 
 /** PostgreSQL only: what SQLite's file tests (sqlite-database.test.ts) check for the file, and what replicas need. */
 
+const testDatabase = useTestDatabase();
 let database: TestDatabase;
 const opened: KeyStore[] = [];
+
+beforeEach(() => {
+  database = testDatabase();
+});
 
 async function open(url = database.url, options: { poolSize?: number; connectTimeoutMs?: number } = {}) {
   const store = await createPostgresKeyStore({ connectionString: url, inactiveDays: 30, ...options });
@@ -18,16 +23,8 @@ async function open(url = database.url, options: { poolSize?: number; connectTim
   return store;
 }
 
-beforeAll(async () => {
-  database = await createTestDatabase();
-});
-
 afterEach(async () => {
   await Promise.all(opened.splice(0).map((store) => store.close()));
-});
-
-afterAll(async () => {
-  await database?.drop();
 });
 
 describe("migrations", () => {

@@ -3,6 +3,8 @@ import os from "node:os";
 import path from "node:path";
 import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import type { KeyRecord } from "../../../src/service/keys/model.js";
+import { MIGRATIONS } from "../../../src/service/store/migrations.js";
 import { openDatabase } from "../../../src/service/store/sqlite/open-database.js";
 import { SCHEMA_VERSION } from "../../../src/service/store/sqlite/schema.js";
 import { createSqliteKeyStore } from "../../../src/service/store/sqlite/sqlite-key-store.js";
@@ -109,6 +111,34 @@ describe("the database file", () => {
     await store.close();
     await expect(store.close()).resolves.toBeUndefined();
     await expect(store.getKeyById("x")).rejects.toThrow(/not open/);
+  });
+
+  it("migrates a file of schema 3 (before the change record) and keeps its keys", async () => {
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    const old = new Database(file);
+    for (const [i, step] of MIGRATIONS.slice(0, 3).entries()) {
+      old.exec(step.sqlite);
+      old.pragma(`user_version = ${i + 1}`);
+    }
+    old.exec(
+      `INSERT INTO keys (id, hash, token_hint, name, permission, created_by, created_at, updated_at)
+       VALUES ('old', 'hash-old', 'kw_x…y', 'Old', 'full_access', 'admin', ${NOW}, ${NOW})`,
+    );
+    old.close();
+
+    const store = createSqliteKeyStore({ path: file, inactiveDays: 30 });
+    try {
+      const key = await store.getKeyById("old");
+      expect(key).toMatchObject({ name: "Old", version: 1 });
+      await expect(store.latestChangeId()).resolves.toBe(0);
+      await store.updateKey({ ...(key as KeyRecord), name: "Renamed", version: 2 }, makeAudit({ keyId: "old" }));
+      await expect(store.readChanges(0, 10)).resolves.toMatchObject([{ keyId: "old", hash: "hash-old", version: 2 }]);
+    } finally {
+      await store.close();
+    }
+    const db = new Database(file, { readonly: true });
+    expect(db.pragma("user_version", { simple: true })).toBe(SCHEMA_VERSION);
+    db.close();
   });
 
   it("refuses a file written by a newer schema", () => {

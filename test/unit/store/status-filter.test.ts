@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { KeyRecord, KeyStatus } from "../../../src/service/keys/model.js";
 import { deriveStatus } from "../../../src/service/keys/status.js";
 import { DAY_MS, INACTIVE_DAYS, insertKeys, makeKey, NOW, storeBackends, type TempStore } from "./store-fixtures.js";
@@ -27,14 +27,25 @@ describe.each(storeBackends())("$name store", (backend) => {
   let temp: TempStore;
   let keys: KeyRecord[];
 
+  let failure: unknown;
+
   beforeAll(async () => {
-    temp = await backend.open(INACTIVE_DAYS);
-    keys = boundaryKeys();
-    await insertKeys(temp.store, keys);
+    try {
+      temp = await backend.open(INACTIVE_DAYS);
+      keys = boundaryKeys();
+      await insertKeys(temp.store, keys);
+    } catch (error) {
+      failure = error;
+    }
+  });
+
+  // A store that cannot be opened fails each test (a failing beforeAll would only skip them).
+  beforeEach(() => {
+    if (failure !== undefined) throw failure;
   });
 
   afterAll(async () => {
-    await temp.cleanup();
+    await temp?.cleanup();
   });
 
   describe("status filter", () => {

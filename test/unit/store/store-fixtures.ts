@@ -2,13 +2,12 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import Database from "better-sqlite3";
-import { afterAll, beforeAll } from "vitest";
 import type { AuditEntry, ExportRecord, KeyRecord } from "../../../src/service/keys/model.js";
 import { DAY_MS } from "../../../src/service/keys/status.js";
 import type { KeyStore } from "../../../src/service/store/key-store.js";
 import { createPostgresKeyStore } from "../../../src/service/store/postgres/postgres-key-store.js";
 import { createSqliteKeyStore } from "../../../src/service/store/sqlite/sqlite-key-store.js";
-import { createTestDatabase, type TestDatabase } from "../../support/postgres.js";
+import { useTestDatabase } from "../../support/postgres.js";
 
 export { DAY_MS };
 
@@ -66,19 +65,12 @@ export interface StoreBackend {
  * must be reachable: when it is not, every PostgreSQL test fails.
  */
 export function storeBackends(): StoreBackend[] {
-  let database: TestDatabase | undefined;
-  beforeAll(async () => {
-    database = await createTestDatabase();
-  });
-  afterAll(async () => {
-    await database?.drop();
-  });
+  const database = useTestDatabase();
   const sqlite: StoreBackend = { name: "sqlite", open: async (inactiveDays) => openTempStore(inactiveDays) };
   const postgres: StoreBackend = {
     name: "postgres",
     async open(inactiveDays = INACTIVE_DAYS) {
-      if (database === undefined) throw new Error("the test database was not created");
-      const db = database;
+      const db = database();
       const store = await createPostgresKeyStore({ connectionString: db.url, inactiveDays, poolSize: 4 });
       await db.query(`TRUNCATE ${TABLES} RESTART IDENTITY`);
       return {

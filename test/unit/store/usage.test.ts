@@ -174,6 +174,22 @@ describe.each(storeBackends())("$name store", (backend) => {
       expect(row?.context).toBeNull();
     });
 
+    it("writes a flush whose context holds U+0000 (PostgreSQL keeps it as U+FFFD)", async () => {
+      const key = makeKey();
+      await insertKeys(store, [key]);
+      const context = {
+        ip: "10.0.0.1",
+        method: "GET",
+        path: "/a\u0000b",
+        userAgent: "curl\u0000x",
+        tags: { t: "\u0000" },
+      };
+      await store.applyUsage(batch({ logs: [{ keyId: key.id, at: NOW, code: "VALID", context }] }));
+      const [row] = await store.listKeyLogs(key.id, {}, 10);
+      const nul = backend.name === "postgres" ? "\uFFFD" : "\u0000";
+      expect(row?.context).toEqual({ ...context, path: `/a${nul}b`, userAgent: `curl${nul}x` });
+    });
+
     it("pages with beforeId without duplicates or gaps", async () => {
       const { keyId } = await seedLogs();
       const first = await store.listKeyLogs(keyId, {}, 4);

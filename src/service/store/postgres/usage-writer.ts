@@ -3,6 +3,15 @@ import { logEntryToColumns } from "../sqlite/rows.js";
 import type { PgDatabase } from "./database.js";
 
 /**
+ * PostgreSQL's TEXT cannot hold U+0000, which a caller may send in a request's
+ * context (user agent, path...): one such row would fail every retry of the
+ * flush. It is stored as U+FFFD instead.
+ */
+function storable(value: string | null): string | null {
+  return value?.includes("\u0000") ? value.replaceAll("\u0000", "\uFFFD") : value;
+}
+
+/**
  * Writes one flush of usage (counters, hourly buckets, request logs) in one
  * transaction, as sqlite/usage-writer.ts: counts are added, last-used times
  * only move forward, rows of a key that no longer exists are skipped. Each
@@ -57,10 +66,10 @@ export function applyUsage(db: PgDatabase, batch: UsageBatch): Promise<void> {
           rows.map((r) => r.key_id),
           rows.map((r) => r.at),
           rows.map((r) => r.code),
-          rows.map((r) => r.ip),
-          rows.map((r) => r.method),
-          rows.map((r) => r.path),
-          rows.map((r) => r.user_agent),
+          rows.map((r) => storable(r.ip)),
+          rows.map((r) => storable(r.method)),
+          rows.map((r) => storable(r.path)),
+          rows.map((r) => storable(r.user_agent)),
           rows.map((r) => r.tags),
         ],
       );
