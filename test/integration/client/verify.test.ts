@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createVerifier, type Verifier, type VerifyResult } from "../../../src/client/index.js";
+import { createVerifier, denialOf, type Verifier, type VerifyResult } from "../../../src/client/index.js";
 import { type Case, createCases, type Keyward, ROUTES, startKeyward } from "./harness.js";
 
 /** The verify client against a real service process: every code, the typed result, the service credential. */
@@ -145,7 +145,10 @@ describe("a service that requires its credential for VerifyKey (KEYWARD_VERIFY_R
     const { token } = await guarded.createKey({ name: "Behind auth too" });
     const without = createVerifier({ target: guarded.target, onUnavailable: "allow" });
     try {
-      expect(await without.verify(token)).toMatchObject({ valid: false, code: "ERROR", checked: false, grpcCode: 16 });
+      const result = await without.verify(token);
+      expect(result).toMatchObject({ valid: false, code: "ERROR", checked: false, grpcCode: 16 });
+      // What every middleware answers for it.
+      expect(denialOf(result)).toMatchObject({ status: 500, body: { error: { code: "ERROR" } } });
     } finally {
       without.close();
     }
