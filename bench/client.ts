@@ -317,6 +317,12 @@ const one = added["1"] ?? Number.NaN;
 lines.push(
   `Added by verification at p50, one request at a time: **${ms(one)}** (target: under 0.3 ms: **${one < 0.3 ? "met" : "missed"}**); with 16 in flight: ${ms(added["16"] ?? Number.NaN)}.`,
 );
+const own = (cpu.encode + cpu.decode + cpu.middleware) / 1_000_000;
+const directP50 = quantile(direct, 0.5);
+lines.push("");
+lines.push(
+  `Where the ${ms(one)} go: the client's own CPU (encode, decode, middleware) is ${ms(own)}; \`verifier.verify()\` alone, from a process doing nothing else, takes ${ms(directP50)} at p50: the VerifyKey round trip itself (grpc-js on both sides and the service's check; the bare grpc-js echo of "VerifyKey under load" above answers one stream at 0.26 ms p50). The rest (${ms(Math.max(0, one - directP50 - own))}) is most likely the Express process being scheduled again when the answer arrives: a verified request wakes three processes in turn where a plain one wakes two, on 2 CPUs shared with other work (load average above). The target needs the service's own round trip to be well under 0.3 ms first.`,
+);
 lines.push("<!-- bench:client:end -->");
 const section = lines.join("\n");
 console.log(section);
