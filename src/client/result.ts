@@ -82,6 +82,8 @@ export interface UnavailableResult {
   valid: boolean;
   code: "UNAVAILABLE";
   checked: false;
+  /** No key: nothing was checked (so `result.key` reads as undefined on every result). */
+  key?: undefined;
   /** What went wrong, for logs (e.g. "deadline exceeded after 250 ms"). */
   reason: string;
 }
@@ -95,6 +97,7 @@ export interface ErrorResult {
   valid: false;
   code: "ERROR";
   checked: false;
+  key?: undefined;
   reason: string;
   /** The gRPC status code, when the service sent one. */
   grpcCode?: number;
