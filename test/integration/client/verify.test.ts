@@ -112,6 +112,20 @@ describe("verify", () => {
     expect(await closing.verify(token)).toMatchObject({ valid: false, code: "UNAVAILABLE", checked: false });
   });
 
+  it("takes a dns: name (round-robin over what it resolves to) as well as host:port", async () => {
+    const { token } = await k.createKey({ name: "By name" });
+    const port = k.target.split(":")[1];
+    // localhost may resolve to ::1 too, where nothing listens: round_robin uses the address that answers.
+    for (const target of [`dns:localhost:${port}`, `dns:///localhost:${port}`, `localhost:${port}`]) {
+      const byName = createVerifier({ target, onUnavailable: "deny", deadlineMs: 5_000 });
+      try {
+        for (let i = 0; i < 4; i++) expect((await byName.verify(token)).code, target).toBe("VALID");
+      } finally {
+        byName.close();
+      }
+    }
+  });
+
   it("refuses options that leave the failure policy open", () => {
     expect(() => createVerifier({ target: k.target } as never)).toThrow(/onUnavailable/);
     expect(() => createVerifier({ target: k.target, onUnavailable: "deny", deadlineMs: 0 })).toThrow(/deadlineMs/);
