@@ -56,6 +56,29 @@ module.exports = {
       to: { path: "^src/gateway/", dependencyTypesNot: ["type-only"] },
     },
     {
+      name: "client-stands-alone",
+      comment:
+        "src/client is keyward/client, shipped to other services: it imports only the generated contract and its own files",
+      severity: "error",
+      from: { path: "^src/client/" },
+      to: { path: "^src/", pathNot: "^src/(client|gen)/" },
+    },
+    {
+      name: "client-core-no-frameworks",
+      comment:
+        "keyward/client itself loads no web framework; each middleware under src/client/middleware/ imports only its own",
+      severity: "error",
+      from: { path: "^src/client/", pathNot: "^src/client/middleware/" },
+      to: { path: "(^|/)node_modules/(express|fastify|hono|@hono/node-server|@connectrpc/)" },
+    },
+    {
+      name: "nothing-imports-the-client",
+      comment: "the client is for other services; Keyward's own parts talk to the service through src/shared",
+      severity: "error",
+      from: { path: "^src/", pathNot: "^src/client/" },
+      to: { path: "^src/client/" },
+    },
+    {
       name: "no-circular",
       comment: "a cycle makes two modules one; split what they share into a third",
       severity: "error",
