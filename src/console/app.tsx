@@ -1,3 +1,4 @@
+import { BrandMark } from "./components/brand.js";
 import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { lazy, Suspense, useEffect, useState } from "react";
 import { Loading } from "./components/bits.js";
@@ -84,9 +85,7 @@ export function App() {
       </a>
       <header className="topbar">
         <Link href="/keys" className="brand">
-          <span className="brand-mark" aria-hidden="true">
-            ⚿
-          </span>{" "}
+          <BrandMark />
           Keyward
         </Link>
         <nav aria-label="Main" className="nav">

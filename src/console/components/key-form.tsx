@@ -161,16 +161,25 @@ function refillOf(v: KeyFormValues) {
   };
 }
 
-/** The gateway's field path ("ratelimits.0.limit") -> the form's field. */
+/** The gateway's field path ("scopes[1]", "ratelimits[0].limit", "refill.amount") -> the form's field and message. */
 export function issuesByField(issues: FieldIssue[]): Record<string, string> {
   const out: Record<string, string> = {};
   for (const issue of issues) {
-    const [head = "", ...rest] = issue.field.split(".");
+    const head = /^[A-Za-z]+/.exec(issue.field)?.[0] ?? issue.field;
     const field = head === "expiresInSeconds" || head === "expireTime" ? "expiry" : head;
-    const where = rest.length ? ` (${rest.join(".")})` : "";
-    out[field] ??= `${issue.message}${field === head && rest.length ? where : ""}`;
+    const rest = issue.field.slice(head.length);
+    const where = itemOf(rest);
+    out[field] ??= where ? `${where}: ${issue.message}` : issue.message;
   }
   return out;
+}
+
+/** "[1]" -> "item 2", "[0].limit" -> "item 1, limit", ".amount" -> "amount". */
+function itemOf(rest: string): string {
+  const index = /^\[(\d+)\]/.exec(rest);
+  const after = rest.replace(/^\[\d+\]/, "").replace(/^\./, "");
+  const parts = [index ? `item ${Number(index[1]) + 1}` : "", after].filter(Boolean);
+  return parts.join(", ");
 }
 
 export const CREATE_EXPIRY_CHOICES: Array<[string, string]> = [

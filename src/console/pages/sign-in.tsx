@@ -1,3 +1,4 @@
+import { BrandMark } from "../components/brand.js";
 import { useQueryClient } from "@tanstack/react-query";
 import { type FormEvent, useState } from "react";
 import { ErrorNote } from "../components/bits.js";
@@ -50,9 +51,7 @@ export function SignInPage({ onSignedIn }: { onSignedIn: () => void }) {
     <main className="sign-in">
       <form className="card sign-in-card" onSubmit={submit} autoComplete="off">
         <h1>
-          <span className="brand-mark" aria-hidden="true">
-            ⚿
-          </span>{" "}
+          <BrandMark />
           Keyward
         </h1>
         <p className="muted">Sign in with an admin or member API key (scope console:admin or console:member).</p>
