@@ -185,9 +185,9 @@ describe("the web console", () => {
     const logs = page.locator("#logs");
     await logs.getByText("10.1.2.3").waitFor();
     await logs.getByText("POST /v1/charges").waitFor();
-    await page.getByText("1 requests in the last 24 hours (hourly): 1 valid.").waitFor();
+    await page.getByText("1 request in the last 24 hours (hourly): 1 valid.").waitFor();
     await page.getByRole("button", { name: "30 days" }).click();
-    await page.getByText("1 requests in the last 30 days (daily): 1 valid.").waitFor();
+    await page.getByText("1 request in the last 30 days (daily): 1 valid.").waitFor();
     await page.locator(".recharts-surface").first().waitFor();
     // The outcome filter.
     await logs.getByLabel("Outcome").selectOption({ label: "Revoked" });

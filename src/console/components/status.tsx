@@ -1,4 +1,4 @@
-import { daysUntil, STATUS_LABELS } from "../format.js";
+import { daysUntil, relativeTime, STATUS_LABELS } from "../format.js";
 import type { Key } from "../trpc.js";
 
 /** A key's status: a coloured dot beside the word (colour is never the only sign), and "expires soon" within 7 days. */
@@ -14,7 +14,7 @@ export function StatusBadge({ keyItem }: { keyItem: Pick<Key, "status" | "expire
       </span>
       {soon && days !== undefined ? (
         <span className="tag tag-warn" title={`expires ${new Date(keyItem.expireTime ?? "").toISOString()}`}>
-          Expires {days < 1 ? "today" : `in ${Math.ceil(days)} ${Math.ceil(days) === 1 ? "day" : "days"}`}
+          Expires {relativeTime(keyItem.expireTime)}
         </span>
       ) : null}
     </span>

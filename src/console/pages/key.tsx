@@ -13,7 +13,7 @@ import {
 } from "../components/key-form.js";
 import { StatusBadge } from "../components/status.js";
 import { TokenOnce } from "../components/token-once.js";
-import { absoluteTime, count, duration, OUTCOME_LABELS, PERMISSION_LABELS, relativeTime } from "../format.js";
+import { absoluteTime, count, duration, OUTCOME_LABELS, PERMISSION_LABELS, plural, relativeTime } from "../format.js";
 import { usePaging } from "../paging.js";
 import { Link, navigate } from "../router.js";
 import { useIsAdmin } from "../session.js";
@@ -275,7 +275,7 @@ function Usage({ id }: { id: string }) {
       </div>
       <ErrorNote error={usage.error} />
       <p className="muted" aria-live="polite">
-        {count(total)} requests in the last {granularity === "hour" ? "24 hours (hourly)" : "30 days (daily)"}
+        {plural(total, "request")} in the last {granularity === "hour" ? "24 hours (hourly)" : "30 days (daily)"}
         {codes.length
           ? `: ${codes.map((c) => `${count(totals[c] ?? 0)} ${OUTCOME_LABELS[c].toLowerCase()}`).join(", ")}`
           : ""}
