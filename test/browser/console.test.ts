@@ -87,7 +87,10 @@ async function screenshotEveryPage(p: Page, role: "admin" | "member", keyId: str
       else await p.getByRole("heading", { name: "Request logs" }).waitFor();
       if (name === "key") await p.locator(".recharts-surface").first().waitFor();
       await p.waitForLoadState("networkidle");
-      await p.getByText(/^Loading .*…$/).first().waitFor({ state: "detached" });
+      await p
+        .getByText(/^Loading .*…$/)
+        .first()
+        .waitFor({ state: "detached" });
       await screenshot(p, `${role}-${name}-${width}`);
     }
   }
@@ -317,7 +320,15 @@ describe("the web console", () => {
   it("shows it all in the audit log, filterable by action, key and actor", async () => {
     await page.goto(`${k.url}/audit`);
     await heading(page, "Audit log").waitFor();
-    for (const action of ["key.create", "key.update", "key.disable", "key.enable", "key.rotate", "key.delete", "export.create"]) {
+    for (const action of [
+      "key.create",
+      "key.update",
+      "key.disable",
+      "key.enable",
+      "key.rotate",
+      "key.delete",
+      "export.create",
+    ]) {
       await page.getByRole("cell", { name: action, exact: true }).first().waitFor();
     }
     await page.getByLabel("Action").selectOption("key.delete");
@@ -345,7 +356,8 @@ describe("the web console", () => {
     await signIn(p, member.token);
     await heading(p, "API keys").waitFor();
     await p.getByText("Member (read-only)").waitFor();
-    const mutating = /^(Create API key|Create|Export CSV|Export logs|Edit|Rotate|Disable|Enable|Delete|Delete API key|Download CSV|Save)$/;
+    const mutating =
+      /^(Create API key|Create|Export CSV|Export logs|Edit|Rotate|Disable|Enable|Delete|Delete API key|Download CSV|Save)$/;
     const controls = async () =>
       (await p.getByRole("button").allTextContents())
         .concat(await p.getByRole("link").allTextContents())

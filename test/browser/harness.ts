@@ -4,7 +4,13 @@ import { join, resolve } from "node:path";
 import { promisify } from "node:util";
 import { type Browser, chromium, type Page } from "playwright-core";
 import { createGatewayClient, type GatewayClient } from "../../src/cli/client.js";
-import { dropPrefix, requireRedis, SHARED_REDIS_URL, type SmtpSink, startSmtpSink } from "../integration/workers/harness.js";
+import {
+  dropPrefix,
+  requireRedis,
+  SHARED_REDIS_URL,
+  type SmtpSink,
+  startSmtpSink,
+} from "../integration/workers/harness.js";
 import { freePort } from "../support/free-port.js";
 
 /**
@@ -41,7 +47,9 @@ function scratch(): string {
 
 export async function startKeyward(extraEnv: Record<string, string> = {}): Promise<Keyward> {
   if (!existsSync(join(ROOT, "dist/console/index.html")) || !existsSync(join(ROOT, "dist/cli/main.js"))) {
-    throw new Error("dist/ has no built console: run `npm run build` (npm test and npm ci do) before the browser tests");
+    throw new Error(
+      "dist/ has no built console: run `npm run build` (npm test and npm ci do) before the browser tests",
+    );
   }
   await requireRedis();
   const smtp = await startSmtpSink();
