@@ -24,20 +24,31 @@ function isPermission(text: string | null): text is PermissionWord {
   return (PERMISSION_WORDS as readonly string[]).includes(text ?? "");
 }
 
+/** The keys page's filters, read from its URL. */
+export function keyFilters(q: URLSearchParams) {
+  return {
+    status: isStatus(q.get("status")) ? (q.get("status") as KeyStatusWord) : undefined,
+    permission: isPermission(q.get("permission")) ? (q.get("permission") as PermissionWord) : undefined,
+    subject: q.get("subject")?.trim() || undefined,
+    nameContains: q.get("name")?.trim() || undefined,
+  };
+}
+
+/** keys.list's query for a page of these filters: the page and the start-up prefetch share it. */
+export function keysListQuery(filters: ReturnType<typeof keyFilters>, pageToken?: string) {
+  return trpc.keys.list.queryOptions({ ...filters, pageSize: PAGE_SIZE, pageToken });
+}
+
 /** The API keys: filters in the URL, a count per status, keyset pages, newest first. */
 export function KeysPage() {
   const location = useLocation();
   const admin = useIsAdmin();
-  const q = location.query;
-  const status = isStatus(q.get("status")) ? (q.get("status") as KeyStatusWord) : undefined;
-  const permission = isPermission(q.get("permission")) ? (q.get("permission") as PermissionWord) : undefined;
-  const subject = q.get("subject")?.trim() || undefined;
-  const name = q.get("name")?.trim() || undefined;
+  const { status, permission, subject, nameContains: name } = keyFilters(location.query);
   const filters = { permission, subject, nameContains: name };
   const paging = usePaging(JSON.stringify({ status, ...filters }));
 
   const keys = useQuery({
-    ...trpc.keys.list.queryOptions({ ...filters, status, pageSize: PAGE_SIZE, pageToken: paging.pageToken }),
+    ...keysListQuery({ status, ...filters }, paging.pageToken),
     placeholderData: keepPreviousData,
   });
   const counts = useQuery(trpc.keys.counts.queryOptions(filters));
