@@ -1,7 +1,7 @@
-import { BrandMark } from "./components/brand.js";
 import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { lazy, Suspense, useEffect, useState } from "react";
 import { Loading } from "./components/bits.js";
+import { BrandMark } from "./components/brand.js";
 import { AuditPage } from "./pages/audit.js";
 import { ExportsPage } from "./pages/exports.js";
 import { KeysPage } from "./pages/keys.js";

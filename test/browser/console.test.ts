@@ -110,7 +110,7 @@ describe("the web console", () => {
     await signIn(page, admin.token);
     await heading(page, "API keys").waitFor();
     expect(new URL(page.url()).pathname).toBe("/keys");
-    await page.getByText("admin@example.com").waitFor();
+    expect(await page.locator(".who-email").textContent()).toBe("admin@example.com");
 
     const cookies = await adminContext.cookies(k.url);
     const session = cookies.find((c) => c.name === "keyward_session");
@@ -171,16 +171,18 @@ describe("the web console", () => {
     });
     expect(answer.valid).toBe(true);
     const row = keyRow(page, KEY_NAME);
+    const lastUsed = row.locator('td[data-label="Last used"]');
+    expect(await lastUsed.textContent()).toBe("never");
     await expect
       .poll(
         async () => {
           await page.reload();
           await row.waitFor();
-          return (await row.textContent()) ?? "";
+          return (await lastUsed.textContent()) ?? "";
         },
         { timeout: 10_000, interval: 300 },
       )
-      .toMatch(/just now|second/);
+      .toMatch(/^(just now|\d+ seconds? ago)$/);
     expect(await row.getByRole("link", { name: /requests: logs of/ }).textContent()).toBe("1");
 
     await row.getByRole("link", { name: /requests: logs of/ }).click();
@@ -344,6 +346,68 @@ describe("the web console", () => {
     await expect.poll(() => page.getByRole("cell", { name: "export.create", exact: true }).count()).toBe(2);
   });
 
+  it("pages through the keys 25 at a time, with filters in the URL", async () => {
+    for (let i = 0; i < 26; i++) await adminApi.keys.create.mutate({ name: `Batch ${String(i).padStart(2, "0")}` });
+    await page.goto(`${k.url}/keys`);
+    const rows = page.locator("table tbody tr");
+    await expect.poll(() => rows.count()).toBe(25);
+    const firstPage = await rows.first().textContent();
+    await page.getByRole("button", { name: "Next" }).click();
+    await expect.poll(async () => (await rows.first().textContent()) !== firstPage).toBe(true);
+    const total = (await page.getByRole("button", { name: /^All / }).textContent())?.replace(/\D/g, "");
+    expect(await rows.count()).toBe(Number(total) - 25);
+    await page.getByRole("button", { name: "Previous" }).click();
+    await expect.poll(() => rows.first().textContent()).toBe(firstPage);
+
+    await page.getByRole("searchbox", { name: "Name" }).fill("batch 1");
+    await expect.poll(() => new URL(page.url()).searchParams.get("name")).toBe("batch 1");
+    await expect.poll(() => rows.count()).toBe(10);
+    await page.getByRole("button", { name: /^Revoked / }).click();
+    expect(new URL(page.url()).searchParams.get("status")).toBe("revoked");
+    await page.getByText("No API key matches these filters.").waitFor();
+    await page.goBack();
+    await expect.poll(() => rows.count()).toBe(10);
+  });
+
+  it("works from the keyboard alone", async () => {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    context.setDefaultTimeout(10_000);
+    const p = await context.newPage();
+    await p.goto(`${k.url}/`);
+    await p.getByLabel("API key").waitFor();
+    await p.keyboard.type(admin.token);
+    await p.keyboard.press("Enter");
+    await heading(p, "API keys").waitFor();
+    /** Presses Tab until the focused element has this text (or this id). */
+    const focusOn = async (name: string) => {
+      for (let i = 0; i < 40; i++) {
+        await p.keyboard.press("Tab");
+        const [text, id] = (await p.evaluate("[document.activeElement.textContent, document.activeElement.id]")) as [
+          string,
+          string,
+        ];
+        if (text.trim() === name || id === name) return;
+      }
+      throw new Error(`Tab never reached ${name}`);
+    };
+    await focusOn("Create API key");
+    await p.keyboard.press("Enter");
+    await heading(p, "Create API key").waitFor();
+    await focusOn("create-name");
+    await p.keyboard.type("Typed by keyboard");
+    await p.keyboard.press("Enter");
+    await p.getByLabel("New API key").waitFor();
+    await focusOn("Done");
+    await p.keyboard.press("Enter");
+    await heading(p, "Typed by keyboard").waitFor();
+    await focusOn("Edit");
+    await p.keyboard.press("Enter");
+    await p.getByRole("dialog", { name: "Edit API key" }).waitFor();
+    await p.keyboard.press("Escape");
+    await p.getByRole("dialog", { name: "Edit API key" }).waitFor({ state: "hidden" });
+    await context.close();
+  });
+
   it("screenshots every page as an admin", async () => {
     await screenshotEveryPage(page, "admin", seen.keyId ?? "");
   });
@@ -363,7 +427,7 @@ describe("the web console", () => {
         .concat(await p.getByRole("link").allTextContents())
         .map((t) => t.trim())
         .filter((t) => mutating.test(t));
-    await keyRow(p, EDITED_NAME).first().waitFor();
+    await p.locator("table tbody tr").first().waitFor();
     expect(await controls()).toEqual([]);
     for (const path of [`/keys/${seen.keyId}`, `/keys/${seen.busyKeyId}`]) {
       await p.goto(`${k.url}${path}`);
