@@ -94,15 +94,23 @@ async function startStack(dbFile: string): Promise<Stack> {
   const child = spawn(process.execPath, ["bin/keyward.js", "start"], { cwd: root, env, stdio: "ignore" });
   const url = `http://127.0.0.1:${ports.gateway}`;
   const deadline = Date.now() + 60_000;
-  while (!(await fetch(`${url}/healthz`).then((r) => r.ok).catch(() => false))) {
+  while (
+    !(await fetch(`${url}/healthz`)
+      .then((r) => r.ok)
+      .catch(() => false))
+  ) {
     if (Date.now() > deadline || child.exitCode !== null) throw new Error("keyward start did not come up");
     await new Promise((r) => setTimeout(r, 100));
   }
-  const out = execFileSync(process.execPath, ["bin/keyward.js", "bootstrap", "--email", "bench@example.com", "--json"], {
-    cwd: root,
-    env,
-    encoding: "utf8",
-  });
+  const out = execFileSync(
+    process.execPath,
+    ["bin/keyward.js", "bootstrap", "--email", "bench@example.com", "--json"],
+    {
+      cwd: root,
+      env,
+      encoding: "utf8",
+    },
+  );
   return { url, admin: (JSON.parse(out) as { token: string }).token, child, dir };
 }
 
