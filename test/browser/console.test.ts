@@ -22,6 +22,9 @@ let member: { id: string; token: string };
 let adminContext: BrowserContext;
 let page: Page;
 
+/** What the admin's page logged as errors: the CSP must refuse nothing the console does. */
+const consoleErrors: string[] = [];
+
 /** What the steps pass on to each other. */
 const seen: { token?: string; keyId?: string; rotatedId?: string; busyKeyId?: string; mailLink?: string } = {};
 
@@ -44,6 +47,10 @@ beforeAll(async () => {
   // A locator that never appears fails the step naming it, well inside the step's own time.
   adminContext.setDefaultTimeout(10_000);
   page = await adminContext.newPage();
+  page.on("console", (message) => {
+    if (message.type() === "error") consoleErrors.push(message.text());
+  });
+  page.on("pageerror", (error) => consoleErrors.push(error.message));
 }, 90_000);
 
 afterAll(async () => {
@@ -460,6 +467,10 @@ describe("the web console", () => {
     await p.getByLabel("API key").waitFor();
     expect(new URL(p.url()).pathname).toBe("/sign-in");
     await context.close();
+  });
+
+  it("ran under its Content-Security-Policy with nothing refused and no script error", () => {
+    expect(consoleErrors.filter((text) => /Content Security Policy|Refused to|Uncaught/i.test(text))).toEqual([]);
   });
 
   it("refuses a cookie change without the CSRF header; Bearer calls need none", async () => {
