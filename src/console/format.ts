@@ -33,7 +33,6 @@ export const OUTCOME_LABELS: Record<VerifyCodeWord, string> = {
 const UNITS: Array<[Intl.RelativeTimeFormatUnit, number]> = [
   ["year", 365 * 86_400_000],
   ["month", 30 * 86_400_000],
-  ["week", 7 * 86_400_000],
   ["day", 86_400_000],
   ["hour", 3_600_000],
   ["minute", 60_000],

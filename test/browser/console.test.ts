@@ -143,6 +143,12 @@ describe("the web console", () => {
     await page.getByLabel("Domain").fill("example.com");
     await page.getByLabel("Subject").fill("org_42");
     await page.getByLabel("Scopes").fill("read:users write:users");
+    await page.getByLabel("Expiry").selectOption({ label: "30 days" });
+    await page.getByRole("button", { name: "Add rate limit" }).click();
+    await page.getByLabel("Credits").fill("1000");
+    await page.getByLabel("Refill", { exact: true }).selectOption({ label: "Monthly" });
+    await page.getByLabel("Refill amount").fill("1000");
+    await page.getByLabel("Day of month").fill("1");
     await page.getByRole("button", { name: "Create", exact: true }).click();
 
     const tokenField = page.getByLabel("New API key");
@@ -159,6 +165,10 @@ describe("the web console", () => {
     await page.getByRole("heading", { name: "Request logs" }).waitFor();
     seen.keyId = new URL(page.url()).pathname.split("/").pop();
     expect(await storageAndHtml(page)).not.toContain(token);
+    const details = page.locator(".details");
+    await details.getByText("api: 100 per 1 minute").waitFor();
+    await details.getByText("1,000 monthly on day 1").waitFor();
+    await details.getByText("in 30 days").waitFor();
 
     await page.getByRole("link", { name: "API keys" }).first().click();
     const row = keyRow(page, KEY_NAME);

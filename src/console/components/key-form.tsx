@@ -300,7 +300,7 @@ export function KeyFields(props: {
           // biome-ignore lint/suspicious/noArrayIndexKey: rows have no identity but their place
           <div className="limit-row" key={i}>
             <label>
-              <span>Name</span>
+              <span>Limit name</span>
               <input value={r.name} onChange={(e) => setLimit(i, { name: e.target.value })} />
             </label>
             <label>
