@@ -104,7 +104,7 @@ async function screenshotEveryPage(p: Page, role: "admin" | "member", keyId: str
   await p.setViewportSize({ width: 1280, height: 900 });
 }
 
-describe("the web console", () => {
+describe("the web console", { timeout: 60_000 }, () => {
   it("shows the sign-in page signed out, and signs an admin in with a session cookie only", async () => {
     await page.goto(`${k.url}/keys`);
     await page.getByLabel("API key").waitFor();
