@@ -355,7 +355,9 @@ describe("the web console", { timeout: 60_000 }, () => {
     await expect.poll(() => page.getByRole("cell", { name: "key.create", exact: true }).count()).toBe(0);
     expect(new URL(page.url()).searchParams.get("action")).toBe("key.delete");
 
-    await page.goto(`${k.url}/audit?key=${seen.keyId}`);
+    await page.goto(`${k.url}/keys/${seen.keyId}`);
+    await page.getByRole("link", { name: "Audit log of this key" }).click();
+    expect(new URL(page.url()).searchParams.get("key")).toBe(seen.keyId);
     await page.getByRole("cell", { name: "key.rotate", exact: true }).first().waitFor();
     await expect.poll(() => page.getByRole("cell", { name: "key.delete", exact: true }).count()).toBe(0);
 

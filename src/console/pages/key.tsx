@@ -83,6 +83,9 @@ export default function KeyPage({ id }: { id: string }) {
         </p>
       ) : null}
 
+      <p className="key-links">
+        <Link href={`/audit?key=${k.id}`}>Audit log of this key</Link>
+      </p>
       <KeyDetails keyItem={k} />
       <Usage id={id} />
       <Logs keyItem={k} admin={admin} />
