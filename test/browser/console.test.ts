@@ -156,7 +156,11 @@ describe("the web console", { timeout: 60_000 }, () => {
     const token = await tokenField.inputValue();
     expect(token).toMatch(/^kw_[0-9A-Za-z]{38}$/);
     seen.token = token;
-    await page.getByRole("button", { name: "Copy" }).waitFor();
+    await adminContext.grantPermissions(["clipboard-read", "clipboard-write"], { origin: k.url });
+    await page.getByRole("button", { name: "Copy" }).click();
+    await page.getByText("Copied to the clipboard.").waitFor();
+    expect(await page.evaluate("navigator.clipboard.readText()")).toBe(token);
+    await page.evaluate("navigator.clipboard.writeText('')");
     await page.getByText("You won't be able to see it again").waitFor();
     await screenshot(page, "admin-token-once-1280");
     await page.getByRole("button", { name: "Done" }).click();
