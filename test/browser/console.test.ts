@@ -377,7 +377,9 @@ describe("the web console", { timeout: 60_000 }, () => {
     const firstPage = await rows.first().textContent();
     await page.getByRole("button", { name: "Next" }).click();
     await expect.poll(async () => (await rows.first().textContent()) !== firstPage).toBe(true);
-    const total = (await page.getByRole("button", { name: /^All / }).textContent())?.replace(/\D/g, "");
+    const allTab = page.getByRole("button", { name: /^All / });
+    await expect.poll(async () => /\d/.test((await allTab.textContent()) ?? "")).toBe(true);
+    const total = (await allTab.textContent())?.replace(/\D/g, "");
     expect(await rows.count()).toBe(Number(total) - 25);
     await page.getByRole("button", { name: "Previous" }).click();
     await expect.poll(() => rows.first().textContent()).toBe(firstPage);
