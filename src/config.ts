@@ -50,6 +50,8 @@ export const ConfigSchema = z.object({
     .string()
     .regex(/^\d+(ms|s|m|h|d)$/, "a duration such as 30m, 12h or 1d")
     .refine((text) => {
+      // A text that is no duration at all has its message from the regex above.
+      if (!/^\d+(ms|s|m|h|d)$/.test(text)) return true;
       const ms = parseDuration(text);
       return ms >= 60_000 && ms <= 30 * 86_400_000;
     }, "between 1m and 30d")
