@@ -24,6 +24,7 @@ import { cpus, loadavg, totalmem } from "node:os";
 import { join, resolve } from "node:path";
 import { gzipSync } from "node:zlib";
 import { chromium } from "playwright-core";
+import { dropPrefix } from "../test/integration/workers/harness.js";
 import { freePort } from "../test/support/free-port.js";
 import { seed } from "./seed.js";
 
@@ -75,12 +76,15 @@ interface Stack {
   admin: string;
   child: ChildProcess;
   dir: string;
+  /** The workers' queue prefix in Redis, dropped at the end. */
+  prefix: string;
 }
 
 async function startStack(dbFile: string): Promise<Stack> {
   const dir = mkdtempSync(join(existsSync("/dev/shm") ? "/dev/shm" : root, "keyward-bench-console-"));
   copyFileSync(dbFile, join(dir, "keyward.db"));
   const ports = { service: await freePort(), connect: await freePort(), gateway: await freePort() };
+  const prefix = `bench-console-${process.pid}`;
   const env = {
     ...process.env,
     KEYWARD_DATA_DIR: dir,
@@ -88,7 +92,7 @@ async function startStack(dbFile: string): Promise<Stack> {
     KEYWARD_CONNECT_PORT: String(ports.connect),
     KEYWARD_GATEWAY_PORT: String(ports.gateway),
     KEYWARD_SERVICE_URL: `http://127.0.0.1:${ports.connect}`,
-    KEYWARD_QUEUE_PREFIX: `bench-console-${process.pid}`,
+    KEYWARD_QUEUE_PREFIX: prefix,
     LOG_LEVEL: "warn",
   };
   const child = spawn(process.execPath, ["bin/keyward.js", "start"], { cwd: root, env, stdio: "ignore" });
@@ -111,13 +115,14 @@ async function startStack(dbFile: string): Promise<Stack> {
       encoding: "utf8",
     },
   );
-  return { url, admin: (JSON.parse(out) as { token: string }).token, child, dir };
+  return { url, admin: (JSON.parse(out) as { token: string }).token, child, dir, prefix };
 }
 
 async function stopStack(stack: Stack): Promise<void> {
   stack.child.kill("SIGTERM");
   await new Promise((r) => stack.child.once("exit", r));
   rmSync(stack.dir, { recursive: true, force: true });
+  await dropPrefix(process.env.REDIS_URL ?? "redis://127.0.0.1:6379", stack.prefix);
 }
 
 /** The gateway's time for one tRPC query by Bearer call, median of `runs`. */
