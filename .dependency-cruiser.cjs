@@ -79,6 +79,28 @@ module.exports = {
       to: { path: "^src/client/" },
     },
     {
+      name: "console-is-a-browser-client",
+      comment:
+        "the web console runs in browsers: of our code it may import src/shared/contract and the gateway's AppRouter type, nothing else",
+      severity: "error",
+      from: { path: "^src/console/" },
+      to: { path: "^src/", pathNot: ["^src/console/", "^src/shared/contract/", "^src/gateway/routers/_app\\.ts$"] },
+    },
+    {
+      name: "console-types-only-from-gateway",
+      comment: "the console names the gateway's AppRouter as a type only: nothing of the server is bundled",
+      severity: "error",
+      from: { path: "^src/console/" },
+      to: { path: "^src/gateway/", dependencyTypesNot: ["type-only"] },
+    },
+    {
+      name: "console-not-node",
+      comment: "the console is bundled for browsers: no Node built-ins (its vite.config.ts runs in Node and may)",
+      severity: "error",
+      from: { path: "^src/console/", pathNot: "^src/console/vite\\.config\\.ts$" },
+      to: { dependencyTypes: ["core"] },
+    },
+    {
       name: "no-circular",
       comment: "a cycle makes two modules one; split what they share into a third",
       severity: "error",

@@ -48,6 +48,19 @@ export const ConfigSchema = z.object({
     .string()
     .regex(/^\d+(ms|s|m|h|d)$/, "a duration such as 30m, 1h or 1d")
     .default("1h"),
+  // How long a console sign-in lasts (the session cookie's life), e.g. 12h.
+  KEYWARD_SESSION_TTL: z
+    .string()
+    .regex(/^\d+(ms|s|m|h|d)$/, "a duration such as 30m, 12h or 1d")
+    .refine((text) => {
+      // A text that is no duration at all has its message from the regex above.
+      if (!/^\d+(ms|s|m|h|d)$/.test(text)) return true;
+      const ms = parseDuration(text);
+      return ms >= 60_000 && ms <= 30 * 86_400_000;
+    }, "between 1m and 30d")
+    .default("12h"),
+  // Console sign-in attempts allowed per client address per minute.
+  KEYWARD_SIGNIN_PER_MINUTE: z.coerce.number().int().min(1).max(10_000).default(10),
   KEYWARD_EXPORT_SECRET: optionalString.pipe(z.string().min(32).optional()),
   // Origins (scheme://host[:port]) whose pages may call the gateway from a browser; none by default.
   KEYWARD_CORS_ORIGINS: z

@@ -2,7 +2,8 @@ import { TRPCError } from "@trpc/server";
 import type { VerifyKeyResponse } from "../gen/keyward/v1/verify_pb.js";
 import { verifyCodeWords } from "../shared/contract/enums.js";
 import { ADMIN_SCOPE, MEMBER_SCOPE } from "../shared/contract/scopes.js";
-import { type GatewayContext, REPEATED_AUTHORIZATION } from "./context.js";
+import { CSRF_HEADER, csrfMatches } from "./console-session.js";
+import { type GatewayContext, REPEATED_AUTHORIZATION, type WebSession } from "./context.js";
 import { middleware, publicProcedure } from "./trpc.js";
 
 /**
@@ -31,11 +32,16 @@ export function bearerToken(header: string | undefined): string | undefined {
   return match?.[1];
 }
 
-/** Verifies the caller's key and derives their role; throws UNAUTHORIZED, FORBIDDEN or TOO_MANY_REQUESTS. */
+/**
+ * Verifies the caller's key and derives their role; throws UNAUTHORIZED,
+ * FORBIDDEN or TOO_MANY_REQUESTS. The key comes from the Authorization
+ * header (the CLI, curl) or, without one, from the console's session cookie.
+ */
 export async function authenticate(ctx: GatewayContext): Promise<Principal> {
   if (ctx.authorization === REPEATED_AUTHORIZATION) {
     throw new TRPCError({ code: "UNAUTHORIZED", message: "send exactly one Authorization header" });
   }
+  if (ctx.authorization === undefined && ctx.web?.cookie !== undefined) return authenticateSession(ctx, ctx.web);
   const token = bearerToken(ctx.authorization);
   if (!token) {
     throw new TRPCError({
@@ -46,6 +52,48 @@ export async function authenticate(ctx: GatewayContext): Promise<Principal> {
           : "the Authorization header must be Bearer <your Keyward admin key>",
     });
   }
+  return verifyConsoleKey(ctx, token);
+}
+
+/** A console session's key, verified as a Bearer token is; a key that no longer passes ends the session. */
+async function authenticateSession(ctx: GatewayContext, web: WebSession): Promise<Principal> {
+  const session = web.sessions.open(web.cookie);
+  if (!session) {
+    web.end();
+    throw new TRPCError({ code: "UNAUTHORIZED", message: "your console session has ended: sign in again" });
+  }
+  try {
+    return await verifyConsoleKey(ctx, session.token);
+  } catch (error) {
+    // Revoked, disabled, expired, no longer a console key: the session ends with it. Rate limits only wait.
+    if (error instanceof TRPCError && (error.code === "UNAUTHORIZED" || error.code === "FORBIDDEN")) {
+      web.sessions.destroy(web.cookie);
+      web.end();
+    }
+    throw error;
+  }
+}
+
+/**
+ * Changes made with a session cookie must carry the session's CSRF token in
+ * the x-keyward-csrf header (double submit: a page of another site can make
+ * the browser send the cookie, but cannot read the token). Bearer calls are
+ * not affected: no browser adds an Authorization header on its own.
+ */
+export function requireCsrf(ctx: GatewayContext): void {
+  if (ctx.authorization !== undefined || ctx.web?.cookie === undefined) return;
+  const session = ctx.web.sessions.open(ctx.web.cookie);
+  // No session: authentication refuses the call with the reason.
+  if (session && !csrfMatches(session.csrf, ctx.web.csrfHeader)) {
+    throw new TRPCError({
+      code: "FORBIDDEN",
+      message: `a change made with the console's session needs its ${CSRF_HEADER} header; reload the console`,
+    });
+  }
+}
+
+/** Verifies a token with VerifyKey and derives the console role its scopes give. */
+export async function verifyConsoleKey(ctx: GatewayContext, token: string): Promise<Principal> {
   const { ip, method, path, userAgent } = ctx.request;
   const response = await ctx.service.verifyKey({
     token,
@@ -109,6 +157,7 @@ function rejection(response: VerifyKeyResponse): TRPCError {
  * after that: the later calls answer UNAUTHORIZED.
  */
 const authenticated = middleware(async ({ ctx, type, next }) => {
+  if (type === "mutation") requireCsrf(ctx);
   const earlierChanges = ctx.memo.changes;
   const run = async () => {
     if (earlierChanges !== undefined) await earlierChanges.catch(() => undefined);

@@ -3,6 +3,7 @@ import type { KeyServiceClient } from "../shared/contract/service-client.js";
 import type { Logger } from "../shared/logger.js";
 import { isRepeatedHeader } from "../shared/raw-headers.js";
 import type { Principal } from "./auth.js";
+import type { NewSession, SessionStore } from "./console-session.js";
 
 /** What the caller's request looked like; passed to VerifyKey so the admin key's own log and CIDR checks see it. */
 export interface RequestInfo {
@@ -12,6 +13,19 @@ export interface RequestInfo {
   userAgent?: string;
 }
 
+/** The console's cookie sign-in, as one HTTP request sees it (console-session.ts). */
+export interface WebSession {
+  sessions: SessionStore;
+  /** The session cookie's value as sent; undefined without one. */
+  cookie: string | undefined;
+  /** The x-keyward-csrf header as sent. */
+  csrfHeader: string | undefined;
+  /** Sets the session and CSRF cookies on the answer. */
+  start(session: NewSession): void;
+  /** Clears both cookies on the answer. */
+  end(): void;
+}
+
 /** The context of every procedure. Built once per HTTP request (one batch shares it). */
 export interface GatewayContext {
   service: KeyServiceClient;
@@ -19,6 +33,8 @@ export interface GatewayContext {
   /** The Authorization header as sent; undefined when absent. Never logged. */
   authorization: string | undefined;
   request: RequestInfo;
+  /** Cookie sign-in; undefined for in-process callers, which authenticate by token only. */
+  web?: WebSession;
   /**
    * What the calls of one batch share: the caller's authentication, until a
    * change made by the batch itself (see auth.ts), and the last of its changes.
@@ -37,20 +53,21 @@ export interface ContextDeps {
  */
 export function createContext(
   deps: ContextDeps,
-  input: { authorization?: string; request?: RequestInfo } = {},
+  input: { authorization?: string; request?: RequestInfo; web?: WebSession } = {},
 ): GatewayContext {
   return {
     service: deps.service,
     logger: deps.logger,
     authorization: input.authorization,
     request: input.request ?? {},
+    ...(input.web ? { web: input.web } : {}),
     memo: {},
   };
 }
 
 /** The adapter's createContext: reads the Authorization header and the client's address. */
 export function createHTTPContextFactory(deps: ContextDeps) {
-  return ({ req }: { req: IncomingMessage }): GatewayContext => {
+  return ({ req, web }: { req: IncomingMessage; web?: WebSession }): GatewayContext => {
     const url = req.url ?? "/";
     const q = url.indexOf("?");
     return createContext(deps, {
@@ -65,6 +82,7 @@ export function createHTTPContextFactory(deps: ContextDeps) {
         path: short(q === -1 ? url : url.slice(0, q)),
         userAgent: short(req.headers["user-agent"]),
       },
+      web,
     });
   };
 }

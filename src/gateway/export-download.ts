@@ -12,7 +12,7 @@ import { exportFilePath, isSafeExportId, removeExportFiles } from "../shared/exp
 import { verifyExportLink } from "../shared/exports/links.js";
 import type { Logger } from "../shared/logger.js";
 import { authenticate, type Principal } from "./auth.js";
-import { createHTTPContextFactory } from "./context.js";
+import { createHTTPContextFactory, type WebSession } from "./context.js";
 import { errorAnswer, fromServiceError } from "./errors.js";
 
 /** GET /exports/<id>/download: the one path this handler answers (the gateway routes every method here). */
@@ -26,11 +26,15 @@ export interface ExportDownloadDeps {
   linkSecret: Buffer;
   /** Milliseconds since the epoch; tests move it. */
   now?: () => number;
+  /** The console's session of a request: a signed-in browser downloads without an Authorization header. */
+  webSession?: (request: FastifyRequest, reply: FastifyReply) => WebSession;
 }
 
 /**
  * Serves an export's CSV to an admin holding a valid link. In this order:
- * the caller's admin key (401 without one, 403 for a member), the link's
+ * the caller's admin key, from the Authorization header or the console's
+ * session cookie (401 without one, or for a browser a redirect to the
+ * console's sign-in page, which comes back here; 403 for a member), the link's
  * signature in constant time (403 when changed), the export's life (410 once
  * expired, and the file is deleted if the sweep has not yet), then the file.
  */
@@ -52,7 +56,22 @@ export function createExportDownloadHandler(deps: ExportDownloadDeps) {
       const exportId = request.params.id;
       if (!exportId || !isSafeExportId(exportId)) return fail(res, 404, "NOT_FOUND", "no such export");
 
-      const principal = await authenticate(contextOf({ req }));
+      let principal: Principal;
+      try {
+        principal = await authenticate(contextOf({ req, web: deps.webSession?.(request, res) }));
+      } catch (error) {
+        // A mail's link opened in a browser, signed out: the console signs in, then comes back here.
+        if (error instanceof TRPCError && error.code === "UNAUTHORIZED" && !req.headers.authorization) {
+          if (/\btext\/html\b/i.test(req.headers.accept ?? "")) {
+            const next = `${url.pathname}${url.search}`;
+            return res
+              .code(303)
+              .header("location", `/sign-in?next=${encodeURIComponent(next)}`)
+              .send();
+          }
+        }
+        throw error;
+      }
       if (principal.role !== "admin") {
         return fail(res, 403, "FORBIDDEN", "only admins can download exports; this key is a member key");
       }

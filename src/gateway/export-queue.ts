@@ -14,7 +14,7 @@ import {
   resolveQueuePrefix,
 } from "../shared/queues/queues.js";
 import { createRedisMonitor, type RedisMonitor } from "../shared/queues/redis-monitor.js";
-import { createExportDownloadHandler } from "./export-download.js";
+import { createExportDownloadHandler, type ExportDownloadDeps } from "./export-download.js";
 
 /** Thrown by enqueue when Redis cannot take the job now; exports.create answers 503. */
 export class ExportQueueUnavailableError extends Error {
@@ -110,7 +110,14 @@ const byService = new WeakMap<KeyServiceClient, GatewayExports>();
  */
 export function startGatewayExports(
   config: Config,
-  options: { logger: Logger; serviceToken: string; service: KeyServiceClient; now?: () => number },
+  options: {
+    logger: Logger;
+    serviceToken: string;
+    service: KeyServiceClient;
+    now?: () => number;
+    /** The console's cookie sign-in, so that a signed-in browser can download. */
+    webSession?: ExportDownloadDeps["webSession"];
+  },
 ): GatewayExports {
   const dir = exportsDir(config.dataDir);
   const linkSecret = exportLinkSecret(config, options.serviceToken);
@@ -130,6 +137,7 @@ export function startGatewayExports(
       dir,
       linkSecret,
       now: options.now,
+      webSession: options.webSession,
     }),
     async close() {
       byService.delete(options.service);

@@ -42,8 +42,15 @@ function setOwnHeaders(reply: FastifyReply): void {
  * URL) in tRPC's error envelope, so that the CLI reads them as it reads a
  * procedure's error. A 5xx says only that it failed: the details are logged.
  */
-export function registerErrorAnswers(app: FastifyInstance, logger: Logger, maxBodyBytes: number): void {
+export function registerErrorAnswers(
+  app: FastifyInstance,
+  logger: Logger,
+  maxBodyBytes: number,
+  /** Answers what is a console page instead (returns true when it did). */
+  consolePage: (request: FastifyRequest, reply: FastifyReply) => boolean = () => false,
+): void {
   app.setNotFoundHandler((request, reply) => {
+    if (consolePage(request, reply)) return;
     reply.code(404).send(errorAnswer(404, "NOT_FOUND", `no such path: ${pathOf(request)}`));
   });
   app.setErrorHandler((error: FastifyError, request, reply) => {

@@ -1,11 +1,13 @@
 import { ConnectError } from "@connectrpc/connect";
 import { type FastifyTRPCPluginOptions, fastifyTRPCPlugin } from "@trpc/server/adapters/fastify";
 import Fastify, { type FastifyInstance } from "fastify";
-import type { Config } from "../config.js";
+import { type Config, parseDuration } from "../config.js";
 import { createServiceClient, type ServiceClientHandle } from "../shared/contract/service-client.js";
 import type { Logger } from "../shared/logger.js";
 import { isAddressInUse, portInUseMessage } from "../shared/port-in-use.js";
 import { resolveQueuePrefix } from "../shared/queues/queues.js";
+import { createSessionStore } from "./console-session.js";
+import { createWebSessions, registerConsole, registerSessionPlumbing } from "./console-web.js";
 import { createHTTPContextFactory } from "./context.js";
 import { registerCors } from "./cors.js";
 import { errorAnswer } from "./errors.js";
@@ -33,6 +35,8 @@ export interface GatewayOptions {
   serviceUrl?: string;
   /** Deadline of each service call; default 5 s. */
   serviceTimeoutMs?: number;
+  /** The built web console; default dist/console. */
+  consoleDir?: string;
 }
 
 export interface RunningGateway {
@@ -51,7 +55,8 @@ export interface BuiltGateway {
 
 /**
  * Builds the admin gateway on Fastify: tRPC at /trpc (tRPC's Fastify
- * adapter), GET /healthz, GET /metrics, the export downloads, a JSON 404 for
+ * adapter), GET /healthz, GET /metrics, the export downloads, the web
+ * console at / (console-web.ts) with its cookie sign-in, a JSON 404 for
  * anything else. Security headers on every answer, CORS only for
  * KEYWARD_CORS_ORIGINS, Fastify's body limit.
  */
@@ -63,10 +68,13 @@ export async function buildGateway(config: Config, options: GatewayOptions): Pro
     serviceToken: options.serviceToken,
     timeoutMs: options.serviceTimeoutMs,
   });
+  const sessions = createSessionStore({ ttlMs: parseDuration(config.KEYWARD_SESSION_TTL) });
+  const webSessionOf = createWebSessions(config, sessions);
   const exportsPart = startGatewayExports(config, {
     logger,
     serviceToken: options.serviceToken,
     service: service.client,
+    webSession: webSessionOf,
   });
   const queueDepth: QueueDepth = createQueueDepth({
     redisUrl: config.REDIS_URL,
@@ -94,7 +102,9 @@ export async function buildGateway(config: Config, options: GatewayOptions): Pro
   try {
     await registerSecurityHeaders(app);
     await registerCors(app, config.KEYWARD_CORS_ORIGINS);
-    registerErrorAnswers(app, logger, MAX_BODY_BYTES);
+    await registerSessionPlumbing(app, config);
+    const consolePage = await registerConsole(app, { logger, dir: options.consoleDir });
+    registerErrorAnswers(app, logger, MAX_BODY_BYTES, consolePage);
     acceptPlainCurlBodies(app);
 
     app.addHook("onResponse", async (request, reply) => {
@@ -113,7 +123,7 @@ export async function buildGateway(config: Config, options: GatewayOptions): Pro
       prefix: "/trpc",
       trpcOptions: {
         router: appRouter,
-        createContext: ({ req }) => createContext({ req: req.raw }),
+        createContext: ({ req, res }) => createContext({ req: req.raw, web: webSessionOf(req, res) }),
         allowBatching: true,
         maxBatchSize: MAX_BATCH_SIZE,
         onError: ({ error, path }) => {

@@ -22,12 +22,14 @@ import {
 } from "../support/grpc-client.js";
 
 /**
- * Procedures anyone may call without a key. None today: `me` needs a console
- * key too (it says who the key belongs to). Adding one here is a decision.
+ * Procedures anyone may call without a key: only the console's sign-in
+ * (it takes the key as its input and checks it as a Bearer call is checked)
+ * and sign-out (it ends only the caller's own session cookie). `me` needs a
+ * console key too (it says who the key belongs to). Adding one here is a decision.
  */
-const PUBLIC_PROCEDURES: readonly string[] = [];
-/** Mutations a member key may run. None: members only read. */
-const MEMBER_MUTATIONS: readonly string[] = [];
+const PUBLIC_PROCEDURES: readonly string[] = ["session.signIn", "session.signOut"];
+/** Mutations a member key may run: signing in and out of the console. Otherwise members only read. */
+const MEMBER_MUTATIONS: readonly string[] = ["session.signIn", "session.signOut"];
 /** The one KeyService RPC open to the internal network (unless KEYWARD_VERIFY_REQUIRES_AUTH). */
 const OPEN_RPCS = ["VerifyKey"];
 

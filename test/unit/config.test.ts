@@ -28,6 +28,14 @@ describe("configuration", () => {
     for (const name of ["KEYWARD_SERVICE_PORT", "KEYWARD_TOKEN_PREFIX", "REDIS_URL"]) expect(message).toContain(name);
   });
 
+  it("takes a console session life of 1m to 30d, naming KEYWARD_SESSION_TTL otherwise", () => {
+    expect(loadConfig({}).KEYWARD_SESSION_TTL).toBe("12h");
+    expect(loadConfig({ KEYWARD_SESSION_TTL: "30m" }).KEYWARD_SESSION_TTL).toBe("30m");
+    for (const bad of ["abc", "10s", "31d"]) {
+      expect(() => loadConfig({ KEYWARD_SESSION_TTL: bad })).toThrow(/KEYWARD_SESSION_TTL: /);
+    }
+  });
+
   it("is documented: every variable has a row in the README", () => {
     const readme = readFileSync(new URL("../../README.md", import.meta.url), "utf8");
     for (const name of Object.keys(ConfigSchema.shape)) expect(readme, name).toContain(`| \`${name}\` |`);

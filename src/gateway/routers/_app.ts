@@ -3,6 +3,7 @@ import { auditRouter } from "./audit/index.js";
 import { exportsRouter } from "./exports/index.js";
 import { keysRouter } from "./keys/index.js";
 import { me } from "./me.js";
+import { sessionRouter } from "./session/index.js";
 
 /** Every procedure of the gateway, at /trpc/<path> (e.g. /trpc/keys.create). */
 export const appRouter = router({
@@ -10,6 +11,7 @@ export const appRouter = router({
   exports: exportsRouter,
   audit: auditRouter,
   me,
+  session: sessionRouter,
 });
 
 /** The type the CLI and the console build their clients on. */

@@ -21,7 +21,8 @@ export function exportReadyMail(
   const text = [
     `Your export of ${facts.what} is ready: ${rows}, ${size}.`,
     "",
-    "Download it with your admin key (the link alone is not enough):",
+    "Open the link in a browser signed in to the Keyward console as an admin (it asks you to sign in",
+    "if you are not), or download it with your admin key; the link alone is not enough:",
     facts.url,
     "",
     `  ${curl}`,
@@ -33,7 +34,7 @@ export function exportReadyMail(
   const html = htmlDocument(
     "Your Keyward export is ready",
     `<p>Your export of ${escapeHtml(facts.what)} is ready: <strong>${escapeHtml(rows)}</strong>, ${escapeHtml(size)}.</p>
-<p><a href="${escapeHtml(facts.url)}">Download the CSV</a> (admins only: send your admin key as <code>Authorization: Bearer</code>).</p>
+<p><a href="${escapeHtml(facts.url)}">Download the CSV</a> (admins only: in a browser signed in to the Keyward console, or with your admin key as <code>Authorization: Bearer</code>).</p>
 <pre style="background: #f6f8fa; padding: 8px; white-space: pre-wrap">${escapeHtml(curl)}</pre>
 <p>The link works until ${escapeHtml(until)}; then the export expires and its file is deleted.</p>
 <p style="color: #656d76">Export ${escapeHtml(facts.exportId)}, asked for by ${escapeHtml(facts.requestedBy)} at ${escapeHtml(facts.createdAt.toISOString())}.</p>`,

@@ -71,6 +71,18 @@ describe("import rules", () => {
       "src/gateway/b.ts",
     ],
     [
+      "console-is-a-browser-client",
+      "src/console/a.ts",
+      'import { x } from "../config.js";\nexport const y = x;',
+      "src/config.ts",
+    ],
+    [
+      "console-types-only-from-gateway",
+      "src/console/a.ts",
+      'import { x } from "../gateway/routers/_app.js";\nexport const y = x;',
+      "src/gateway/routers/_app.ts",
+    ],
+    [
       "shared-is-a-leaf",
       "src/shared/a.ts",
       'import { x } from "../workers/b.js";\nexport const y = x;',
@@ -85,6 +97,19 @@ describe("import rules", () => {
     },
     60_000,
   );
+
+  it("the console may name the gateway's AppRouter as a type and use src/shared/contract", async () => {
+    const result = await cruise(
+      tree({
+        "src/console/a.ts":
+          'import type { AppRouter } from "../gateway/routers/_app.js";\nimport { W } from "../shared/contract/words.js";\nexport type Y = AppRouter;\nexport const z = W;\n',
+        "src/gateway/routers/_app.ts": "export type AppRouter = number;\n",
+        "src/shared/contract/words.ts": "export const W = 1;\n",
+      }),
+    );
+    expect(result.output).toContain("no dependency violations found");
+    expect(result.ok).toBe(true);
+  }, 60_000);
 
   it("the CLI may name the gateway's router as a type", async () => {
     const result = await cruise(

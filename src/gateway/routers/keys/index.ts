@@ -1,4 +1,5 @@
 import { router } from "../../trpc.js";
+import { counts } from "./counts.js";
 import { create } from "./create.js";
 import { deleteKey } from "./delete.js";
 import { get } from "./get.js";
@@ -9,4 +10,4 @@ import { update } from "./update.js";
 import { usage } from "./usage.js";
 
 /** keys.*: reads for every console key, changes for admins only. */
-export const keysRouter = router({ create, list, get, update, delete: deleteKey, rotate, usage, logs });
+export const keysRouter = router({ create, list, counts, get, update, delete: deleteKey, rotate, usage, logs });
