@@ -60,6 +60,23 @@ export const ConfigSchema = z.object({
     }, "between 1m and 30d")
     .default("12h"),
   // Console sign-in attempts allowed per client address per minute.
+  // Behind a reverse proxy: whose X-Forwarded-For/-Proto to believe (Fastify's trustProxy):
+  // "false", "true" (any), or comma-separated addresses and CIDRs of the proxies.
+  KEYWARD_TRUST_PROXY: z
+    .string()
+    .default("false")
+    .transform((v, ctx): boolean | string[] => {
+      const text = v.trim();
+      if (text === "" || text === "false") return false;
+      if (text === "true") return true;
+      const list = text
+        .split(",")
+        .map((part) => part.trim())
+        .filter(Boolean);
+      if (list.every((part) => /^[0-9a-fA-F.:]+(\/\d{1,3})?$/.test(part))) return list;
+      ctx.addIssue({ code: "custom", message: 'must be "false", "true", or addresses/CIDRs separated by commas' });
+      return z.NEVER;
+    }),
   KEYWARD_SIGNIN_PER_MINUTE: z.coerce.number().int().min(1).max(10_000).default(10),
   KEYWARD_EXPORT_SECRET: optionalString.pipe(z.string().min(32).optional()),
   // Origins (scheme://host[:port]) whose pages may call the gateway from a browser; none by default.

@@ -97,6 +97,8 @@ export async function buildGateway(config: Config, options: GatewayOptions): Pro
     return503OnClosing: false,
     forceCloseConnections: "idle",
     frameworkErrors: frameworkErrorAnswer,
+    // Client addresses (sign-in limits) and the protocol (Secure cookies) from a trusted proxy's headers.
+    trustProxy: config.KEYWARD_TRUST_PROXY,
   });
 
   try {

@@ -201,6 +201,36 @@ describe("console sign-in", () => {
   });
 });
 
+describe("behind a trusted reverse proxy (KEYWARD_TRUST_PROXY)", () => {
+  let proxied: RunningGateway;
+  let url: string;
+  beforeAll(async () => {
+    proxied = await startGateway(
+      { ...h.config, KEYWARD_TRUST_PROXY: ["127.0.0.1"], KEYWARD_SIGNIN_PER_MINUTE: 2 },
+      { logger: createLogger("silent"), serviceToken: h.serviceToken, serviceUrl: h.serviceUrl, consoleDir },
+    );
+    url = `http://127.0.0.1:${proxied.port}`;
+  });
+  afterAll(async () => {
+    await proxied?.close();
+  });
+
+  it("counts sign-ins per forwarded client address and marks cookies Secure for forwarded HTTPS", async () => {
+    const from = (ip: string) => ({ "x-forwarded-for": ip, "x-forwarded-proto": "https" });
+    const first = [
+      await signIn(url, "kw_wrong", from("203.0.113.7")),
+      await signIn(url, "kw_wrong", from("203.0.113.7")),
+    ];
+    expect(first.map((r) => r.status)).toEqual([401, 401]);
+    expect((await signIn(url, "kw_wrong", from("203.0.113.7"))).status).toBe(429);
+    // Another client behind the same proxy has its own allowance.
+    expect((await signIn(url, "kw_wrong", from("198.51.100.9"))).status).toBe(401);
+    const admin = await signIn(url, (await h.consoleKey("admin")).token, from("198.51.100.10"));
+    expect(admin.status).toBe(200);
+    expect(admin.cookies.every((c) => /;\s*Secure/i.test(c))).toBe(true);
+  });
+});
+
 describe("serving the console", () => {
   const html = { accept: "text/html,application/xhtml+xml" };
 
