@@ -202,5 +202,8 @@ export function sweepToProto(outcome: SweepOutcome): Init<typeof RunSweepRespons
     prunedLogs: BigInt(outcome.prunedLogs),
     rotationDue: outcome.rotationDue.map(keyToProto),
     sweepTime: timestampFromMs(outcome.at),
+    expiringSoon: outcome.expiringSoon.map(keyToProto),
+    creditsLow: outcome.creditsLow.map(keyToProto),
+    expired: outcome.expired.map(keyToProto),
   };
 }
