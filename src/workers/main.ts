@@ -30,7 +30,11 @@ import { createMailer } from "./mail/mailer.js";
 import { createSweepProcessor } from "./sweeps/sweep-job.js";
 import type { SweepSummary } from "./sweeps/sweep-report.js";
 import { scheduleSweeps } from "./sweeps/sweep-scheduler.js";
-import { createDeliveryFailureHandler, createDeliveryProcessor, type DeliveryJobDeps } from "./webhooks/delivery-job.js";
+import {
+  createDeliveryFailureHandler,
+  createDeliveryProcessor,
+  type DeliveryJobDeps,
+} from "./webhooks/delivery-job.js";
 import { createNoticeMailProcessor } from "./webhooks/mail-job.js";
 import { type Relay, startRelay } from "./webhooks/relay.js";
 
@@ -179,7 +183,9 @@ export async function startWorkers(config: Config, options: WorkersOptions): Pro
       }),
       settings: {
         backoffStrategy: (attemptsMade, type) =>
-          type === WEBHOOK_BACKOFF_TYPE ? webhookBackoffDelay(attemptsMade, retryDelays) : exportBackoffDelay(attemptsMade, backoffMs),
+          type === WEBHOOK_BACKOFF_TYPE
+            ? webhookBackoffDelay(attemptsMade, retryDelays)
+            : exportBackoffDelay(attemptsMade, backoffMs),
       },
     },
   );

@@ -629,7 +629,8 @@ export class KeyManager implements KeysApi {
     const change = await this.change(found.id, undefined, (current) => {
       const at = this.now();
       const dead =
-        (current.revokedAt !== null && current.revokedAt <= at) || (current.expiresAt !== null && current.expiresAt <= at);
+        (current.revokedAt !== null && current.revokedAt <= at) ||
+        (current.expiresAt !== null && current.expiresAt <= at);
       // Another report (or an admin) got there first: nothing more to do.
       if (stoppedAsLeaked(current) || dead) {
         outcome = stoppedAsLeaked(current) ? "already" : "dead";

@@ -114,7 +114,10 @@ export function validateWebhookUrl(value: string | undefined, field = "url"): st
     throw new ValidationError(field, "must start with http:// or https://");
   }
   if (url.username !== "" || url.password !== "") {
-    throw new ValidationError(field, "must not hold a user name or password (put a secret in a header you check, or in the path)");
+    throw new ValidationError(
+      field,
+      "must not hold a user name or password (put a secret in a header you check, or in the path)",
+    );
   }
   if (url.hostname === "") throw new ValidationError(field, "must name a host");
   if (url.hash !== "") throw new ValidationError(field, "must not have a #fragment");
@@ -226,7 +229,8 @@ export function createWebhooksApi({ store, now, signal, wallClock = Date.now }: 
             `${JSON.stringify(field)} is not an updatable field; expected one of ${ENDPOINT_FIELDS.join(", ")}`,
           );
         }
-        if (fields.has(field)) throw new ValidationError(`update_mask.paths[${i}]`, `${JSON.stringify(field)} is named twice`);
+        if (fields.has(field))
+          throw new ValidationError(`update_mask.paths[${i}]`, `${JSON.stringify(field)} is named twice`);
         fields.add(field);
       });
       const current = await load(id);
@@ -251,7 +255,10 @@ export function createWebhooksApi({ store, now, signal, wallClock = Date.now }: 
 
     async deleteEndpoint(id, actor) {
       const current = await load(id);
-      await store.deleteWebhookEndpoint(current.id, audit(actor, "webhook.delete", `deleted webhook endpoint ${current.id}`));
+      await store.deleteWebhookEndpoint(
+        current.id,
+        audit(actor, "webhook.delete", `deleted webhook endpoint ${current.id}`),
+      );
       return current;
     },
 

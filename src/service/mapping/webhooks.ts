@@ -10,8 +10,8 @@ import type {
 import {
   LeakAction,
   type MailEventSchema,
-  WebhookAttemptStatus,
   type WebhookAttemptSchema,
+  WebhookAttemptStatus,
   type WebhookEndpointSchema,
 } from "../../gen/keyward/v1/webhook_pb.js";
 import { ValidationError } from "../keys/errors.js";
@@ -105,6 +105,9 @@ export function leakAction(req: ReportLeakRequest): "revoke" | "disable" {
     case LeakAction.DISABLE:
       return "disable";
     default:
-      throw new ValidationError("action", `unknown value ${req.action}; expected LEAK_ACTION_REVOKE or LEAK_ACTION_DISABLE`);
+      throw new ValidationError(
+        "action",
+        `unknown value ${req.action}; expected LEAK_ACTION_REVOKE or LEAK_ACTION_DISABLE`,
+      );
   }
 }

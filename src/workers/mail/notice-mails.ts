@@ -112,7 +112,9 @@ export function keyReminderMail(
   return {
     to,
     subject:
-      facts.kind === "expiring" ? `Keyward: your key "${k.name}" ${what}` : `Keyward: your key "${k.name}" is low on credits`,
+      facts.kind === "expiring"
+        ? `Keyward: your key "${k.name}" ${what}`
+        : `Keyward: your key "${k.name}" is low on credits`,
     text,
     html,
     links: [facts.consoleUrl],

@@ -75,7 +75,8 @@ export function createDeliveryProcessor(deps: DeliveryJobDeps) {
       }),
     );
     if (recorded.nextDeliveryId !== "") await queueDelivery(deps.queue, recorded.nextDeliveryId);
-    if (recorded.endpointDisabled) log.warn("webhook endpoint disabled: it has failed for 3 days; the admins are mailed");
+    if (recorded.endpointDisabled)
+      log.warn("webhook endpoint disabled: it has failed for 3 days; the admins are mailed");
     if (succeeded) {
       log.debug({ status, ms: durationMs }, "webhook delivered");
       return { outcome: "delivered", status };

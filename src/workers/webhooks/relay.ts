@@ -95,7 +95,11 @@ export function startRelay(options: RelayOptions): Relay {
         more = answer.more;
       } catch (error) {
         if (stopped) break;
-        if (!failing) logger.warn({ reason: (error as Error).message }, "webhook relay: cannot reach the key service or Redis; retrying");
+        if (!failing)
+          logger.warn(
+            { reason: (error as Error).message },
+            "webhook relay: cannot reach the key service or Redis; retrying",
+          );
         failing = true;
         more = false;
         await pause(1000);

@@ -15,8 +15,8 @@ import {
   attemptToColumns,
   ENDPOINT_COLUMNS,
   ENDPOINT_COLUMNS_NOT_UPDATED,
-  EVENT_INSERT_COLUMNS,
   type EndpointColumns,
+  EVENT_INSERT_COLUMNS,
   type EventColumns,
   endpointToColumns,
   eventFromColumns,
@@ -141,10 +141,9 @@ export function relayWebhooks(db: PgDatabase, input: RelayInput): Promise<RelayR
         input.queuedMailEventIds,
       ]);
     }
-    const events = await tx.query<EventColumns>(
-      "SELECT * FROM events WHERE relayed_at IS NULL ORDER BY seq LIMIT $1",
-      [FAN_OUT_BATCH],
-    );
+    const events = await tx.query<EventColumns>("SELECT * FROM events WHERE relayed_at IS NULL ORDER BY seq LIMIT $1", [
+      FAN_OUT_BATCH,
+    ]);
     if (events.length > 0) {
       const endpoints = (
         await tx.query<{ id: string; event_types: string }>(
@@ -174,9 +173,10 @@ export function relayWebhooks(db: PgDatabase, input: RelayInput): Promise<RelayR
         ORDER BY d.id LIMIT $2`,
       [input.resync, input.limit + 1],
     );
-    const mail = await tx.query<EventColumns>("SELECT * FROM events WHERE mail_state = 'pending' ORDER BY seq LIMIT $1", [
-      input.limit + 1,
-    ]);
+    const mail = await tx.query<EventColumns>(
+      "SELECT * FROM events WHERE mail_state = 'pending' ORDER BY seq LIMIT $1",
+      [input.limit + 1],
+    );
     return {
       deliveryIds: heads.slice(0, input.limit).map((h) => h.id),
       mailEvents: mail.slice(0, input.limit).map(eventFromColumns),

@@ -26,6 +26,16 @@ import type {
 } from "../../keys/model.js";
 import type { KeyChange, KeyStore } from "../key-store.js";
 import {
+  type AttemptColumns,
+  attemptFromColumns,
+  type DeliveryColumns,
+  deliveryFromColumns,
+  type EndpointColumns,
+  type EventColumns,
+  endpointFromColumns,
+  eventFromColumns,
+} from "../sqlite/outbox-rows.js";
+import {
   type AuditColumns,
   auditFromColumns,
   type ExportColumns,
@@ -39,16 +49,6 @@ import { PgDatabase } from "./database.js";
 import { auditWhere, exportWhere, keyWhere, logWhere, Params } from "./filters.js";
 import { migrate } from "./migrate.js";
 import * as outbox from "./outbox-writes.js";
-import {
-  type AttemptColumns,
-  attemptFromColumns,
-  type DeliveryColumns,
-  deliveryFromColumns,
-  type EndpointColumns,
-  type EventColumns,
-  endpointFromColumns,
-  eventFromColumns,
-} from "../sqlite/outbox-rows.js";
 import { type KeyRow, keyFromRow } from "./rows.js";
 import * as writes from "./store-writes.js";
 import { sweep } from "./sweep.js";

@@ -16,8 +16,8 @@ import {
   attemptToColumns,
   ENDPOINT_COLUMNS,
   ENDPOINT_COLUMNS_NOT_UPDATED,
-  EVENT_INSERT_COLUMNS,
   type EndpointColumns,
+  EVENT_INSERT_COLUMNS,
   type EventColumns,
   endpointToColumns,
   eventFromColumns,
@@ -76,7 +76,9 @@ export function createOutboxWrites(db: Database.Database): OutboxWrites {
   );
   const endpointExists = db.prepare<[string], number>("SELECT 1 FROM webhook_endpoints WHERE id = ?").pluck();
   const deleteEndpointRow = db.prepare<[string]>("DELETE FROM webhook_endpoints WHERE id = ?");
-  const deletePending = db.prepare<[string]>("DELETE FROM webhook_deliveries WHERE endpoint_id = ? AND state = 'pending'");
+  const deletePending = db.prepare<[string]>(
+    "DELETE FROM webhook_deliveries WHERE endpoint_id = ? AND state = 'pending'",
+  );
   const failPending = db.prepare<[{ id: string; at: number }]>(
     "UPDATE webhook_deliveries SET state = 'failed', updated_at = @at WHERE endpoint_id = @id AND state = 'pending'",
   );
@@ -187,7 +189,9 @@ export function createOutboxWrites(db: Database.Database): OutboxWrites {
       for (const id of input.queuedMailEventIds) markMailQueued.run(id);
       const events = unrelayed.all(FAN_OUT_BATCH);
       if (events.length > 0) {
-        const endpoints = enabledEndpoints.all().map((e) => ({ id: e.id, types: JSON.parse(e.event_types) as string[] }));
+        const endpoints = enabledEndpoints
+          .all()
+          .map((e) => ({ id: e.id, types: JSON.parse(e.event_types) as string[] }));
         for (const row of events) {
           if (!INTERNAL.has(row.type)) {
             const orderKey = orderKeyOf({ keyId: row.key_id, exportId: row.export_id, id: row.id });

@@ -275,7 +275,9 @@ export class SqliteKeyStore implements KeyStore {
   }
 
   async getWebhookEndpoint(id: string): Promise<WebhookEndpointRecord | undefined> {
-    const row = this.shapes.get("SELECT * FROM webhook_endpoints WHERE id = @id").get({ id }) as EndpointColumns | undefined;
+    const row = this.shapes.get("SELECT * FROM webhook_endpoints WHERE id = @id").get({ id }) as
+      | EndpointColumns
+      | undefined;
     return row === undefined ? undefined : endpointFromColumns(row);
   }
 
@@ -322,7 +324,9 @@ export class SqliteKeyStore implements KeyStore {
   }
 
   async getWebhookDelivery(id: number): Promise<WebhookDeliveryRecord | undefined> {
-    const row = this.shapes.get("SELECT * FROM webhook_deliveries WHERE id = @id").get({ id }) as DeliveryColumns | undefined;
+    const row = this.shapes.get("SELECT * FROM webhook_deliveries WHERE id = @id").get({ id }) as
+      | DeliveryColumns
+      | undefined;
     return row === undefined ? undefined : deliveryFromColumns(row);
   }
 
