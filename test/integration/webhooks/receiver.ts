@@ -9,6 +9,7 @@ export interface Received {
   // biome-ignore lint/suspicious/noExplicitAny: tests read whatever JSON arrived
   json: any;
   at: number;
+  /** The status answered; 0 while held, -1 when the sender hung up before an answer. */
   status: number;
 }
 
@@ -65,9 +66,12 @@ export async function startReceiver(policy: Policy = () => 200): Promise<Receive
       }
       const received: Received = { body, headers: req.headers, json, at: Date.now(), status: 0 };
       requests.push(received);
+      res.on("close", () => {
+        if (!res.writableFinished) received.status = -1;
+      });
       void Promise.resolve(receiver.policy(received, requests.length)).then((status) => {
+        if (res.destroyed || received.status === -1) return;
         received.status = status;
-        if (res.destroyed) return;
         res.writeHead(status, { "content-type": "text/plain" });
         res.end(status < 300 ? "ok" : "no");
       });
