@@ -3,12 +3,14 @@ import { auditRouter } from "./audit/index.js";
 import { exportsRouter } from "./exports/index.js";
 import { keysRouter } from "./keys/index.js";
 import { me } from "./me.js";
+import { webhooksRouter } from "./webhooks/index.js";
 
 /** Every procedure of the gateway, at /trpc/<path> (e.g. /trpc/keys.create). */
 export const appRouter = router({
   keys: keysRouter,
   exports: exportsRouter,
   audit: auditRouter,
+  webhooks: webhooksRouter,
   me,
 });
 

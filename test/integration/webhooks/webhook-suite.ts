@@ -318,7 +318,7 @@ export function webhookSuite(label: string, databaseUrl?: () => string): void {
       const expiring = await createKey("expiring", { expiresInSeconds: 6 * 86_400 });
       const credits = await createKey("credits", { refill: { interval: 1, amount: 100n } });
       const created = tokens[tokens.length - 1] as string;
-      const spent = await s.direct.verifyKey({ token: created, cost: 95 });
+      const spent = await s.direct.verifyKey({ token: created, cost: 95n });
       expect(spent.valid).toBe(true);
       await s.sweepNow();
       const [week] = await receiver.waitFor(1, (r) => r.json?.type === "key.expiring" && forKey(expiring)(r));
