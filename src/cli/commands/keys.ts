@@ -33,6 +33,29 @@ export function registerKeys(program: Command, ctx: CommandContext): void {
   registerRotate(keys, ctx);
   registerUsage(keys, ctx);
   registerLogs(keys, ctx);
+  registerReportLeak(keys, ctx);
+}
+
+function registerReportLeak(keys: Command, ctx: CommandContext): void {
+  withJson(
+    keys
+      .command("report-leak")
+      .description("a token found in public: a live key is revoked (or disabled) at once, audited and announced")
+      .argument("<token>", "the token as found (never printed or logged)")
+      .requiredOption("--url <url>", "where it was found")
+      .option("--disable", "disable the key instead of revoking it"),
+  ).action(async (token: string, flags: { url: string; disable?: boolean; json?: boolean }) => {
+    const answer = await ctx
+      .gateway()
+      .keys.reportLeak.mutate({ token, url: flags.url, action: flags.disable ? "disable" : "revoke" });
+    if (flags.json) return printJson(ctx.io, answer);
+    printLine(
+      ctx.io,
+      answer.truePositive
+        ? `Key ${answer.keyId} was live: it is now ${flags.disable ? "disabled" : "revoked"}, and its owners are told.`
+        : "Not a live Keyward key (unknown, malformed, revoked or expired): nothing changed.",
+    );
+  });
 }
 
 interface CreateFlags {

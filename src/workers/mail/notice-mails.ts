@@ -72,7 +72,7 @@ export function endpointDisabledMail(
     facts.failingSince ? `It has failed since ${facts.failingSince}.` : "",
     "",
     "No events are sent to it until an admin enables it again:",
-    `  keyward webhooks update ${facts.id} --enabled true`,
+    `  keyward webhooks update ${facts.id} --enable`,
     `Its attempts: keyward webhooks attempts ${facts.id}`,
     "",
   ].join("\n");
@@ -83,7 +83,7 @@ export function endpointDisabledMail(
     )}.</p>${facts.failingSince ? `<p>It has failed since ${escapeHtml(facts.failingSince)}.</p>` : ""}
 <p>No events are sent to it until an admin enables it again (<code>keyward webhooks update ${escapeHtml(
       facts.id,
-    )} --enabled true</code>).</p>`,
+    )} --enable</code>).</p>`,
   );
   return { to, subject: `Keyward: webhook endpoint ${host} disabled after failing`, text, html, links: [] };
 }
