@@ -24,7 +24,8 @@ export function noticeKey(value: unknown): NoticeKey {
   };
 }
 
-const keyLine = (k: NoticeKey) => `${k.name} (${k.id}, ${k.tokenHint}${k.subject ? `, subject ${k.subject}` : ""})`;
+const keyLine = (k: NoticeKey) =>
+  `${k.name} (${[k.id, k.tokenHint, k.subject ? `subject ${k.subject}` : ""].filter(Boolean).join(", ")})`;
 
 /** To the admins and the key's owner: a key was found in public and stopped. */
 export function leakMail(
@@ -113,7 +114,7 @@ export function keyReminderMail(
     to,
     subject:
       facts.kind === "expiring"
-        ? `Keyward: your key "${k.name}" ${what}`
+        ? `Keyward: your key "${k.name}" expires ${(k.expireTime ?? "soon").slice(0, 10)}`
         : `Keyward: your key "${k.name}" is low on credits`,
     text,
     html,
