@@ -21,7 +21,7 @@ import { validateId } from "./validation.js";
 /** An endpoint whose every attempt has failed for this long is disabled, and the admins are mailed. */
 export const FAILING_DISABLE_MS = 3 * 86_400_000;
 const MAX_URL_LENGTH = 2048;
-const MAX_WAIT_MS = 30_000;
+const MAX_WAIT_MS = 10_000;
 const EVENT_ID = /^msg_[0-9a-f]{32}$/;
 const DELIVERY_ID = /^[1-9][0-9]{0,14}$/;
 const ENDPOINT_FIELDS = ["url", "description", "event_types", "enabled"] as const;

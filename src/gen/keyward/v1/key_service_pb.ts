@@ -1456,7 +1456,7 @@ export type RelayWebhooksRequest = Message<"keyward.v1.RelayWebhooksRequest"> & 
   queuedMailEventIds: string[];
 
   /**
-   * Wait up to this long (0-30,000 ms) for work when there is none.
+   * Wait up to this long (0-10,000 ms) for work when there is none.
    *
    * @generated from field: int32 wait_ms = 3;
    */
