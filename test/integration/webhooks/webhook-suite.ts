@@ -1,6 +1,7 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import { Webhook } from "standardwebhooks";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ExportMailState, ExportResource, ExportState } from "../../../src/gen/keyward/v1/export_pb.js";
 import { WebhookAttemptStatus } from "../../../src/gen/keyward/v1/webhook_pb.js";
 import { asActor } from "../../../src/shared/contract/service-client.js";
 import { captureLogger, eventually, type Stack, startStack } from "../workers/harness.js";
@@ -194,6 +195,24 @@ export function webhookSuite(label: string, databaseUrl?: () => string): void {
       );
       expect(revoked?.json.data.key).toMatchObject({ status: "revoked", revocationReason: "done" });
       for (const r of receiver.requests) for (const token of tokens) expect(r.body).not.toContain(token);
+    });
+
+    it("announces exports that finish: export.ready and export.failed", async () => {
+      const ready = (await s.direct.createExport({ resource: ExportResource.API_KEYS }, admin)).export?.id as string;
+      const failed = (await s.direct.createExport({ resource: ExportResource.KEY_LOGS }, admin)).export?.id as string;
+      await s.direct.updateExport({ id: ready, state: ExportState.READY, rowCount: 3n, byteSize: 120n });
+      await s.direct.updateExport({ id: failed, state: ExportState.FAILED, error: "the disk is full" });
+      const [r] = await receiver.waitFor(1, (x) => x.json?.type === "export.ready" && x.json.data.export.id === ready);
+      expect(r?.json.data.export).toMatchObject({ state: "ready", rowCount: 3, resource: "api_keys" });
+      const [f] = await receiver.waitFor(
+        1,
+        (x) => x.json?.type === "export.failed" && x.json.data.export.id === failed,
+      );
+      expect(f?.json.data.export).toMatchObject({ state: "failed", error: "the disk is full" });
+      // Only the transition is announced: recording the mail later says nothing new.
+      await s.direct.updateExport({ id: ready, mailState: ExportMailState.SENT });
+      await new Promise((resolve) => setTimeout(resolve, 400));
+      expect(receiver.requests.filter((x) => x.json?.data?.export?.id === ready)).toHaveLength(1);
     });
 
     it("retries a failing endpoint on its schedule and records each attempt", async () => {
