@@ -12,8 +12,9 @@ export interface SweepFindings {
   creditsLow: readonly KeyRecord[];
 }
 
-/** The line below which a key is low on credits: 10% of its refill amount; null without a refill. */
-export function creditsLowLine(key: Pick<KeyRecord, "refill">): number | null {
+/** The line below which a key is low on credits: its own threshold, else 10% of its refill amount; null without either. */
+export function creditsLowLine(key: Pick<KeyRecord, "refill" | "creditsLowThreshold">): number | null {
+  if (key.creditsLowThreshold !== null) return key.creditsLowThreshold;
   return key.refill === null ? null : key.refill.amount * CREDITS_LOW_SHARE;
 }
 

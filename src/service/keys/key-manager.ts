@@ -309,6 +309,7 @@ export class KeyManager implements KeysApi {
       ratelimits,
       remaining,
       refill,
+      creditsLowThreshold: validateThreshold(input.creditsLowThreshold),
       version: 1,
     };
     const action: AuditAction = isBootstrap(actor) ? "key.bootstrap" : "key.create";
@@ -371,6 +372,7 @@ export class KeyManager implements KeysApi {
       if (fields.has("ratelimits")) next.ratelimits = v.validateRatelimits(input.ratelimits);
       if (fields.has("refill")) next.refill = v.validateRefill(input.refill, now);
       if (fields.has("remaining")) next.remaining = v.validateRemaining(input.remaining);
+      if (fields.has("credits_low_threshold")) next.creditsLowThreshold = validateThreshold(input.creditsLowThreshold);
       const onlyEnabled = fields.size === 1 && fields.has("enabled");
       const action: AuditAction = onlyEnabled ? (next.enabled ? "key.enable" : "key.disable") : "key.update";
       const summary = onlyEnabled
@@ -764,6 +766,14 @@ export class KeyManager implements KeysApi {
       expired: result.expired.map((k) => this.view(k)),
     };
   }
+}
+
+function validateThreshold(value: number | undefined): number | null {
+  if (value === undefined) return null;
+  if (!Number.isSafeInteger(value) || value < 0 || value > v.MAX_CREDITS) {
+    throw new ValidationError("credits_low_threshold", "must be 0 to 10^15");
+  }
+  return value;
 }
 
 /** A leak report found the key already stopped by another: not an error, an answer. */

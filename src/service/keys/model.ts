@@ -74,6 +74,8 @@ export interface KeyRecord {
   /** Credits left; null means unlimited. */
   remaining: number | null;
   refill: RefillRule | null;
+  /** key.credits_low below this many credits; null: 10% of the refill amount. */
+  creditsLowThreshold: number | null;
   /**
    * Bumped by every write that changes what an admin or a verification sees
    * (not by usage counters or credit spends). A write names the version it

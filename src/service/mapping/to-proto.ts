@@ -70,6 +70,7 @@ export function keyToProto(view: KeyView): Init<typeof KeySchema> {
             lastRefillTime: timestampFromNullableMs(key.refill.lastRefillAt),
           },
     etag: etagOf(key),
+    creditsLowThreshold: key.creditsLowThreshold === null ? undefined : BigInt(key.creditsLowThreshold),
   };
 }
 

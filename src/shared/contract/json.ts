@@ -71,6 +71,8 @@ export interface KeyJson {
   refill: RefillJson | null;
   /** Send back with keys.update, keys.delete or keys.rotate to change the key only if unchanged since. */
   etag: string;
+  /** key.credits_low fires below this; null: 10% of the refill amount. */
+  creditsLowThreshold: number | null;
 }
 
 export interface UsageBucketJson {
@@ -200,6 +202,7 @@ export function keyJson(k: Key): KeyJson {
     remaining: k.remaining === undefined ? null : num(k.remaining),
     refill: refillJson(k.refill),
     etag: k.etag,
+    creditsLowThreshold: k.creditsLowThreshold === undefined ? null : num(k.creditsLowThreshold),
   };
 }
 

@@ -339,11 +339,17 @@ export function webhookSuite(label: string, databaseUrl?: () => string): void {
       const created = tokens[tokens.length - 1] as string;
       const spent = await s.direct.verifyKey({ token: created, cost: 95n });
       expect(spent.valid).toBe(true);
+      // Its own line: told below 30 credits, without a refill.
+      const own = await createKey("own line", { remaining: 40n, creditsLowThreshold: 30n });
+      const ownToken = tokens[tokens.length - 1] as string;
+      await s.direct.verifyKey({ token: ownToken, cost: 15n });
       await s.sweepNow();
       const [week] = await receiver.waitFor(1, (r) => r.json?.type === "key.expiring" && forKey(expiring)(r));
       expect(week?.json.data.expiresInDays).toBe(7);
       const [low] = await receiver.waitFor(1, (r) => r.json?.type === "key.credits_low" && forKey(credits)(r));
       expect(low?.json.data).toMatchObject({ threshold: 10, key: { remaining: 5 } });
+      const [ownLow] = await receiver.waitFor(1, (r) => r.json?.type === "key.credits_low" && forKey(own)(r));
+      expect(ownLow?.json.data).toMatchObject({ threshold: 30, key: { remaining: 25, creditsLowThreshold: 30 } });
       // Once each: the next sweep says nothing new about them.
       await s.sweepNow();
       s.clock.advance(5.5 * DAY);

@@ -126,6 +126,7 @@ export function makeKey(overrides: Partial<KeyRecord> = {}): KeyRecord {
     rotatedToId: null,
     inactiveSince: null,
     rotationNotifiedAt: null,
+    creditsLowThreshold: null,
     ratelimits: [],
     remaining: null,
     refill: null,
