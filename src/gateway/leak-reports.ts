@@ -1,5 +1,6 @@
 import { createHash, createPublicKey, type KeyObject, verify } from "node:crypto";
 import { readFileSync } from "node:fs";
+import { Code, ConnectError } from "@connectrpc/connect";
 import rateLimit from "@fastify/rate-limit";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { LeakAction } from "../gen/keyward/v1/webhook_pb.js";
@@ -190,22 +191,43 @@ export async function registerLeakReports(app: FastifyInstance, options: LeakRep
     if (typeof reports === "string") return reply.code(400).send(errorAnswer(400, "BAD_REQUEST", reports));
     const answers = new Array<{ token_hash: string; token_type: string; label: string }>(reports.length);
     let stopped = 0;
-    for (let start = 0; start < reports.length; start += PARALLEL) {
-      await Promise.all(
-        reports.slice(start, start + PARALLEL).map(async (report, offset) => {
-          const live = await isLiveKey(service, report, action, actor);
-          if (live) stopped++;
-          answers[start + offset] = {
-            token_hash: createHash("sha256").update(report.token, "utf8").digest("hex"),
-            token_type: report.type,
-            label: live ? "true_positive" : "false_positive",
-          };
-        }),
-      );
+    try {
+      await answerAll();
+    } catch (error) {
+      // GitHub sends the report again after a 5xx: say that it is worth it.
+      const unavailable =
+        error instanceof ConnectError && (error.code === Code.Unavailable || error.code === Code.DeadlineExceeded);
+      logger.error({ reason: error instanceof ConnectError ? error.rawMessage : String(error) }, "leak report failed");
+      return reply
+        .code(unavailable ? 503 : 500)
+        .send(
+          errorAnswer(
+            unavailable ? 503 : 500,
+            unavailable ? "SERVICE_UNAVAILABLE" : "INTERNAL_SERVER_ERROR",
+            "the report could not be handled; send it again later",
+          ),
+        );
     }
     // Counts only: never a token, a hash or a key id.
     logger.info({ reports: reports.length, stopped }, "leak report handled");
     return reply.code(200).send(answers);
+
+    async function answerAll(): Promise<void> {
+      if (typeof reports === "string") return;
+      for (let start = 0; start < reports.length; start += PARALLEL) {
+        await Promise.all(
+          reports.slice(start, start + PARALLEL).map(async (report, offset) => {
+            const live = await isLiveKey(service, report, action, actor);
+            if (live) stopped++;
+            answers[start + offset] = {
+              token_hash: createHash("sha256").update(report.token, "utf8").digest("hex"),
+              token_type: report.type,
+              label: live ? "true_positive" : "false_positive",
+            };
+          }),
+        );
+      }
+    }
   };
 
   app.post(LEAKS_ROUTE, { config: { rateLimit: { max: options.perMinute, timeWindow: 60_000 } } }, handler);
