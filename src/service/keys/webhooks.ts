@@ -5,7 +5,7 @@ import { isWebhookEventType, WEBHOOK_EVENT_TYPES } from "../../shared/contract/e
 import type { EventSignal } from "../events/event-signal.js";
 import { endpointData, eventBody, newEvent } from "../events/payloads.js";
 import type { KeyStore } from "../store/key-store.js";
-import { NotFoundError, ValidationError } from "./errors.js";
+import { FailedPreconditionError, NotFoundError, ValidationError } from "./errors.js";
 import type { Page, PageRequest } from "./inputs.js";
 import type {
   Actor,
@@ -279,6 +279,9 @@ export function createWebhooksApi({ store, now, signal, wallClock = Date.now }: 
 
     async resend(endpointIdText, eventIdText, actor) {
       const endpoint = await load(endpointIdText, "endpoint_id");
+      if (!endpoint.enabled) {
+        throw new FailedPreconditionError(`webhook endpoint ${endpoint.id} is disabled: enable it before resending`);
+      }
       const event = await store.getEvent(eventId(eventIdText));
       if (!event) throw new NotFoundError("event", eventIdText);
       if (!isWebhookEventType(event.type)) throw new NotFoundError("event", eventIdText);

@@ -291,6 +291,10 @@ export function webhookSuite(label: string, databaseUrl?: () => string): void {
           admin,
         );
         expect(off.endpoint?.enabled).toBe(false);
+        const revokedId = String(revoked?.headers["webhook-id"]);
+        expect(await codeOf(s.direct.resendWebhookEvent({ endpointId: id, eventId: revokedId }, admin))).toMatchObject({
+          code: Code.FailedPrecondition,
+        });
         const later = await createKey("picky 2");
         await s.direct.deleteKey({ id: later }, admin);
         await receiver.waitFor(2, forKey(later));
