@@ -118,6 +118,7 @@ function record(i: number, subject: string, at: number): KeyRecord {
     rotatedToId: null,
     inactiveSince: null,
     rotationNotifiedAt: null,
+    creditsLowThreshold: null,
     ratelimits: [],
     remaining: null,
     refill: null,

@@ -69,6 +69,7 @@ export function baseRecord(token: string, i: number, now: number): KeyRecord {
     rotatedToId: null,
     inactiveSince: null,
     rotationNotifiedAt: null,
+    creditsLowThreshold: null,
     ratelimits: [],
     remaining: null,
     refill: null,

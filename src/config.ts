@@ -121,6 +121,11 @@ export const ConfigSchema = z.object({
       .optional(),
   ),
   KEYWARD_MAIL_FROM: z.string().min(3).default("Keyward <keyward@localhost>"),
+  // POST /leaks: GitHub's secret-scanning public keys (PEM, or GitHub's JSON document, or @file); unset: no signature check.
+  KEYWARD_LEAK_PUBLIC_KEYS: optionalString,
+  KEYWARD_LEAK_ACTION: z.enum(["revoke", "disable"], "revoke or disable").default("revoke"),
+  // Leak reports accepted per client address per minute.
+  KEYWARD_LEAK_RATE_LIMIT: z.coerce.number().int().min(1).max(100_000).default(60),
   LOG_LEVEL: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"),
 });
 

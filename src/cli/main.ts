@@ -6,6 +6,7 @@ import { registerExports } from "./commands/exports.js";
 import { registerKeys } from "./commands/keys.js";
 import { registerMe } from "./commands/me.js";
 import { registerProcesses } from "./commands/process.js";
+import { registerWebhooks } from "./commands/webhooks.js";
 import { EXIT_OK } from "./errors.js";
 import { synopsis } from "./help.js";
 import { type CliIO, processIO } from "./io.js";
@@ -37,6 +38,7 @@ export function buildProgram(io: CliIO): { program: Command; gatewayUrl(): strin
   registerMe(program, ctx);
   registerAudit(program, ctx);
   registerExports(program, ctx);
+  registerWebhooks(program, ctx);
   registerBootstrap(program, ctx);
   registerProcesses(program, ctx);
   // Only on the top-level help: a subcommand's own help lists its flags already.

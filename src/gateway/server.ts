@@ -16,6 +16,7 @@ import { type GatewayExports, startGatewayExports } from "./export-queue.js";
 import { createGatewayMetrics, routeLabel } from "./gateway-metrics.js";
 import { createGatewayHealth } from "./health.js";
 import { frameworkErrorAnswer, pathOf, registerErrorAnswers, registerSecurityHeaders } from "./http-responses.js";
+import { parseLeakKeys, registerLeakReports } from "./leak-reports.js";
 import { createQueueDepth, type QueueDepth } from "./queue-depth.js";
 import { type AppRouter, appRouter } from "./routers/_app.js";
 
@@ -62,6 +63,8 @@ export interface BuiltGateway {
  */
 export async function buildGateway(config: Config, options: GatewayOptions): Promise<BuiltGateway> {
   const { logger } = options;
+  // A bad key setting stops the start, naming the variable.
+  const leakKeys = parseLeakKeys(config.KEYWARD_LEAK_PUBLIC_KEYS);
   const serviceUrl = options.serviceUrl ?? config.KEYWARD_SERVICE_URL;
   const service: ServiceClientHandle = createServiceClient({
     baseUrl: serviceUrl,
@@ -147,6 +150,13 @@ export async function buildGateway(config: Config, options: GatewayOptions): Pro
       return reply.send(await health());
     });
     app.all(EXPORT_DOWNLOAD_ROUTE, exportsPart.download);
+    await registerLeakReports(app, {
+      service: service.client,
+      logger,
+      keys: leakKeys,
+      action: config.KEYWARD_LEAK_ACTION,
+      perMinute: config.KEYWARD_LEAK_RATE_LIMIT,
+    });
     await app.ready();
   } catch (error) {
     await release();

@@ -1,8 +1,9 @@
-import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
+import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import type { Logger } from "pino";
 import type { KeyService } from "../gen/keyward/v1/key_service_pb.js";
 import type { KeysApi, VerifyResult } from "./keys/api.js";
 import type { Actor, VerifyCode } from "./keys/model.js";
+import type { WebhooksApi } from "./keys/webhooks.js";
 import { actorFrom, createServiceAuth } from "./mapping/credentials.js";
 import { createErrorMapper } from "./mapping/errors.js";
 import {
@@ -30,9 +31,20 @@ import {
   usageToProto,
   verifyResponse,
 } from "./mapping/to-proto.js";
+import {
+  attemptToProto,
+  endpointToProto,
+  leakAction,
+  mailEventToProto,
+  pageInput,
+  relayInput,
+  updateEndpointInput,
+} from "./mapping/webhooks.js";
 
 export interface HandlerDeps {
   keys: KeysApi;
+  /** Without it (tests of the transports alone) the webhook RPCs answer UNIMPLEMENTED. */
+  webhooks?: WebhooksApi;
   /** Called once per VerifyKey answer with its outcome and the seconds it took. */
   observeVerify?: (code: VerifyCode, seconds: number) => void;
   serviceToken: string;
@@ -48,6 +60,11 @@ export interface HandlerDeps {
  */
 export function createHandlers(deps: HandlerDeps): ServiceImpl<typeof KeyService> {
   const { keys, observeVerify } = deps;
+  const webhooks: WebhooksApi =
+    deps.webhooks ??
+    new Proxy({} as WebhooksApi, {
+      get: () => () => Promise.reject(new ConnectError("webhooks are not served here", Code.Unimplemented)),
+    });
   const auth = createServiceAuth(deps.serviceToken);
   const toConnectError = createErrorMapper(deps.logger);
 
@@ -168,5 +185,74 @@ export function createHandlers(deps: HandlerDeps): ServiceImpl<typeof KeyService
     },
 
     runSweep: admin("RunSweep", async (req) => sweepToProto(await keys.sweep(sweepInput(req)))),
+
+    createWebhookEndpoint: admin("CreateWebhookEndpoint", async (req, actor) => {
+      const created = await webhooks.createEndpoint(
+        { url: req.url, description: req.description, eventTypes: req.eventTypes, enabled: req.enabled },
+        actor,
+      );
+      return { endpoint: endpointToProto(created.endpoint), secret: created.secret };
+    }),
+
+    getWebhookEndpoint: admin("GetWebhookEndpoint", async (req) => ({
+      endpoint: endpointToProto(await webhooks.getEndpoint(req.id)),
+    })),
+
+    listWebhookEndpoints: admin("ListWebhookEndpoints", async (req) => {
+      const page = await webhooks.listEndpoints(pageInput(req));
+      return { endpoints: page.items.map(endpointToProto), nextPageToken: page.nextPageToken };
+    }),
+
+    updateWebhookEndpoint: admin("UpdateWebhookEndpoint", async (req, actor) => ({
+      endpoint: endpointToProto(await webhooks.updateEndpoint(req.id, updateEndpointInput(req), actor)),
+    })),
+
+    deleteWebhookEndpoint: admin("DeleteWebhookEndpoint", async (req, actor) => ({
+      endpoint: endpointToProto(await webhooks.deleteEndpoint(req.id, actor)),
+    })),
+
+    listWebhookAttempts: admin("ListWebhookAttempts", async (req) => {
+      const page = await webhooks.listAttempts({
+        ...pageInput(req),
+        endpointId: req.endpointId,
+        eventId: req.eventId || undefined,
+      });
+      return { attempts: page.items.map(attemptToProto), nextPageToken: page.nextPageToken };
+    }),
+
+    resendWebhookEvent: admin("ResendWebhookEvent", async (req, actor) => ({
+      deliveryId: await webhooks.resend(req.endpointId, req.eventId, actor),
+    })),
+
+    relayWebhooks: admin("RelayWebhooks", async (req) => {
+      const result = await webhooks.relay(relayInput(req));
+      return {
+        deliveryIds: result.deliveryIds.map(String),
+        mailEvents: result.mailEvents.map(mailEventToProto),
+        more: result.more,
+      };
+    }),
+
+    prepareWebhookDelivery: admin("PrepareWebhookDelivery", async (req) => webhooks.prepare(req.deliveryId)),
+
+    recordWebhookAttempt: admin("RecordWebhookAttempt", async (req) =>
+      webhooks.recordAttempt({
+        deliveryId: req.deliveryId,
+        attempt: req.attempt,
+        responseCode: req.responseCode,
+        durationMs: req.durationMs,
+        error: req.error,
+        succeeded: req.succeeded,
+        final: req.final,
+      }),
+    ),
+
+    reportLeak: admin("ReportLeak", async (req, actor) => {
+      const result = await keys.reportLeak(
+        { token: req.token, url: req.url, source: req.source, action: leakAction(req) },
+        actor,
+      );
+      return { truePositive: result.truePositive, keyId: result.keyId ?? "" };
+    }),
   };
 }

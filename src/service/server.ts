@@ -2,8 +2,10 @@ import type { Config } from "../config.js";
 import { createLogger, type Logger } from "../shared/logger.js";
 import { resolveServiceToken } from "../shared/service-token.js";
 import { ChangeFollower } from "./coherence/change-follower.js";
+import { EventSignal } from "./events/event-signal.js";
 import { createHandlers } from "./handlers.js";
 import { KeyManager } from "./keys/key-manager.js";
+import { createWebhooksApi, type WebhooksApi } from "./keys/webhooks.js";
 import { createRateLimiter } from "./limits/index.js";
 import { createServiceMetrics } from "./service-metrics.js";
 import { createKeyStore, storeKind } from "./store/create-store.js";
@@ -20,6 +22,7 @@ export interface StartedService {
   serviceToken: string;
   /** The domain, for in-process callers and tests that need the clock-driven parts. */
   keys: KeyManager;
+  webhooks: WebhooksApi;
   /** Stops accepting, drains in-flight calls, flushes usage, closes the database. */
   close(): Promise<void>;
 }
@@ -47,6 +50,7 @@ export async function startService(config: Config, options: StartServiceOptions 
     redisTimeoutMs: config.KEYWARD_RATELIMIT_REDIS_TIMEOUT_MS,
     logger,
   });
+  const signal = new EventSignal();
   const keys = new KeyManager({
     store,
     usage,
@@ -59,7 +63,9 @@ export async function startService(config: Config, options: StartServiceOptions 
     rateLimiter,
     // metrics is assigned below, before any export can finish.
     onExportFinished: (state, seconds) => metrics.observeExport(state, seconds),
+    onEvents: () => signal.notify(),
   });
+  const webhooks = createWebhooksApi({ store, now: options.clock ?? Date.now, signal });
   let follower: ChangeFollower | undefined;
   const metrics = createServiceMetrics(
     () => keys.cacheStats(),
@@ -67,12 +73,14 @@ export async function startService(config: Config, options: StartServiceOptions 
   );
   const impl = createHandlers({
     keys,
+    webhooks,
     observeVerify: metrics.observeVerify,
     serviceToken,
     verifyRequiresAuth: config.KEYWARD_VERIFY_REQUIRES_AUTH,
     logger,
   });
   const closeStorage = async () => {
+    signal.close();
     await follower?.stop();
     await usage.stop();
     await rateLimiter.close();
@@ -83,7 +91,11 @@ export async function startService(config: Config, options: StartServiceOptions 
   try {
     follower = await ChangeFollower.start({
       store,
-      apply: (changes) => keys.applyChanges(changes),
+      apply: (changes) => {
+        keys.applyChanges(changes);
+        // Another replica's key change most likely recorded events: the relay may look now.
+        if (changes.length > 0) signal.notify();
+      },
       onTrusted: (trusted) => {
         keys.bypassCache(!trusted);
         grpc?.setServing(trusted);
@@ -130,8 +142,11 @@ export async function startService(config: Config, options: StartServiceOptions 
     connectPort: connectServer.port,
     serviceToken,
     keys,
+    webhooks,
     close() {
       closing ??= (async () => {
+        // Long polls of the relay answer now rather than hold the drain.
+        signal.close();
         await Promise.all([grpcServer.close(), connectServer.close()]);
         await closeStorage();
         logger.info("key service stopped");

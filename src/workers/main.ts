@@ -16,6 +16,12 @@ import {
   resolveQueuePrefix,
   SWEEP_JOB,
   SWEEP_QUEUE,
+  WEBHOOK_BACKOFF_TYPE,
+  WEBHOOK_DELIVERY_JOB,
+  WEBHOOK_MAX_STALLS,
+  WEBHOOK_QUEUE,
+  WEBHOOK_RETRY_DELAYS_MS,
+  webhookBackoffDelay,
   workerConnection,
 } from "../shared/queues/queues.js";
 import { createRedisMonitor, redisHost } from "../shared/queues/redis-monitor.js";
@@ -24,6 +30,13 @@ import { createMailer } from "./mail/mailer.js";
 import { createSweepProcessor } from "./sweeps/sweep-job.js";
 import type { SweepSummary } from "./sweeps/sweep-report.js";
 import { scheduleSweeps } from "./sweeps/sweep-scheduler.js";
+import {
+  createDeliveryFailureHandler,
+  createDeliveryProcessor,
+  type DeliveryJobDeps,
+} from "./webhooks/delivery-job.js";
+import { createNoticeMailProcessor } from "./webhooks/mail-job.js";
+import { type Relay, startRelay } from "./webhooks/relay.js";
 
 export interface WorkersOptions {
   logger: Logger;
@@ -49,6 +62,16 @@ export interface WorkersOptions {
    * stalledIntervalMs. BullMQ's 30 s and 30 s by default; tests shorten them.
    */
   stallDetection?: { lockDurationMs: number; stalledIntervalMs: number };
+  /** Delays before each retry of a webhook delivery; default WEBHOOK_RETRY_DELAYS_MS (about a day in all). */
+  webhookRetryDelaysMs?: readonly number[];
+  /** How long an endpoint has to answer; default 15 s. */
+  webhookTimeoutMs?: number;
+  /** Deliveries made at once by this process; default 16. */
+  webhookConcurrency?: number;
+  /** How long one relay call waits for new events; default 1 s. */
+  relayWaitMs?: number;
+  /** false: this process delivers queued webhooks but does not relay the outbox; default true. */
+  relay?: boolean;
 }
 
 export interface RunningWorkers {
@@ -86,7 +109,7 @@ export async function startWorkers(config: Config, options: WorkersOptions): Pro
   const monitor = createRedisMonitor({
     redisUrl: config.REDIS_URL,
     logger,
-    pausedWork: "CSV exports and maintenance sweeps",
+    pausedWork: "CSV exports, maintenance sweeps and webhook deliveries",
   });
   const backoffMs = options.exportBackoffMs ?? DEFAULT_EXPORT_BACKOFF_MS;
 
@@ -131,6 +154,58 @@ export async function startWorkers(config: Config, options: WorkersOptions): Pro
   );
   const sweepQueue = new Queue(SWEEP_QUEUE, { connection, prefix });
 
+  const webhookQueue = new Queue(WEBHOOK_QUEUE, { connection, prefix });
+  const retryDelays = options.webhookRetryDelaysMs ?? WEBHOOK_RETRY_DELAYS_MS;
+  const deliveryDeps: DeliveryJobDeps = {
+    service: service.client,
+    queue: webhookQueue,
+    logger: logger.child({ job: "webhook" }),
+    timeoutMs: options.webhookTimeoutMs ?? 15_000,
+  };
+  const deliver = createDeliveryProcessor(deliveryDeps);
+  const mailNotice = createNoticeMailProcessor({
+    service: service.client,
+    mailer,
+    logger: logger.child({ job: "notice-mail" }),
+    consoleUrl: `${publicUrl}/`,
+  });
+  const webhookWorker = new Worker(
+    WEBHOOK_QUEUE,
+    (job) => (job.name === WEBHOOK_DELIVERY_JOB ? deliver(job) : mailNotice(job)),
+    {
+      connection,
+      prefix,
+      concurrency: options.webhookConcurrency ?? 16,
+      maxStalledCount: WEBHOOK_MAX_STALLS,
+      ...(options.stallDetection && {
+        lockDuration: options.stallDetection.lockDurationMs,
+        stalledInterval: options.stallDetection.stalledIntervalMs,
+      }),
+      settings: {
+        backoffStrategy: (attemptsMade, type) =>
+          type === WEBHOOK_BACKOFF_TYPE
+            ? webhookBackoffDelay(attemptsMade, retryDelays)
+            : exportBackoffDelay(attemptsMade, backoffMs),
+      },
+    },
+  );
+  const settleStalledDelivery = createDeliveryFailureHandler(deliveryDeps);
+  webhookWorker.on("failed", (job, error) => {
+    if (job?.name !== WEBHOOK_DELIVERY_JOB) {
+      logger.warn({ jobId: job?.id, reason: error.message }, "notice mail job failed");
+    }
+    void settleStalledDelivery(job, error);
+  });
+  const relay: Relay | undefined =
+    options.relay === false
+      ? undefined
+      : startRelay({
+          service: service.client,
+          queue: webhookQueue,
+          logger: logger.child({ part: "webhook relay" }),
+          waitMs: options.relayWaitMs,
+        });
+
   // Connection errors repeat on every reconnect attempt; the monitor reports the outage once.
   const onError = (source: string) => (error: Error) => {
     if (!monitor.isUp() || isConnectionError(error))
@@ -140,6 +215,8 @@ export async function startWorkers(config: Config, options: WorkersOptions): Pro
   exportWorker.on("error", onError("export worker"));
   sweepWorker.on("error", onError("sweep worker"));
   sweepQueue.on("error", onError("sweep queue"));
+  webhookWorker.on("error", onError("webhook worker"));
+  webhookQueue.on("error", onError("webhook queue"));
   const settleFailedExport = createExportFailureHandler(exportDeps);
   exportWorker.on("failed", (job, error) => {
     logger.warn({ exportId: job?.id, attemptsMade: job?.attemptsMade, reason: error.message }, "export job failed");
@@ -196,11 +273,14 @@ export async function startWorkers(config: Config, options: WorkersOptions): Pro
     close() {
       closing ??= (async () => {
         const part = (name: string) => ({ logger, name, limitMs: CLOSE_LIMIT_MS, isWorker: true });
+        await relay?.stop();
         await Promise.all([
           closeBullmq(exportWorker, part("export worker")),
           closeBullmq(sweepWorker, part("sweep worker")),
+          closeBullmq(webhookWorker, part("webhook worker")),
         ]);
         await closeBullmq(sweepQueue, { ...part("sweep queue"), isWorker: false });
+        await closeBullmq(webhookQueue, { ...part("webhook queue"), isWorker: false });
         await monitor.close();
         mailer.close();
         service.close();

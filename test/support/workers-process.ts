@@ -15,6 +15,7 @@ const [lockDurationMs = 30_000, stalledIntervalMs = 30_000] = (process.env.KEYWA
   .split(",")
   .filter(Boolean)
   .map(Number);
+const webhookDelays = (process.env.KEYWARD_TEST_WEBHOOK_DELAYS ?? "").split(",").filter(Boolean).map(Number);
 const workers = await startWorkers(config, {
   logger,
   serviceToken: config.KEYWARD_SERVICE_TOKEN ?? "",
@@ -22,6 +23,7 @@ const workers = await startWorkers(config, {
   exportBackoffMs: 200,
   scheduleSweeps: false,
   stallDetection: { lockDurationMs, stalledIntervalMs },
+  ...(webhookDelays.length > 0 && { webhookRetryDelaysMs: webhookDelays, relayWaitMs: 200 }),
 });
 process.stdout.write("workers started\n");
 for (const signal of ["SIGTERM", "SIGINT"] as const) {

@@ -33,6 +33,29 @@ export function registerKeys(program: Command, ctx: CommandContext): void {
   registerRotate(keys, ctx);
   registerUsage(keys, ctx);
   registerLogs(keys, ctx);
+  registerReportLeak(keys, ctx);
+}
+
+function registerReportLeak(keys: Command, ctx: CommandContext): void {
+  withJson(
+    keys
+      .command("report-leak")
+      .description("a token found in public: a live key is revoked (or disabled) at once, audited and announced")
+      .argument("<token>", "the token as found (never printed or logged)")
+      .requiredOption("--url <url>", "where it was found")
+      .option("--disable", "disable the key instead of revoking it"),
+  ).action(async (token: string, flags: { url: string; disable?: boolean; json?: boolean }) => {
+    const answer = await ctx
+      .gateway()
+      .keys.reportLeak.mutate({ token, url: flags.url, action: flags.disable ? "disable" : "revoke" });
+    if (flags.json) return printJson(ctx.io, answer);
+    printLine(
+      ctx.io,
+      answer.truePositive
+        ? `Key ${answer.keyId} was live: it is now ${flags.disable ? "disabled" : "revoked"}, and its owners are told.`
+        : "Not a live Keyward key (unknown, malformed, revoked or expired): nothing changed.",
+    );
+  });
 }
 
 interface CreateFlags {
@@ -49,11 +72,14 @@ interface CreateFlags {
   ratelimit?: RateLimitFlag[];
   credits?: number;
   refill?: RefillFlag;
+  lowCredits?: number;
   json?: boolean;
 }
 
 const RATELIMIT_HELP = "a rate limit NAME:LIMIT/DURATION, e.g. api:100/1m (repeatable)";
 const CREDITS_HELP = "how many verifications the key may spend (each costs 1 unless the caller says)";
+const LOW_CREDITS_HELP =
+  "announce key.credits_low (webhook, reminder) below this many credits; default 10% of the refill amount";
 const REFILL_HELP = "refill the credits daily:N or monthly:N@DAY (at 00:00 UTC)";
 
 function registerCreate(keys: Command, ctx: CommandContext): void {
@@ -77,6 +103,7 @@ function registerCreate(keys: Command, ctx: CommandContext): void {
       .option("--ratelimit <rule>", RATELIMIT_HELP, collectRatelimit)
       .option("--credits <n>", CREDITS_HELP, parseWholeNumber)
       .option("--refill <rule>", `${REFILL_HELP}; starts full unless --credits says otherwise`, parseRefill)
+      .option("--low-credits <n>", LOW_CREDITS_HELP, parseWholeNumber)
       .option("--disabled", "create the key disabled (enable it later with keys update --enable)"),
   ).action(async (flags: CreateFlags) => {
     const permission = flags.permission ?? (flags.domain !== undefined ? "sending_access" : undefined);
@@ -93,6 +120,7 @@ function registerCreate(keys: Command, ctx: CommandContext): void {
       ratelimits: flags.ratelimit,
       remaining: flags.credits,
       refill: flags.refill,
+      creditsLowThreshold: flags.lowCredits,
       enabled: flags.disabled ? false : undefined,
     });
     if (flags.json) return printJson(ctx.io, result);
@@ -170,6 +198,8 @@ interface UpdateFlags {
   clearRatelimits?: boolean;
   credits?: number;
   unlimited?: boolean;
+  lowCredits?: number;
+  defaultLowCredits?: boolean;
   refill?: RefillFlag;
   clearRefill?: boolean;
   json?: boolean;
@@ -223,7 +253,11 @@ function registerUpdate(keys: Command, ctx: CommandContext): void {
       )
       .option("--unlimited", "no credit limit")
       .addOption(new Option("--refill <rule>", REFILL_HELP).argParser(parseRefill).conflicts("clearRefill"))
-      .option("--clear-refill", "stop refilling the credits"),
+      .option("--clear-refill", "stop refilling the credits")
+      .addOption(
+        new Option("--low-credits <n>", LOW_CREDITS_HELP).argParser(parseWholeNumber).conflicts("defaultLowCredits"),
+      )
+      .option("--default-low-credits", "announce low credits at 10% of the refill amount again"),
   ).action(async (id: string, flags: UpdateFlags) => {
     const input = {
       id,
@@ -243,6 +277,7 @@ function registerUpdate(keys: Command, ctx: CommandContext): void {
       ratelimits: flags.clearRatelimits ? [] : flags.ratelimit,
       remaining: flags.unlimited ? null : flags.credits,
       refill: flags.clearRefill ? null : flags.refill,
+      creditsLowThreshold: flags.defaultLowCredits ? null : flags.lowCredits,
     };
     if (Object.entries(input).every(([k, v]) => k === "id" || v === undefined)) {
       throw new UsageError(

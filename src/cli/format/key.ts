@@ -61,6 +61,7 @@ export function keyDetails(k: KeyJson, c: Palette, now = Date.now()): string {
     fields.push(["Rate limits", k.ratelimits.map((r) => `${r.name} ${r.limit}/${r.durationSeconds}s`).join(", ")]);
   }
   if (k.remaining !== null) fields.push(["Credits left", String(k.remaining)]);
+  if (k.creditsLowThreshold !== null) fields.push(["Low below", String(k.creditsLowThreshold)]);
   if (k.revokeTime) {
     fields.push([
       "Revoked",

@@ -54,6 +54,9 @@ export interface SweepOutcome {
   expiredExports: ExportRecord[];
   prunedLogs: number;
   rotationDue: KeyView[];
+  expiringSoon: KeyView[];
+  creditsLow: KeyView[];
+  expired: KeyView[];
 }
 
 /** A key as callers see it: the record plus what is derived from it. */
@@ -95,4 +98,9 @@ export interface KeysApi {
   /** Batches of rows in a stable order; memory stays flat whatever the count. */
   exportRows(id: string, batchSize: number): AsyncIterable<{ keys: KeyView[]; logs: KeyLogRow[] }>;
   sweep(input: SweepInput): Promise<SweepOutcome>;
+  /** A token found in public: a live key is stopped at once. */
+  reportLeak(
+    input: { token: string; url: string; source?: string; action?: "revoke" | "disable" },
+    actor: Actor,
+  ): Promise<{ truePositive: boolean; keyId: string | null }>;
 }

@@ -1,4 +1,5 @@
 import { uuidv7 } from "uuidv7";
+import { exportData, newEvent } from "../events/payloads.js";
 import type { KeyStore } from "../store/key-store.js";
 import type { KeysApi, KeyView } from "./api.js";
 import { FailedPreconditionError, NotFoundError, ValidationError } from "./errors.js";
@@ -29,6 +30,8 @@ interface Deps {
   inactiveDays: number;
   /** Called once when an export reaches READY or FAILED, with the seconds since it was asked for. */
   onFinished?: (state: "ready" | "failed", seconds: number) => void;
+  /** Called after a write recorded events. */
+  onEvents?: () => void;
 }
 
 function validateExportFilters(input: CreateExportInput): ExportFilters {
@@ -51,7 +54,7 @@ function validateExportFilters(input: CreateExportInput): ExportFilters {
 }
 
 /** Exports as records in the service's database; the files are the workers' and the gateway's. */
-export function createExportsApi({ store, now, view, onFinished }: Deps): ExportsApi {
+export function createExportsApi({ store, now, view, onFinished, onEvents }: Deps): ExportsApi {
   async function load(id: string): Promise<ExportRecord> {
     const record = await store.getExport(validateId(id));
     if (!record) throw new NotFoundError("export", id);
@@ -164,8 +167,13 @@ export function createExportsApi({ store, now, view, onFinished }: Deps): Export
           mailAt: at,
         };
       }
-      await store.updateExport(next);
-      if (current.state === "pending" && (state === "ready" || state === "failed")) {
+      const finished = current.state === "pending" && (state === "ready" || state === "failed");
+      const events = finished
+        ? [newEvent(`export.${state}`, at, { export: exportData(next) }, { exportId: next.id })]
+        : [];
+      await store.updateExport(next, events);
+      if (finished) {
+        onEvents?.();
         onFinished?.(state, Math.max(0, at - current.createdAt) / 1000);
       }
       return next;

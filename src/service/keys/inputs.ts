@@ -29,6 +29,7 @@ export interface CreateKeyInput {
   ratelimits?: RateLimitRule[];
   remaining?: number;
   refill?: Omit<RefillRule, "lastRefillAt">;
+  creditsLowThreshold?: number;
 }
 
 /** The fields UpdateKey may change, by their proto names (the update mask's paths). */
@@ -45,6 +46,7 @@ export const UPDATABLE_FIELDS = [
   "ratelimits",
   "remaining",
   "refill",
+  "credits_low_threshold",
 ] as const;
 
 export type UpdatableField = (typeof UPDATABLE_FIELDS)[number];
@@ -68,6 +70,7 @@ export interface UpdateKeyInput {
   ratelimits?: RateLimitRule[];
   remaining?: number;
   refill?: Omit<RefillRule, "lastRefillAt">;
+  creditsLowThreshold?: number;
   /** Only if the key's etag is still this (empty or undefined: whatever it is). */
   etag?: string;
 }

@@ -2,6 +2,7 @@ import type { Logger } from "pino";
 import { uuidv7 } from "uuidv7";
 import { CreditSpender } from "../credits/credit-spender.js";
 import { dailyRefillMoment, monthlyRefillMoments, refillDue } from "../credits/refill-schedule.js";
+import { keyData, keyEvent, newEvent } from "../events/payloads.js";
 import type { KeyStore, KeyChange as RecordedChange } from "../store/key-store.js";
 import type { UsageRecorder } from "../usage/usage-recorder.js";
 import { BOOTSTRAP_ACTOR, SERVICE_ACTOR } from "./actors.js";
@@ -27,6 +28,8 @@ import type {
   AuditAction,
   AuditEntry,
   AuditRow,
+  EventRecord,
+  JsonObject,
   KeyFilter,
   KeyLogRow,
   KeyRecord,
@@ -63,6 +66,8 @@ export interface KeyManagerOptions {
   rateLimiter?: RateLimitCheck;
   /** Called once when an export reaches READY or FAILED, with the seconds since it was asked for. */
   onExportFinished?: (state: "ready" | "failed", seconds: number) => void;
+  /** Called after a write of this process recorded events: the relay waiting for them wakes. */
+  onEvents?: () => void;
 }
 
 const UPDATABLE: ReadonlySet<string> = new Set(UPDATABLE_FIELDS);
@@ -80,6 +85,15 @@ interface KeyChange {
   audit: AuditEntry;
   writeCredits?: boolean;
   created?: KeyRecord;
+  /** The events the write announces, built from `next` once its version is known. */
+  events?: EventDraft[];
+}
+
+/** An event of a key write: its type and what its data holds besides the key. */
+interface EventDraft {
+  type: string;
+  extra?: JsonObject;
+  mail?: boolean;
 }
 
 const MALFORMED: VerifyResult = Object.freeze({ valid: false, code: "MALFORMED" });
@@ -122,6 +136,7 @@ export class KeyManager implements KeysApi {
       view: (record) => this.view(record),
       inactiveDays: options.inactiveDays,
       onFinished: options.onExportFinished,
+      onEvents: () => options.onEvents?.(),
     });
   }
 
@@ -189,14 +204,39 @@ export class KeyManager implements KeysApi {
         }
         const change = decide(current);
         change.next.version = current.version + 1;
+        const events = this.changeEvents(change);
         try {
-          if (change.created) await this.store.rotateKey(change.next, change.created, change.audit);
-          else await this.store.updateKey(change.next, change.audit, { writeCredits: change.writeCredits ?? false });
+          if (change.created) await this.store.rotateKey(change.next, change.created, change.audit, events);
+          else
+            await this.store.updateKey(change.next, change.audit, {
+              writeCredits: change.writeCredits ?? false,
+              events,
+            });
+          if (events.length > 0) this.options.onEvents?.();
           return change;
         } catch (error) {
           if (!(error instanceof ConflictError) || etag || attempt >= MAX_WRITE_ATTEMPTS) throw error;
         }
       }
+    });
+  }
+
+  /**
+   * The outbox events of a key write. `key.rotated` carries the new key and
+   * the previous one, as RotateKey answers; every other the key as written.
+   */
+  private changeEvents(change: KeyChange): EventRecord[] {
+    const at = change.audit.at;
+    const inactiveDays = this.options.inactiveDays;
+    return (change.events ?? []).map((draft) => {
+      if (draft.type === "key.rotated" && change.created) {
+        const data = {
+          key: keyData(change.created, at, inactiveDays),
+          previousKey: keyData(change.next, at, inactiveDays),
+        };
+        return newEvent(draft.type, at, data, { keyId: change.next.id });
+      }
+      return keyEvent(draft.type, change.next, at, inactiveDays, draft.extra, draft.mail);
     });
   }
 
@@ -269,10 +309,13 @@ export class KeyManager implements KeysApi {
       ratelimits,
       remaining,
       refill,
+      creditsLowThreshold: validateThreshold(input.creditsLowThreshold),
       version: 1,
     };
     const action: AuditAction = isBootstrap(actor) ? "key.bootstrap" : "key.create";
-    await this.store.insertKey(record, this.auditEntry(actor, action, record.id, `created key "${name}"`));
+    const created = keyEvent("key.created", record, now, this.options.inactiveDays);
+    await this.store.insertKey(record, this.auditEntry(actor, action, record.id, `created key "${name}"`), [created]);
+    this.options.onEvents?.();
     this.cache.set(record);
     return { key: this.view(record), token };
   }
@@ -329,15 +372,20 @@ export class KeyManager implements KeysApi {
       if (fields.has("ratelimits")) next.ratelimits = v.validateRatelimits(input.ratelimits);
       if (fields.has("refill")) next.refill = v.validateRefill(input.refill, now);
       if (fields.has("remaining")) next.remaining = v.validateRemaining(input.remaining);
+      if (fields.has("credits_low_threshold")) next.creditsLowThreshold = validateThreshold(input.creditsLowThreshold);
       const onlyEnabled = fields.size === 1 && fields.has("enabled");
       const action: AuditAction = onlyEnabled ? (next.enabled ? "key.enable" : "key.disable") : "key.update";
       const summary = onlyEnabled
         ? `${next.enabled ? "enabled" : "disabled"} key "${next.name}"`
         : `changed ${[...fields].join(", ")}`;
+      const events: EventDraft[] = [];
+      if (!onlyEnabled) events.push({ type: "key.updated", extra: { changedFields: [...fields] } });
+      if (next.enabled !== current.enabled) events.push({ type: next.enabled ? "key.enabled" : "key.disabled" });
       return {
         next,
         audit: this.auditEntry(actor, action, next.id, summary, [...fields]),
         writeCredits: fields.has("remaining"),
+        events,
       };
     });
     this.cache.refresh(next);
@@ -354,6 +402,7 @@ export class KeyManager implements KeysApi {
       return {
         next: { ...current, revokedAt: now, revocationReason, updatedAt: now },
         audit: this.auditEntry(actor, "key.delete", current.id, summary),
+        events: [{ type: "key.revoked" }],
       };
     });
     this.cache.refresh(next);
@@ -421,7 +470,9 @@ export class KeyManager implements KeysApi {
             updatedAt: now,
           };
     const summary = `rotated key "${old.name}" to ${created.id} with ${gracePeriodSeconds} s grace`;
-    return { next, created, audit: this.auditEntry(actor, "key.rotate", old.id, summary) };
+    const events: EventDraft[] = [{ type: "key.rotated" }];
+    if (gracePeriodSeconds === 0) events.push({ type: "key.revoked" });
+    return { next, created, audit: this.auditEntry(actor, "key.rotate", old.id, summary), events };
   }
 
   /**
@@ -543,6 +594,80 @@ export class KeyManager implements KeysApi {
     if (current) this.cache.refresh(current);
   }
 
+  /**
+   * A token found in public. A live key (not revoked, not expired) is revoked
+   * at once with reason `leaked: <url>` (or disabled), audited with where it
+   * was found and who reported it, and announced: `key.leaked` (mailed to the
+   * admins and the key's claims.email) and `key.revoked` / `key.disabled`, in
+   * the transaction of the change. Anything else changes nothing: the answer
+   * is false for a malformed or unknown token and for a key that no longer
+   * works, except one already stopped as leaked (a report of the same token
+   * from another place is still a true positive).
+   */
+  async reportLeak(input: LeakReport, actor: Actor): Promise<{ truePositive: boolean; keyId: string | null }> {
+    const url = (input.url ?? "").trim();
+    if (url === "") throw new ValidationError("url", "is required: where the token was found");
+    if ([...url].length > 2048) throw new ValidationError("url", "must be at most 2,048 characters");
+    const source = (input.source ?? "").trim() || actor.name;
+    if ([...source].length > 200) throw new ValidationError("source", "must be at most 200 characters");
+    const action = input.action ?? "revoke";
+    if (action !== "revoke" && action !== "disable") throw new ValidationError("action", "must be revoke or disable");
+    const negative = { truePositive: false, keyId: null };
+    const token = input.token;
+    if (typeof token !== "string" || token.length > 100 || !isWellFormedToken(token)) return negative;
+    const found = await this.store.getKeyByHash(hashToken(token));
+    if (!found) return negative;
+    const stoppedAsLeaked = (key: KeyRecord) =>
+      action === "revoke"
+        ? key.revokedAt !== null && key.revokedAt <= this.now() && (key.revocationReason ?? "").startsWith("leaked:")
+        : !key.enabled && key.revokedAt === null;
+    if (stoppedAsLeaked(found)) return { truePositive: true, keyId: found.id };
+    const now = this.now();
+    if ((found.revokedAt !== null && found.revokedAt <= now) || (found.expiresAt !== null && found.expiresAt <= now)) {
+      return negative;
+    }
+    const reason = `leaked: ${url}`.slice(0, 500);
+    let outcome = "changed" as "changed" | "already" | "dead";
+    const change = await this.change(found.id, undefined, (current) => {
+      const at = this.now();
+      const dead =
+        (current.revokedAt !== null && current.revokedAt <= at) ||
+        (current.expiresAt !== null && current.expiresAt <= at);
+      // Another report (or an admin) got there first: nothing more to do.
+      if (stoppedAsLeaked(current) || dead) {
+        outcome = stoppedAsLeaked(current) ? "already" : "dead";
+        throw new LeakSettled();
+      }
+      const next: KeyRecord =
+        action === "revoke"
+          ? { ...current, revokedAt: at, revocationReason: reason, updatedAt: at }
+          : { ...current, enabled: false, updatedAt: at };
+      const verb = action === "revoke" ? "revoked" : "disabled";
+      return {
+        next,
+        audit: this.auditEntry(
+          actor,
+          "key.leak",
+          current.id,
+          `${verb} key "${current.name}": leaked at ${url} (reported by ${source})`.slice(0, 1000),
+        ),
+        events: [
+          { type: "key.leaked", extra: { leak: { url, source, action } }, mail: true },
+          { type: action === "revoke" ? "key.revoked" : "key.disabled" },
+        ],
+      };
+    }).catch((error: unknown) => {
+      if (error instanceof LeakSettled) return undefined;
+      throw error;
+    });
+    if (change === undefined) {
+      return outcome === "already" ? { truePositive: true, keyId: found.id } : negative;
+    }
+    this.cache.refresh(change.next);
+    this.options.rateLimiter?.reset(change.next.id);
+    return { truePositive: true, keyId: change.next.id };
+  }
+
   async usage(input: UsageInput) {
     const key = await this.load(input.id);
     await this.usageRecorder.flush();
@@ -620,6 +745,7 @@ export class KeyManager implements KeysApi {
       summary: `revoked: unused for ${options.autoRevokeDays} days`,
       changedFields: [],
     });
+    this.options.onEvents?.();
     // Auto-revoked keys must fail verification at once, cache or not.
     for (const key of result.autoRevoked) this.cache.refresh(key);
     const refilled = await this.store.refillDueCredits(at, dailyRefillMoment(at), monthlyRefillMoments(at));
@@ -635,8 +761,29 @@ export class KeyManager implements KeysApi {
       expiredExports: result.expiredExports,
       prunedLogs: result.prunedLogs,
       rotationDue: result.rotationDue.map((k) => this.view(k)),
+      expiringSoon: result.expiringSoon.map((k) => this.view(k)),
+      creditsLow: result.creditsLow.map((k) => this.view(k)),
+      expired: result.expired.map((k) => this.view(k)),
     };
   }
+}
+
+function validateThreshold(value: number | undefined): number | null {
+  if (value === undefined) return null;
+  if (!Number.isSafeInteger(value) || value < 0 || value > v.MAX_CREDITS) {
+    throw new ValidationError("credits_low_threshold", "must be 0 to 10^15");
+  }
+  return value;
+}
+
+/** A leak report found the key already stopped by another: not an error, an answer. */
+class LeakSettled extends Error {}
+
+export interface LeakReport {
+  token: string;
+  url: string;
+  source?: string;
+  action?: "revoke" | "disable";
 }
 
 function isBootstrap(actor: Actor): boolean {

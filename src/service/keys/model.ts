@@ -74,6 +74,8 @@ export interface KeyRecord {
   /** Credits left; null means unlimited. */
   remaining: number | null;
   refill: RefillRule | null;
+  /** key.credits_low below this many credits; null: 10% of the refill amount. */
+  creditsLowThreshold: number | null;
   /**
    * Bumped by every write that changes what an admin or a verification sees
    * (not by usage counters or credit spends). A write names the version it
@@ -174,7 +176,13 @@ export type AuditAction =
   | "key.disable"
   | "key.bootstrap"
   | "key.auto_revoke"
-  | "export.create";
+  | "key.leak"
+  | "export.create"
+  | "webhook.create"
+  | "webhook.update"
+  | "webhook.delete"
+  | "webhook.resend"
+  | "webhook.auto_disable";
 
 /**
  * Who acts. `keyId` is the acting admin key when a person acts through the
@@ -256,4 +264,115 @@ export interface SweepResult {
   expiredExports: ExportRecord[];
   prunedLogs: number;
   rotationDue: KeyRecord[];
+  /** Keys that came within 7 days (or 1 day) of their expiry in this pass; each once per notice. */
+  expiringSoon: KeyRecord[];
+  /** Keys whose credits fell below their threshold in this pass; once per refill period. */
+  creditsLow: KeyRecord[];
+  /** Keys whose expiry passed in this pass. */
+  expired: KeyRecord[];
+}
+
+/**
+ * An event recorded in the outbox (`events`), in the same transaction as the
+ * change that causes it; the workers deliver it from there. `id` is the
+ * webhook-id receivers see (msg_...), the same on every attempt. `data` is
+ * the payload's data: the key (or export) as the gateway shows it.
+ */
+export interface EventRecord {
+  id: string;
+  type: string;
+  at: number;
+  /** The key it is about: its webhooks are delivered in order per endpoint and key. */
+  keyId: string | null;
+  exportId: string | null;
+  data: JsonObject;
+  /** The workers also mail about it (a leaked key, a disabled endpoint). */
+  mail: boolean;
+}
+
+export interface StoredEvent extends EventRecord {
+  seq: number;
+}
+
+/** A registered webhook endpoint. `secret` never leaves the service after creation. */
+export interface WebhookEndpointRecord {
+  id: string;
+  url: string;
+  description: string;
+  /** Empty: every event type. */
+  eventTypes: string[];
+  enabled: boolean;
+  secret: string;
+  createdBy: string;
+  createdAt: number;
+  updatedAt: number;
+  /** Why Keyward disabled it; null when it did not. */
+  disabledReason: string | null;
+  /** The first failed attempt of the current run of failures; null while it answers. */
+  failingSince: number | null;
+  version: number;
+}
+
+export type WebhookDeliveryState = "pending" | "succeeded" | "failed";
+
+/**
+ * One event to one endpoint. Deliveries with the same endpoint and
+ * `orderKey` (the key's id) go out one after another, in id order.
+ */
+export interface WebhookDeliveryRecord {
+  id: number;
+  eventSeq: number;
+  endpointId: string;
+  orderKey: string;
+  state: WebhookDeliveryState;
+  attempts: number;
+  manual: boolean;
+  createdAt: number;
+  updatedAt: number;
+  queuedAt: number | null;
+}
+
+export interface WebhookAttemptRecord {
+  id: number;
+  deliveryId: number;
+  endpointId: string;
+  eventId: string;
+  eventType: string;
+  attempt: number;
+  at: number;
+  succeeded: boolean;
+  /** null: no answer (timeout, network error). */
+  responseCode: number | null;
+  durationMs: number;
+  error: string | null;
+  manual: boolean;
+}
+
+/** What the relay asks the store for in one transaction. */
+export interface RelayInput {
+  at: number;
+  queuedDeliveryIds: number[];
+  queuedMailEventIds: string[];
+  limit: number;
+  /** Also deliveries queued before. */
+  resync: boolean;
+}
+
+export interface RelayResult {
+  deliveryIds: number[];
+  mailEvents: StoredEvent[];
+  more: boolean;
+}
+
+/** What one attempt changes besides its own row. */
+export interface AttemptOutcome {
+  succeeded: boolean;
+  /** No retry follows. */
+  final: boolean;
+  /** The endpoint is disabled when it has been failing since this moment or earlier. */
+  disableIfFailingSince: number;
+  /** Written when this attempt disables the endpoint. */
+  disabledReason: string;
+  disabledEvent: EventRecord;
+  disabledAudit: AuditEntry;
 }

@@ -69,6 +69,10 @@ export function createKeyInput(req: CreateKeyRequest): CreateKeyInput {
     ratelimits: rateLimitsFromProto(req.ratelimits),
     remaining: req.remaining === undefined ? undefined : numberFromInt64(req.remaining, "remaining"),
     refill: refillFromProto(req.refill, "refill"),
+    creditsLowThreshold:
+      req.creditsLowThreshold === undefined
+        ? undefined
+        : numberFromInt64(req.creditsLowThreshold, "credits_low_threshold"),
   };
 }
 
@@ -146,6 +150,12 @@ export function updateKeyInput(req: UpdateKeyRequest): UpdateKeyInput {
         break;
       case "remaining":
         input.remaining = req.remaining === undefined ? undefined : numberFromInt64(req.remaining, "remaining");
+        break;
+      case "credits_low_threshold":
+        input.creditsLowThreshold =
+          req.creditsLowThreshold === undefined
+            ? undefined
+            : numberFromInt64(req.creditsLowThreshold, "credits_low_threshold");
         break;
       case "refill":
         input.refill = refillFromProto(req.refill, "refill");

@@ -70,6 +70,7 @@ export function keyToProto(view: KeyView): Init<typeof KeySchema> {
             lastRefillTime: timestampFromNullableMs(key.refill.lastRefillAt),
           },
     etag: etagOf(key),
+    creditsLowThreshold: key.creditsLowThreshold === null ? undefined : BigInt(key.creditsLowThreshold),
   };
 }
 
@@ -202,5 +203,8 @@ export function sweepToProto(outcome: SweepOutcome): Init<typeof RunSweepRespons
     prunedLogs: BigInt(outcome.prunedLogs),
     rotationDue: outcome.rotationDue.map(keyToProto),
     sweepTime: timestampFromMs(outcome.at),
+    expiringSoon: outcome.expiringSoon.map(keyToProto),
+    creditsLow: outcome.creditsLow.map(keyToProto),
+    expired: outcome.expired.map(keyToProto),
   };
 }

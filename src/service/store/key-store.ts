@@ -1,7 +1,9 @@
 import type {
+  AttemptOutcome,
   AuditEntry,
   AuditFilter,
   AuditRow,
+  EventRecord,
   ExportRecord,
   ExportState,
   KeyCursor,
@@ -9,10 +11,16 @@ import type {
   KeyLogFilter,
   KeyLogRow,
   KeyRecord,
+  RelayInput,
+  RelayResult,
+  StoredEvent,
   SweepOptions,
   SweepResult,
   UsageBatch,
   UsageRow,
+  WebhookAttemptRecord,
+  WebhookDeliveryRecord,
+  WebhookEndpointRecord,
 } from "../keys/model.js";
 
 /**
@@ -36,7 +44,8 @@ export interface KeyChange {
  * the SQLite implementation answers synchronously inside the promise.
  */
 export interface KeyStore {
-  insertKey(key: KeyRecord, audit: AuditEntry): Promise<void>;
+  /** `events` go to the outbox in the same transaction (so do those of every write below that takes them). */
+  insertKey(key: KeyRecord, audit: AuditEntry, events?: readonly EventRecord[]): Promise<void>;
   getKeyById(id: string): Promise<KeyRecord | undefined>;
   getKeyByHash(hash: string): Promise<KeyRecord | undefined>;
   /**
@@ -55,12 +64,16 @@ export interface KeyStore {
    * changes a column this one writes (revocation by the sweep, refills) bumps
    * the version too, so no write can undo another.
    */
-  updateKey(key: KeyRecord, audit: AuditEntry, options?: { writeCredits?: boolean }): Promise<void>;
+  updateKey(
+    key: KeyRecord,
+    audit: AuditEntry,
+    options?: { writeCredits?: boolean; events?: readonly EventRecord[] },
+  ): Promise<void>;
   /**
    * Writes `previous` (now linked and expiring/revoked) as updateKey does and
    * inserts `created`, in one transaction: a ConflictError inserts nothing.
    */
-  rotateKey(previous: KeyRecord, created: KeyRecord, audit: AuditEntry): Promise<void>;
+  rotateKey(previous: KeyRecord, created: KeyRecord, audit: AuditEntry, events?: readonly EventRecord[]): Promise<void>;
 
   /** Adds counts, moves last-used times forward, appends logs: one transaction. */
   applyUsage(batch: UsageBatch): Promise<void>;
@@ -96,12 +109,17 @@ export interface KeyStore {
   getExport(id: string): Promise<ExportRecord | undefined>;
   /** Newest first; rows created before the cursor export's creation. */
   listExports(state: ExportState | undefined, limit: number, after?: KeyCursor): Promise<ExportRecord[]>;
-  updateExport(record: ExportRecord): Promise<void>;
+  updateExport(record: ExportRecord, events?: readonly EventRecord[]): Promise<void>;
   /** Log rows matching an export's filters, newest first, id < beforeId. */
   listLogsForExport(filter: KeyLogFilter & { keyId?: string }, limit: number, beforeId?: number): Promise<KeyLogRow[]>;
   countLogsForExport(filter: KeyLogFilter & { keyId?: string }): Promise<number>;
 
-  /** One maintenance pass; each step is one set-based statement in one transaction. */
+  /**
+   * One maintenance pass; each step is one set-based statement in one
+   * transaction, which also records the events of what it found (key.inactive,
+   * key.revoked, key.expiring, key.expired, key.credits_low) and prunes the
+   * outbox, deliveries and attempts past their retention.
+   */
   sweep(options: SweepOptions, audit: Omit<AuditEntry, "keyId">): Promise<SweepResult>;
 
   /**
@@ -119,6 +137,49 @@ export interface KeyStore {
    * without push (SQLite) leave it out and their followers poll.
    */
   watchChanges?(onWake: () => void, onConnected: (connected: boolean) => void): () => Promise<void>;
+
+  insertWebhookEndpoint(endpoint: WebhookEndpointRecord, audit: AuditEntry): Promise<void>;
+  getWebhookEndpoint(id: string): Promise<WebhookEndpointRecord | undefined>;
+  /** Newest first (createdAt desc, id desc), rows strictly after `after`. */
+  listWebhookEndpoints(limit: number, after?: KeyCursor): Promise<WebhookEndpointRecord[]>;
+  /**
+   * Writes the endpoint if the stored row is still at `endpoint.version - 1`
+   * (NotFoundError, ConflictError otherwise). A disabled endpoint's pending
+   * deliveries end as failed, in the same transaction.
+   */
+  updateWebhookEndpoint(endpoint: WebhookEndpointRecord, audit: AuditEntry): Promise<void>;
+  /** Deletes the endpoint and its pending deliveries (NotFoundError when gone); attempts stay. */
+  deleteWebhookEndpoint(id: string, audit: AuditEntry): Promise<void>;
+  getEvent(id: string): Promise<StoredEvent | undefined>;
+  getEventBySeq(seq: number): Promise<StoredEvent | undefined>;
+  /** A new delivery of the event to the endpoint, in a chain of its own; returns its id. */
+  resendWebhookEvent(endpointId: string, eventSeq: number, at: number, audit: AuditEntry): Promise<number>;
+  /**
+   * One transaction: records the deliveries and mails the relay queued,
+   * hands every event not yet relayed to the enabled endpoints that want it
+   * (one delivery each, in event order), and answers the deliveries to queue
+   * (the first pending of each endpoint and key not queued yet; every first
+   * one with `resync`) and the mail events not queued yet.
+   */
+  relayWebhooks(input: RelayInput): Promise<RelayResult>;
+  getWebhookDelivery(id: number): Promise<WebhookDeliveryRecord | undefined>;
+  /** Ends a pending delivery without an attempt (its endpoint is gone or disabled). */
+  finishWebhookDelivery(id: number, state: "succeeded" | "failed", at: number): Promise<void>;
+  /**
+   * Writes the attempt and, in the same transaction, the delivery's state,
+   * the endpoint's failing-since (and its disabling when it has failed long
+   * enough). Answers the next pending delivery of the same endpoint and key.
+   */
+  recordWebhookAttempt(
+    attempt: Omit<WebhookAttemptRecord, "id">,
+    outcome: AttemptOutcome,
+  ): Promise<{ nextDeliveryId: number | null; endpointDisabled: boolean }>;
+  /** Newest first; rows with id < beforeId when given. */
+  listWebhookAttempts(
+    filter: { endpointId: string; eventId?: string },
+    limit: number,
+    beforeId?: number,
+  ): Promise<WebhookAttemptRecord[]>;
 
   /** Flushes and closes; later calls fail. */
   close(): Promise<void>;

@@ -325,6 +325,164 @@ export const MIGRATIONS: readonly Migration[] = [
     FOR EACH ROW EXECUTE FUNCTION keyward_record_key_change();
   `,
   },
+  // Owners are told: the outbox of events (written in the transaction of the
+  // change that causes them), webhook endpoints, their deliveries (one event
+  // to one endpoint; those of one endpoint and key go out in id order) and
+  // every attempt. The keys' new columns remember which notices the sweep has
+  // given (expiring in 7 days and in 1 day, expired, low on credits), so each
+  // is given once; keys already expired count as told.
+  {
+    sqlite: `
+  ALTER TABLE keys ADD COLUMN expiry_notice_for INTEGER;
+  ALTER TABLE keys ADD COLUMN expiry_notice_days INTEGER;
+  ALTER TABLE keys ADD COLUMN expired_notice_for INTEGER;
+  ALTER TABLE keys ADD COLUMN credits_low_notified_at INTEGER;
+  ALTER TABLE keys ADD COLUMN credits_low_threshold INTEGER;
+  UPDATE keys SET expired_notice_for = expires_at WHERE expires_at IS NOT NULL AND expires_at <= ${SQLITE_NOW_MS};
+
+  CREATE TABLE events (
+    seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+    id         TEXT NOT NULL,
+    type       TEXT NOT NULL,
+    at         INTEGER NOT NULL,
+    key_id     TEXT,
+    export_id  TEXT,
+    data       TEXT NOT NULL,
+    relayed_at INTEGER,
+    mail_state TEXT NOT NULL DEFAULT 'none' CHECK (mail_state IN ('none', 'pending', 'queued'))
+  );
+  CREATE UNIQUE INDEX events_id ON events (id);
+  CREATE INDEX events_unrelayed ON events (seq) WHERE relayed_at IS NULL;
+  CREATE INDEX events_mail ON events (seq) WHERE mail_state = 'pending';
+  CREATE INDEX events_at ON events (at);
+
+  CREATE TABLE webhook_endpoints (
+    id              TEXT PRIMARY KEY,
+    url             TEXT NOT NULL,
+    description     TEXT NOT NULL DEFAULT '',
+    event_types     TEXT NOT NULL DEFAULT '[]',
+    enabled         INTEGER NOT NULL DEFAULT 1,
+    secret          TEXT NOT NULL,
+    created_by      TEXT NOT NULL,
+    created_at      INTEGER NOT NULL,
+    updated_at      INTEGER NOT NULL,
+    disabled_reason TEXT,
+    failing_since   INTEGER,
+    version         INTEGER NOT NULL DEFAULT 1
+  );
+  CREATE INDEX webhook_endpoints_created ON webhook_endpoints (created_at, id);
+
+  CREATE TABLE webhook_deliveries (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    event_seq   INTEGER NOT NULL,
+    endpoint_id TEXT NOT NULL,
+    order_key   TEXT NOT NULL,
+    state       TEXT NOT NULL CHECK (state IN ('pending', 'succeeded', 'failed')),
+    attempts    INTEGER NOT NULL DEFAULT 0,
+    manual      INTEGER NOT NULL DEFAULT 0,
+    created_at  INTEGER NOT NULL,
+    updated_at  INTEGER NOT NULL,
+    queued_at   INTEGER
+  );
+  CREATE INDEX webhook_deliveries_chain ON webhook_deliveries (endpoint_id, order_key, id) WHERE state = 'pending';
+  CREATE INDEX webhook_deliveries_pending ON webhook_deliveries (id) WHERE state = 'pending';
+  CREATE INDEX webhook_deliveries_updated ON webhook_deliveries (updated_at);
+  CREATE INDEX webhook_deliveries_event ON webhook_deliveries (event_seq);
+
+  CREATE TABLE webhook_attempts (
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,
+    delivery_id   INTEGER NOT NULL,
+    endpoint_id   TEXT NOT NULL,
+    event_id      TEXT NOT NULL,
+    event_type    TEXT NOT NULL,
+    attempt       INTEGER NOT NULL,
+    at            INTEGER NOT NULL,
+    succeeded     INTEGER NOT NULL,
+    response_code INTEGER,
+    duration_ms   INTEGER NOT NULL,
+    error         TEXT,
+    manual        INTEGER NOT NULL DEFAULT 0
+  );
+  CREATE INDEX webhook_attempts_endpoint ON webhook_attempts (endpoint_id, id);
+  CREATE INDEX webhook_attempts_event ON webhook_attempts (event_id, id);
+  CREATE INDEX webhook_attempts_at ON webhook_attempts (at);
+  `,
+    postgres: `
+  ALTER TABLE keys ADD COLUMN expiry_notice_for BIGINT;
+  ALTER TABLE keys ADD COLUMN expiry_notice_days INTEGER;
+  ALTER TABLE keys ADD COLUMN expired_notice_for BIGINT;
+  ALTER TABLE keys ADD COLUMN credits_low_notified_at BIGINT;
+  ALTER TABLE keys ADD COLUMN credits_low_threshold BIGINT;
+  UPDATE keys SET expired_notice_for = expires_at WHERE expires_at IS NOT NULL AND expires_at <= ${POSTGRES_NOW_MS};
+
+  CREATE TABLE events (
+    seq        BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    id         TEXT COLLATE "C" NOT NULL,
+    type       TEXT NOT NULL,
+    at         BIGINT NOT NULL,
+    key_id     TEXT COLLATE "C",
+    export_id  TEXT COLLATE "C",
+    data       JSON NOT NULL,
+    relayed_at BIGINT,
+    mail_state TEXT NOT NULL DEFAULT 'none' CHECK (mail_state IN ('none', 'pending', 'queued'))
+  );
+  CREATE UNIQUE INDEX events_id ON events (id);
+  CREATE INDEX events_unrelayed ON events (seq) WHERE relayed_at IS NULL;
+  CREATE INDEX events_mail ON events (seq) WHERE mail_state = 'pending';
+  CREATE INDEX events_at ON events (at);
+
+  CREATE TABLE webhook_endpoints (
+    id              TEXT COLLATE "C" PRIMARY KEY,
+    url             TEXT NOT NULL,
+    description     TEXT NOT NULL DEFAULT '',
+    event_types     JSON NOT NULL DEFAULT '[]',
+    enabled         BOOLEAN NOT NULL DEFAULT TRUE,
+    secret          TEXT NOT NULL,
+    created_by      TEXT NOT NULL,
+    created_at      BIGINT NOT NULL,
+    updated_at      BIGINT NOT NULL,
+    disabled_reason TEXT,
+    failing_since   BIGINT,
+    version         INTEGER NOT NULL DEFAULT 1
+  );
+  CREATE INDEX webhook_endpoints_created ON webhook_endpoints (created_at, id);
+
+  CREATE TABLE webhook_deliveries (
+    id          BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    event_seq   BIGINT NOT NULL,
+    endpoint_id TEXT COLLATE "C" NOT NULL,
+    order_key   TEXT COLLATE "C" NOT NULL,
+    state       TEXT NOT NULL CHECK (state IN ('pending', 'succeeded', 'failed')),
+    attempts    INTEGER NOT NULL DEFAULT 0,
+    manual      BOOLEAN NOT NULL DEFAULT FALSE,
+    created_at  BIGINT NOT NULL,
+    updated_at  BIGINT NOT NULL,
+    queued_at   BIGINT
+  );
+  CREATE INDEX webhook_deliveries_chain ON webhook_deliveries (endpoint_id, order_key, id) WHERE state = 'pending';
+  CREATE INDEX webhook_deliveries_pending ON webhook_deliveries (id) WHERE state = 'pending';
+  CREATE INDEX webhook_deliveries_updated ON webhook_deliveries (updated_at);
+  CREATE INDEX webhook_deliveries_event ON webhook_deliveries (event_seq);
+
+  CREATE TABLE webhook_attempts (
+    id            BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    delivery_id   BIGINT NOT NULL,
+    endpoint_id   TEXT COLLATE "C" NOT NULL,
+    event_id      TEXT COLLATE "C" NOT NULL,
+    event_type    TEXT NOT NULL,
+    attempt       INTEGER NOT NULL,
+    at            BIGINT NOT NULL,
+    succeeded     BOOLEAN NOT NULL,
+    response_code INTEGER,
+    duration_ms   INTEGER NOT NULL,
+    error         TEXT,
+    manual        BOOLEAN NOT NULL DEFAULT FALSE
+  );
+  CREATE INDEX webhook_attempts_endpoint ON webhook_attempts (endpoint_id, id);
+  CREATE INDEX webhook_attempts_event ON webhook_attempts (event_id, id);
+  CREATE INDEX webhook_attempts_at ON webhook_attempts (at);
+  `,
+  },
 ];
 
 /** The schema version this code writes. */
@@ -332,6 +490,9 @@ export const SCHEMA_VERSION = MIGRATIONS.length;
 
 /** Change rows are kept this long (by the database's clock), then the sweep deletes them. */
 export const KEY_CHANGES_RETENTION_MS = 24 * 3_600_000;
+
+/** Delivered events, finished deliveries and attempts are kept this long, then the sweep deletes them. */
+export const WEBHOOK_RETENTION_MS = 30 * 24 * 3_600_000;
 
 /** The refusal to open a database that a newer build has migrated. */
 export function schemaTooNewError(current: number): Error {

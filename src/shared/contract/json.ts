@@ -4,6 +4,7 @@ import type { AuditEvent } from "../../gen/keyward/v1/audit_pb.js";
 import type { Export, ExportFilters } from "../../gen/keyward/v1/export_pb.js";
 import type { Key, RateLimit, Refill } from "../../gen/keyward/v1/key_pb.js";
 import type { KeyLog, UsageBucket } from "../../gen/keyward/v1/usage_pb.js";
+import { type WebhookAttempt, WebhookAttemptStatus, type WebhookEndpoint } from "../../gen/keyward/v1/webhook_pb.js";
 import {
   type ExportMailStateWord,
   type ExportResourceWord,
@@ -70,6 +71,8 @@ export interface KeyJson {
   refill: RefillJson | null;
   /** Send back with keys.update, keys.delete or keys.rotate to change the key only if unchanged since. */
   etag: string;
+  /** key.credits_low fires below this; null: 10% of the refill amount. */
+  creditsLowThreshold: number | null;
 }
 
 export interface UsageBucketJson {
@@ -199,6 +202,7 @@ export function keyJson(k: Key): KeyJson {
     remaining: k.remaining === undefined ? null : num(k.remaining),
     refill: refillJson(k.refill),
     etag: k.etag,
+    creditsLowThreshold: k.creditsLowThreshold === undefined ? null : num(k.creditsLowThreshold),
   };
 }
 
@@ -279,4 +283,69 @@ export const nextPage = (token: string): string | null => orNull(token);
 export function required<T>(value: T | undefined, what: string): T {
   if (value === undefined) throw new Error(`the key service answered without ${what}`);
   return value;
+}
+
+/** A webhook endpoint as the gateway shows it: never its secret. */
+export interface WebhookEndpointJson {
+  id: string;
+  url: string;
+  description: string | null;
+  /** Empty: every event type. */
+  eventTypes: string[];
+  enabled: boolean;
+  createdBy: string | null;
+  createTime: string | null;
+  updateTime: string | null;
+  /** Why Keyward disabled it (failing for days); null otherwise. */
+  disabledReason: string | null;
+  /** Since when every attempt to it has failed; null while it answers. */
+  failingSince: string | null;
+}
+
+export interface WebhookAttemptJson {
+  id: string;
+  endpointId: string;
+  eventId: string;
+  eventType: string;
+  attempt: number;
+  time: string | null;
+  status: "succeeded" | "failed";
+  /** The HTTP status; null when there was no answer. */
+  responseCode: number | null;
+  durationMs: number;
+  error: string | null;
+  manual: boolean;
+  deliveryId: string;
+}
+
+export function webhookEndpointJson(e: WebhookEndpoint): WebhookEndpointJson {
+  return {
+    id: e.id,
+    url: e.url,
+    description: orNull(e.description),
+    eventTypes: [...e.eventTypes],
+    enabled: e.enabled,
+    createdBy: orNull(e.createdBy),
+    createTime: isoTime(e.createTime),
+    updateTime: isoTime(e.updateTime),
+    disabledReason: orNull(e.disabledReason),
+    failingSince: isoTime(e.failingSince),
+  };
+}
+
+export function webhookAttemptJson(a: WebhookAttempt): WebhookAttemptJson {
+  return {
+    id: a.id,
+    endpointId: a.endpointId,
+    eventId: a.eventId,
+    eventType: a.eventType,
+    attempt: a.attempt,
+    time: isoTime(a.time),
+    status: a.status === WebhookAttemptStatus.SUCCEEDED ? "succeeded" : "failed",
+    responseCode: a.responseCode === 0 ? null : a.responseCode,
+    durationMs: a.durationMs,
+    error: orNull(a.error),
+    manual: a.manual,
+    deliveryId: a.deliveryId,
+  };
 }

@@ -45,6 +45,12 @@ export const AUDIT_ACTION_WORDS = [
   "key.disable",
   "key.bootstrap",
   "key.auto_revoke",
+  "key.leak",
   "export.create",
+  "webhook.create",
+  "webhook.update",
+  "webhook.delete",
+  "webhook.resend",
+  "webhook.auto_disable",
 ] as const;
 export type AuditActionWord = (typeof AUDIT_ACTION_WORDS)[number];

@@ -109,3 +109,70 @@ export function producerConnection(redisUrl: string): ConnectionOptions {
     retryStrategy: reconnectDelay,
   };
 }
+
+// ---------------------------------------------------------------- webhooks
+
+/** Deliveries of webhook events, and the mails some events call for. */
+export const WEBHOOK_QUEUE = "webhooks";
+export const WEBHOOK_DELIVERY_JOB = "deliver";
+export const WEBHOOK_MAIL_JOB = "mail";
+/** The backoff type webhook deliveries name; the workers' backoffStrategy computes the delay. */
+export const WEBHOOK_BACKOFF_TYPE = "keyward-webhook";
+/**
+ * Delays before each retry of a delivery: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h
+ * and 10 h, so the last of its 8 attempts comes about 27.6 hours after the
+ * first (Svix's schedule, give or take).
+ */
+export const WEBHOOK_RETRY_DELAYS_MS: readonly number[] = [
+  5_000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000, 36_000_000,
+];
+export const WEBHOOK_ATTEMPTS = WEBHOOK_RETRY_DELAYS_MS.length + 1;
+/** Times a delivery's worker may die under it before the job fails (and the delivery is recorded as failed). */
+export const WEBHOOK_MAX_STALLS = 3;
+
+export const WebhookDeliveryJobDataSchema = z.strictObject({
+  deliveryId: z.string().regex(/^[1-9][0-9]{0,14}$/),
+});
+export type WebhookDeliveryJobData = z.infer<typeof WebhookDeliveryJobDataSchema>;
+
+export const WebhookMailJobDataSchema = z
+  .object({
+    eventId: z.string().min(1).max(64),
+    type: z.string().min(1).max(64),
+    time: z.string().max(64),
+    dataJson: z.string(),
+    mailedTo: z.array(z.string()).optional(),
+  })
+  .passthrough();
+export type WebhookMailJobData = z.infer<typeof WebhookMailJobDataSchema>;
+
+/**
+ * One job per delivery, its id the delivery's: the relay may offer the same
+ * delivery again (after a crash, or from another workers process) and it is
+ * queued once. Finished jobs stay a day, so a late duplicate finds them.
+ */
+export function webhookDeliveryJobOptions(deliveryId: string): JobsOptions {
+  return {
+    jobId: `delivery-${deliveryId}`,
+    attempts: WEBHOOK_ATTEMPTS,
+    backoff: { type: WEBHOOK_BACKOFF_TYPE },
+    removeOnComplete: { age: 86_400, count: 100_000 },
+    removeOnFail: { age: 7 * 86_400 },
+  };
+}
+
+export function webhookMailJobOptions(eventId: string): JobsOptions {
+  return {
+    jobId: `mail-${eventId}`,
+    attempts: 5,
+    backoff: { type: EXPORT_BACKOFF_TYPE },
+    removeOnComplete: { age: 7 * 86_400, count: 1000 },
+    removeOnFail: { age: 30 * 86_400 },
+  };
+}
+
+/** Delay before retry number `attemptsMade` (1-based) of a delivery; past the schedule, its last delay. */
+export function webhookBackoffDelay(attemptsMade: number, delays: readonly number[] = WEBHOOK_RETRY_DELAYS_MS): number {
+  const index = Math.min(Math.max(attemptsMade, 1), delays.length) - 1;
+  return delays[index] ?? 5_000;
+}

@@ -9,12 +9,22 @@ export interface DigestKey {
   /** ISO-8601, or "" when never. */
   createTime: string;
   lastUsedTime: string;
+  /** ISO-8601, or "" when it never expires. */
+  expireTime?: string;
+  /** Credits left; null when unlimited. */
+  remaining?: number | null;
+  /** The key's claims.email when it is an address: its owner's own reminder goes there. */
+  ownerEmail?: string;
 }
 
 export interface DigestFacts {
   newlyInactive: DigestKey[];
   autoRevoked: DigestKey[];
   rotationDue: DigestKey[];
+  /** Keys that came within 7 days (or 1 day) of their expiry in this sweep. */
+  expiringSoon?: DigestKey[];
+  /** Keys that fell below their credit threshold in this sweep. */
+  creditsLow?: DigestKey[];
   expiredKeys: number;
   inactiveDays: number;
   autoRevokeDays: number;
@@ -27,7 +37,14 @@ const LISTED_PER_SECTION = 200;
 
 /** True when the digest has something to say; otherwise no mail is sent. */
 export function digestHasNews(facts: DigestFacts): boolean {
-  return facts.newlyInactive.length + facts.autoRevoked.length + facts.rotationDue.length > 0;
+  return (
+    facts.newlyInactive.length +
+      facts.autoRevoked.length +
+      facts.rotationDue.length +
+      (facts.expiringSoon?.length ?? 0) +
+      (facts.creditsLow?.length ?? 0) >
+    0
+  );
 }
 
 const plural = (n: number, word: string) => `${n.toLocaleString("en-US")} ${word}${n === 1 ? "" : "s"}`;
@@ -54,6 +71,16 @@ export function digestMail(to: string, facts: DigestFacts): MailMessage {
       keys: facts.rotationDue,
       detail: (k) => `created ${k.createTime}`,
     },
+    {
+      title: "Expiring within 7 days",
+      keys: facts.expiringSoon ?? [],
+      detail: (k) => `expires ${k.expireTime || "?"}`,
+    },
+    {
+      title: "Low on credits",
+      keys: facts.creditsLow ?? [],
+      detail: (k) => `${k.remaining ?? 0} credits left`,
+    },
   ];
   const sections = all.filter((s) => s.keys.length > 0);
 
@@ -61,6 +88,8 @@ export function digestMail(to: string, facts: DigestFacts): MailMessage {
     facts.newlyInactive.length > 0 ? `${plural(facts.newlyInactive.length, "key")} became inactive` : "",
     facts.autoRevoked.length > 0 ? `${plural(facts.autoRevoked.length, "key")} revoked for inactivity` : "",
     facts.rotationDue.length > 0 ? `${plural(facts.rotationDue.length, "key")} due for rotation` : "",
+    (facts.expiringSoon?.length ?? 0) > 0 ? `${plural(facts.expiringSoon?.length ?? 0, "key")} expiring soon` : "",
+    (facts.creditsLow?.length ?? 0) > 0 ? `${plural(facts.creditsLow?.length ?? 0, "key")} low on credits` : "",
   ].filter(Boolean);
 
   const line = (k: DigestKey, detail: string) =>

@@ -5,6 +5,7 @@ import { removeExportFiles, removeStaleTempFiles } from "../../shared/exports/ex
 import type { Logger } from "../../shared/logger.js";
 import { type DigestFacts, digestHasNews, digestMail } from "../mail/digest-mail.js";
 import type { Mailer } from "../mail/mailer.js";
+import { keyReminderMail } from "../mail/notice-mails.js";
 import { adminEmails } from "./admin-recipients.js";
 import { type SweepReport, type SweepSummary, sweepReport } from "./sweep-report.js";
 
@@ -32,6 +33,7 @@ const SweepJobDataSchema = z
   .object({
     report: z.custom<SweepReport>((v) => typeof v === "object" && v !== null).optional(),
     mailedTo: z.array(z.string()).optional(),
+    reminded: z.array(z.string()).optional(),
   })
   .passthrough();
 
@@ -47,6 +49,7 @@ export function createSweepProcessor(deps: SweepJobDeps) {
     const progress = data.success ? data.data : {};
     let report = progress.report;
     const mailedTo = new Set(progress.mailedTo ?? []);
+    const reminded = new Set(progress.reminded ?? []);
     if (!report) {
       const response = await deps.service.runSweep({
         inactiveDays: deps.days.inactive,
@@ -56,7 +59,7 @@ export function createSweepProcessor(deps: SweepJobDeps) {
       });
       report = sweepReport(response);
       // Kept before anything else can fail: a retry must not lose what this pass found.
-      await job.updateData({ ...progress, report, mailedTo: [] });
+      await job.updateData({ ...progress, report, mailedTo: [], reminded: [] });
     }
 
     let deletedFiles = 0;
@@ -69,6 +72,8 @@ export function createSweepProcessor(deps: SweepJobDeps) {
       newlyInactive: report.newlyInactive,
       autoRevoked: report.autoRevoked,
       rotationDue: report.rotationDue,
+      expiringSoon: report.expiringSoon ?? [],
+      creditsLow: report.creditsLow ?? [],
       expiredKeys: report.expiredKeys,
       inactiveDays: deps.days.inactive,
       autoRevokeDays: deps.days.autoRevoke,
@@ -83,8 +88,33 @@ export function createSweepProcessor(deps: SweepJobDeps) {
         if (mailedTo.has(to)) continue;
         await deps.mailer.send(digestMail(to, facts));
         mailedTo.add(to);
-        await job.updateData({ ...progress, report, mailedTo: [...mailedTo] });
+        await job.updateData({ ...progress, report, mailedTo: [...mailedTo], reminded: [...reminded] });
       }
+    }
+    // Each owner (claims.email) hears about their own key: once per key and notice.
+    const reminders = [
+      ...(report.expiringSoon ?? []).map((key) => ({ key, kind: "expiring" as const })),
+      ...(report.creditsLow ?? []).map((key) => ({ key, kind: "credits_low" as const })),
+    ];
+    for (const { key, kind } of reminders) {
+      const id = `${kind}:${key.id}`;
+      if (!key.ownerEmail || reminded.has(id)) continue;
+      await deps.mailer.send(
+        keyReminderMail(key.ownerEmail, {
+          key: {
+            id: key.id,
+            name: key.name,
+            tokenHint: "",
+            subject: key.subject || null,
+            expireTime: key.expireTime || null,
+            remaining: key.remaining ?? null,
+          },
+          kind,
+          consoleUrl: deps.consoleUrl,
+        }),
+      );
+      reminded.add(id);
+      await job.updateData({ ...progress, report, mailedTo: [...mailedTo], reminded: [...reminded] });
     }
 
     const summary: SweepSummary = {
@@ -92,12 +122,15 @@ export function createSweepProcessor(deps: SweepJobDeps) {
       newlyInactive: report.newlyInactive.map((k) => k.id),
       autoRevoked: report.autoRevoked.map((k) => k.id),
       rotationDue: report.rotationDue.map((k) => k.id),
+      expiringSoon: (report.expiringSoon ?? []).map((k) => k.id),
+      creditsLow: (report.creditsLow ?? []).map((k) => k.id),
       expiredKeys: report.expiredKeys,
       expiredExports: report.expiredExports,
       deletedFiles,
       deletedTempFiles,
       prunedLogs: report.prunedLogs,
       mailedTo: [...mailedTo],
+      reminded: [...reminded],
     };
     deps.logger.info(
       {

@@ -1,6 +1,7 @@
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import type { Key } from "../../gen/keyward/v1/key_pb.js";
 import type { RunSweepResponse } from "../../gen/keyward/v1/key_service_pb.js";
+import { isEmail } from "../mail/address.js";
 import type { DigestKey } from "../mail/digest-mail.js";
 
 /**
@@ -13,6 +14,8 @@ export interface SweepReport {
   newlyInactive: DigestKey[];
   autoRevoked: DigestKey[];
   rotationDue: DigestKey[];
+  expiringSoon?: DigestKey[];
+  creditsLow?: DigestKey[];
   expiredKeys: number;
   expiredExports: string[];
   prunedLogs: number;
@@ -24,6 +27,8 @@ export interface SweepSummary {
   newlyInactive: string[];
   autoRevoked: string[];
   rotationDue: string[];
+  expiringSoon: string[];
+  creditsLow: string[];
   expiredKeys: number;
   expiredExports: string[];
   deletedFiles: number;
@@ -32,15 +37,21 @@ export interface SweepSummary {
   prunedLogs: number;
   /** Admins the digest went to; empty when there was nothing to say. */
   mailedTo: string[];
+  /** Owners (claims.email) who got their own reminder, as `<kind>:<key id>`. */
+  reminded: string[];
 }
 
 function digestKey(key: Key): DigestKey {
+  const email = key.claims?.email;
   return {
     id: key.id,
     name: key.name,
     subject: key.subject,
     createTime: key.createTime ? timestampDate(key.createTime).toISOString() : "",
     lastUsedTime: key.lastUsedTime ? timestampDate(key.lastUsedTime).toISOString() : "",
+    expireTime: key.expireTime ? timestampDate(key.expireTime).toISOString() : "",
+    remaining: key.remaining === undefined ? null : Number(key.remaining),
+    ownerEmail: typeof email === "string" && isEmail(email.trim()) ? email.trim() : undefined,
   };
 }
 
@@ -50,6 +61,8 @@ export function sweepReport(response: RunSweepResponse): SweepReport {
     newlyInactive: response.newlyInactive.map(digestKey),
     autoRevoked: response.autoRevoked.map(digestKey),
     rotationDue: response.rotationDue.map(digestKey),
+    expiringSoon: response.expiringSoon.map(digestKey),
+    creditsLow: response.creditsLow.map(digestKey),
     expiredKeys: Number(response.expiredKeys),
     expiredExports: response.expiredExports.map((e) => e.id),
     prunedLogs: Number(response.prunedLogs),

@@ -623,7 +623,11 @@ export interface ChildWorkers {
 // Short enough for tests, long enough that a loaded machine does not count a slow but live worker as stalled.
 export const TEST_STALL_DETECTION = { lockDurationMs: 3_000, stalledIntervalMs: 1_000 };
 
-export async function startChildWorkers(stack: Stack, serviceUrl: string = stack.serviceUrl): Promise<ChildWorkers> {
+export async function startChildWorkers(
+  stack: Stack,
+  serviceUrl: string = stack.serviceUrl,
+  env: Record<string, string> = {},
+): Promise<ChildWorkers> {
   const entry = fileURLToPath(new URL("../../support/workers-process.ts", import.meta.url));
   const child = spawn(process.execPath, ["--import", "tsx", entry], {
     env: {
@@ -638,6 +642,7 @@ export async function startChildWorkers(stack: Stack, serviceUrl: string = stack
       KEYWARD_MAIL_FROM: stack.config.KEYWARD_MAIL_FROM,
       LOG_LEVEL: "info",
       KEYWARD_TEST_STALL_MS: `${TEST_STALL_DETECTION.lockDurationMs},${TEST_STALL_DETECTION.stalledIntervalMs}`,
+      ...env,
     },
     stdio: ["ignore", "pipe", "pipe"],
   });

@@ -50,7 +50,8 @@ export function openTempStore(inactiveDays = INACTIVE_DAYS): TempStore {
 }
 
 /** Every table the stores write, emptied between PostgreSQL tests. */
-const TABLES = "keys, usage_hourly, key_logs, audit_events, exports, meta, key_changes";
+const TABLES =
+  "keys, usage_hourly, key_logs, audit_events, exports, meta, key_changes, events, webhook_endpoints, webhook_deliveries, webhook_attempts";
 
 export interface StoreBackend {
   name: "sqlite" | "postgres";
@@ -125,6 +126,7 @@ export function makeKey(overrides: Partial<KeyRecord> = {}): KeyRecord {
     rotatedToId: null,
     inactiveSince: null,
     rotationNotifiedAt: null,
+    creditsLowThreshold: null,
     ratelimits: [],
     remaining: null,
     refill: null,

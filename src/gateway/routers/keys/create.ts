@@ -35,6 +35,8 @@ export const CreateKeyInputSchema = z
     ratelimits: RateLimitsSchema.optional(),
     remaining: RemainingSchema.optional(),
     refill: RefillSchema.optional(),
+    /** key.credits_low below this many credits; default 10% of the refill amount. */
+    creditsLowThreshold: RemainingSchema.optional(),
   })
   .superRefine((input, ctx) => {
     if (input.domainId !== undefined && input.permission !== "sending_access") {
@@ -63,6 +65,7 @@ export const create = adminProcedure.input(CreateKeyInputSchema).mutation(async 
         amount: BigInt(input.refill.amount),
         dayOfMonth: input.refill.dayOfMonth ?? 0,
       },
+      creditsLowThreshold: input.creditsLowThreshold === undefined ? undefined : BigInt(input.creditsLowThreshold),
     }),
     asPrincipal(ctx.principal),
   );

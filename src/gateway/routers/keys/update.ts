@@ -43,6 +43,8 @@ export const UpdateKeyInputSchema = z
     ratelimits: RateLimitsSchema.optional(),
     remaining: RemainingSchema.nullable().optional(),
     refill: RefillSchema.nullable().optional(),
+    /** null: back to 10% of the refill amount. */
+    creditsLowThreshold: RemainingSchema.nullable().optional(),
     etag: EtagSchema.optional(),
   })
   .superRefine((input, ctx) => {
@@ -68,6 +70,7 @@ const MASK_PATHS = {
   ratelimits: "ratelimits",
   remaining: "remaining",
   refill: "refill",
+  creditsLowThreshold: "credits_low_threshold",
 } as const satisfies Record<Exclude<keyof UpdateKeyInput, "id" | "etag">, string>;
 
 /** The UpdateKey request of an input: the mask names exactly the fields present. */
@@ -94,6 +97,7 @@ export function updateRequest(input: UpdateKeyInput): UpdateKeyRequestInit {
   if (input.allowedCidrs !== undefined) request.allowedCidrs = input.allowedCidrs;
   if (input.ratelimits !== undefined) request.ratelimits = input.ratelimits;
   if (input.remaining != null) request.remaining = BigInt(input.remaining);
+  if (input.creditsLowThreshold != null) request.creditsLowThreshold = BigInt(input.creditsLowThreshold);
   if (input.refill != null) {
     request.refill = {
       interval: toRefillInterval(input.refill.interval),

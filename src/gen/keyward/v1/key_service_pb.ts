@@ -16,13 +16,15 @@ import type { Granularity, KeyLog, UsageBucket } from "./usage_pb.js";
 import { file_keyward_v1_usage } from "./usage_pb.js";
 import type { VerifyCode, VerifyKeyRequestSchema, VerifyKeyResponseSchema } from "./verify_pb.js";
 import { file_keyward_v1_verify } from "./verify_pb.js";
+import type { LeakAction, MailEvent, WebhookAttempt, WebhookEndpoint } from "./webhook_pb.js";
+import { file_keyward_v1_webhook } from "./webhook_pb.js";
 import type { JsonObject, Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file keyward/v1/key_service.proto.
  */
 export const file_keyward_v1_key_service: GenFile = /*@__PURE__*/
-  fileDesc("ChxrZXl3YXJkL3YxL2tleV9zZXJ2aWNlLnByb3RvEgprZXl3YXJkLnYxIqQDChBDcmVhdGVLZXlSZXF1ZXN0EgwKBG5hbWUYASABKAkSEwoLZGVzY3JpcHRpb24YAiABKAkSKgoKcGVybWlzc2lvbhgDIAEoDjIWLmtleXdhcmQudjEuUGVybWlzc2lvbhIRCglkb21haW5faWQYBCABKAkSDwoHc3ViamVjdBgFIAEoCRIOCgZzY29wZXMYBiADKAkSJwoGY2xhaW1zGAcgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIfChJleHBpcmVzX2luX3NlY29uZHMYCCABKAVIAIgBARIUCgdlbmFibGVkGAkgASgISAGIAQESFQoNYWxsb3dlZF9jaWRycxgKIAMoCRIpCgpyYXRlbGltaXRzGAsgAygLMhUua2V5d2FyZC52MS5SYXRlTGltaXQSFgoJcmVtYWluaW5nGAwgASgDSAKIAQESIgoGcmVmaWxsGA0gASgLMhIua2V5d2FyZC52MS5SZWZpbGxCFQoTX2V4cGlyZXNfaW5fc2Vjb25kc0IKCghfZW5hYmxlZEIMCgpfcmVtYWluaW5nIkAKEUNyZWF0ZUtleVJlc3BvbnNlEhwKA2tleRgBIAEoCzIPLmtleXdhcmQudjEuS2V5Eg0KBXRva2VuGAIgASgJIhsKDUdldEtleVJlcXVlc3QSCgoCaWQYASABKAkiLgoOR2V0S2V5UmVzcG9uc2USHAoDa2V5GAEgASgLMg8ua2V5d2FyZC52MS5LZXki1QEKD0xpc3RLZXlzUmVxdWVzdBIRCglwYWdlX3NpemUYASABKAUSEgoKcGFnZV90b2tlbhgCIAEoCRIlCgZzdGF0dXMYAyABKA4yFS5rZXl3YXJkLnYxLktleVN0YXR1cxIqCgpwZXJtaXNzaW9uGAQgASgOMhYua2V5d2FyZC52MS5QZXJtaXNzaW9uEg8KB3N1YmplY3QYBSABKAkSEQoJZG9tYWluX2lkGAYgASgJEhUKDW5hbWVfY29udGFpbnMYByABKAkSDQoFc2NvcGUYCCABKAkiSgoQTGlzdEtleXNSZXNwb25zZRIdCgRrZXlzGAEgAygLMg8ua2V5d2FyZC52MS5LZXkSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIq8BChBDb3VudEtleXNSZXF1ZXN0EiUKBnN0YXR1cxgBIAEoDjIVLmtleXdhcmQudjEuS2V5U3RhdHVzEioKCnBlcm1pc3Npb24YAiABKA4yFi5rZXl3YXJkLnYxLlBlcm1pc3Npb24SDwoHc3ViamVjdBgDIAEoCRIRCglkb21haW5faWQYBCABKAkSFQoNbmFtZV9jb250YWlucxgFIAEoCRINCgVzY29wZRgGIAEoCSIiChFDb3VudEtleXNSZXNwb25zZRINCgVjb3VudBgBIAEoAyLGAwoQVXBkYXRlS2V5UmVxdWVzdBIKCgJpZBgBIAEoCRIvCgt1cGRhdGVfbWFzaxgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5GaWVsZE1hc2sSDAoEbmFtZRgDIAEoCRITCgtkZXNjcmlwdGlvbhgEIAEoCRIqCgpwZXJtaXNzaW9uGAUgASgOMhYua2V5d2FyZC52MS5QZXJtaXNzaW9uEhEKCWRvbWFpbl9pZBgGIAEoCRIOCgZzY29wZXMYByADKAkSJwoGY2xhaW1zGAggASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIvCgtleHBpcmVfdGltZRgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDwoHZW5hYmxlZBgKIAEoCBIVCg1hbGxvd2VkX2NpZHJzGAsgAygJEikKCnJhdGVsaW1pdHMYDCADKAsyFS5rZXl3YXJkLnYxLlJhdGVMaW1pdBIWCglyZW1haW5pbmcYDSABKANIAIgBARIiCgZyZWZpbGwYDiABKAsyEi5rZXl3YXJkLnYxLlJlZmlsbBIMCgRldGFnGA8gASgJQgwKCl9yZW1haW5pbmciMQoRVXBkYXRlS2V5UmVzcG9uc2USHAoDa2V5GAEgASgLMg8ua2V5d2FyZC52MS5LZXkiPAoQRGVsZXRlS2V5UmVxdWVzdBIKCgJpZBgBIAEoCRIOCgZyZWFzb24YAiABKAkSDAoEZXRhZxgDIAEoCSIxChFEZWxldGVLZXlSZXNwb25zZRIcCgNrZXkYASABKAsyDy5rZXl3YXJkLnYxLktleSJKChBSb3RhdGVLZXlSZXF1ZXN0EgoKAmlkGAEgASgJEhwKFGdyYWNlX3BlcmlvZF9zZWNvbmRzGAIgASgFEgwKBGV0YWcYAyABKAkiZwoRUm90YXRlS2V5UmVzcG9uc2USHAoDa2V5GAEgASgLMg8ua2V5d2FyZC52MS5LZXkSDQoFdG9rZW4YAiABKAkSJQoMcHJldmlvdXNfa2V5GAMgASgLMg8ua2V5d2FyZC52MS5LZXkiqgEKEkdldEtleVVzYWdlUmVxdWVzdBIKCgJpZBgBIAEoCRItCglmcm9tX3RpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEisKB3RvX3RpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiwKC2dyYW51bGFyaXR5GAQgASgOMhcua2V5d2FyZC52MS5HcmFudWxhcml0eSJOChNHZXRLZXlVc2FnZVJlc3BvbnNlEigKB2J1Y2tldHMYASADKAsyFy5rZXl3YXJkLnYxLlVzYWdlQnVja2V0Eg0KBXRvdGFsGAIgASgDIskBChJMaXN0S2V5TG9nc1JlcXVlc3QSCgoCaWQYASABKAkSEQoJcGFnZV9zaXplGAIgASgFEhIKCnBhZ2VfdG9rZW4YAyABKAkSJAoEY29kZRgEIAEoDjIWLmtleXdhcmQudjEuVmVyaWZ5Q29kZRItCglmcm9tX3RpbWUYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEisKB3RvX3RpbWUYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIlAKE0xpc3RLZXlMb2dzUmVzcG9uc2USIAoEbG9ncxgBIAMoCzISLmtleXdhcmQudjEuS2V5TG9nEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSLKAQoWTGlzdEF1ZGl0RXZlbnRzUmVxdWVzdBIRCglwYWdlX3NpemUYASABKAUSEgoKcGFnZV90b2tlbhgCIAEoCRIOCgZrZXlfaWQYAyABKAkSDQoFYWN0b3IYBCABKAkSDgoGYWN0aW9uGAUgASgJEi0KCWZyb21fdGltZRgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASKwoHdG9fdGltZRgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiWgoXTGlzdEF1ZGl0RXZlbnRzUmVzcG9uc2USJgoGZXZlbnRzGAEgAygLMhYua2V5d2FyZC52MS5BdWRpdEV2ZW50EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJvChNDcmVhdGVFeHBvcnRSZXF1ZXN0EiwKCHJlc291cmNlGAEgASgOMhoua2V5d2FyZC52MS5FeHBvcnRSZXNvdXJjZRIqCgdmaWx0ZXJzGAIgASgLMhkua2V5d2FyZC52MS5FeHBvcnRGaWx0ZXJzIjoKFENyZWF0ZUV4cG9ydFJlc3BvbnNlEiIKBmV4cG9ydBgBIAEoCzISLmtleXdhcmQudjEuRXhwb3J0Ih4KEEdldEV4cG9ydFJlcXVlc3QSCgoCaWQYASABKAkiNwoRR2V0RXhwb3J0UmVzcG9uc2USIgoGZXhwb3J0GAEgASgLMhIua2V5d2FyZC52MS5FeHBvcnQiYwoSTGlzdEV4cG9ydHNSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoBRISCgpwYWdlX3Rva2VuGAIgASgJEiYKBXN0YXRlGAMgASgOMhcua2V5d2FyZC52MS5FeHBvcnRTdGF0ZSJTChNMaXN0RXhwb3J0c1Jlc3BvbnNlEiMKB2V4cG9ydHMYASADKAsyEi5rZXl3YXJkLnYxLkV4cG9ydBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAki1QEKE1VwZGF0ZUV4cG9ydFJlcXVlc3QSCgoCaWQYASABKAkSJgoFc3RhdGUYAiABKA4yFy5rZXl3YXJkLnYxLkV4cG9ydFN0YXRlEhEKCXJvd19jb3VudBgDIAEoAxIRCglieXRlX3NpemUYBCABKAMSDQoFZXJyb3IYBSABKAkSEAoIYXR0ZW1wdHMYBiABKAUSLwoKbWFpbF9zdGF0ZRgHIAEoDjIbLmtleXdhcmQudjEuRXhwb3J0TWFpbFN0YXRlEhIKCm1haWxfZXJyb3IYCCABKAkiOgoUVXBkYXRlRXhwb3J0UmVzcG9uc2USIgoGZXhwb3J0GAEgASgLMhIua2V5d2FyZC52MS5FeHBvcnQiOQoXU3RyZWFtRXhwb3J0Um93c1JlcXVlc3QSCgoCaWQYASABKAkSEgoKYmF0Y2hfc2l6ZRgCIAEoBSJbChhTdHJlYW1FeHBvcnRSb3dzUmVzcG9uc2USHQoEa2V5cxgBIAMoCzIPLmtleXdhcmQudjEuS2V5EiAKBGxvZ3MYAiADKAsyEi5rZXl3YXJkLnYxLktleUxvZyJ1Cg9SdW5Td2VlcFJlcXVlc3QSFQoNaW5hY3RpdmVfZGF5cxgBIAEoBRIYChBhdXRvX3Jldm9rZV9kYXlzGAIgASgFEhoKEmxvZ19yZXRlbnRpb25fZGF5cxgDIAEoBRIVCg1yb3RhdGlvbl9kYXlzGAQgASgFIpECChBSdW5Td2VlcFJlc3BvbnNlEicKDm5ld2x5X2luYWN0aXZlGAEgAygLMg8ua2V5d2FyZC52MS5LZXkSJQoMYXV0b19yZXZva2VkGAIgAygLMg8ua2V5d2FyZC52MS5LZXkSFAoMZXhwaXJlZF9rZXlzGAMgASgDEisKD2V4cGlyZWRfZXhwb3J0cxgEIAMoCzISLmtleXdhcmQudjEuRXhwb3J0EhMKC3BydW5lZF9sb2dzGAUgASgDEiUKDHJvdGF0aW9uX2R1ZRgGIAMoCzIPLmtleXdhcmQudjEuS2V5Ei4KCnN3ZWVwX3RpbWUYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wMrQKCgpLZXlTZXJ2aWNlEkgKCUNyZWF0ZUtleRIcLmtleXdhcmQudjEuQ3JlYXRlS2V5UmVxdWVzdBodLmtleXdhcmQudjEuQ3JlYXRlS2V5UmVzcG9uc2USPwoGR2V0S2V5Ehkua2V5d2FyZC52MS5HZXRLZXlSZXF1ZXN0Ghoua2V5d2FyZC52MS5HZXRLZXlSZXNwb25zZRJFCghMaXN0S2V5cxIbLmtleXdhcmQudjEuTGlzdEtleXNSZXF1ZXN0Ghwua2V5d2FyZC52MS5MaXN0S2V5c1Jlc3BvbnNlEkgKCUNvdW50S2V5cxIcLmtleXdhcmQudjEuQ291bnRLZXlzUmVxdWVzdBodLmtleXdhcmQudjEuQ291bnRLZXlzUmVzcG9uc2USSAoJVXBkYXRlS2V5Ehwua2V5d2FyZC52MS5VcGRhdGVLZXlSZXF1ZXN0Gh0ua2V5d2FyZC52MS5VcGRhdGVLZXlSZXNwb25zZRJICglEZWxldGVLZXkSHC5rZXl3YXJkLnYxLkRlbGV0ZUtleVJlcXVlc3QaHS5rZXl3YXJkLnYxLkRlbGV0ZUtleVJlc3BvbnNlEkgKCVJvdGF0ZUtleRIcLmtleXdhcmQudjEuUm90YXRlS2V5UmVxdWVzdBodLmtleXdhcmQudjEuUm90YXRlS2V5UmVzcG9uc2USSAoJVmVyaWZ5S2V5Ehwua2V5d2FyZC52MS5WZXJpZnlLZXlSZXF1ZXN0Gh0ua2V5d2FyZC52MS5WZXJpZnlLZXlSZXNwb25zZRJOCgtHZXRLZXlVc2FnZRIeLmtleXdhcmQudjEuR2V0S2V5VXNhZ2VSZXF1ZXN0Gh8ua2V5d2FyZC52MS5HZXRLZXlVc2FnZVJlc3BvbnNlEk4KC0xpc3RLZXlMb2dzEh4ua2V5d2FyZC52MS5MaXN0S2V5TG9nc1JlcXVlc3QaHy5rZXl3YXJkLnYxLkxpc3RLZXlMb2dzUmVzcG9uc2USWgoPTGlzdEF1ZGl0RXZlbnRzEiIua2V5d2FyZC52MS5MaXN0QXVkaXRFdmVudHNSZXF1ZXN0GiMua2V5d2FyZC52MS5MaXN0QXVkaXRFdmVudHNSZXNwb25zZRJRCgxDcmVhdGVFeHBvcnQSHy5rZXl3YXJkLnYxLkNyZWF0ZUV4cG9ydFJlcXVlc3QaIC5rZXl3YXJkLnYxLkNyZWF0ZUV4cG9ydFJlc3BvbnNlEkgKCUdldEV4cG9ydBIcLmtleXdhcmQudjEuR2V0RXhwb3J0UmVxdWVzdBodLmtleXdhcmQudjEuR2V0RXhwb3J0UmVzcG9uc2USTgoLTGlzdEV4cG9ydHMSHi5rZXl3YXJkLnYxLkxpc3RFeHBvcnRzUmVxdWVzdBofLmtleXdhcmQudjEuTGlzdEV4cG9ydHNSZXNwb25zZRJRCgxVcGRhdGVFeHBvcnQSHy5rZXl3YXJkLnYxLlVwZGF0ZUV4cG9ydFJlcXVlc3QaIC5rZXl3YXJkLnYxLlVwZGF0ZUV4cG9ydFJlc3BvbnNlEl8KEFN0cmVhbUV4cG9ydFJvd3MSIy5rZXl3YXJkLnYxLlN0cmVhbUV4cG9ydFJvd3NSZXF1ZXN0GiQua2V5d2FyZC52MS5TdHJlYW1FeHBvcnRSb3dzUmVzcG9uc2UwARJFCghSdW5Td2VlcBIbLmtleXdhcmQudjEuUnVuU3dlZXBSZXF1ZXN0Ghwua2V5d2FyZC52MS5SdW5Td2VlcFJlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_field_mask, file_google_protobuf_struct, file_google_protobuf_timestamp, file_keyward_v1_audit, file_keyward_v1_export, file_keyward_v1_key, file_keyward_v1_usage, file_keyward_v1_verify]);
+  fileDesc("ChxrZXl3YXJkL3YxL2tleV9zZXJ2aWNlLnByb3RvEgprZXl3YXJkLnYxIuIDChBDcmVhdGVLZXlSZXF1ZXN0EgwKBG5hbWUYASABKAkSEwoLZGVzY3JpcHRpb24YAiABKAkSKgoKcGVybWlzc2lvbhgDIAEoDjIWLmtleXdhcmQudjEuUGVybWlzc2lvbhIRCglkb21haW5faWQYBCABKAkSDwoHc3ViamVjdBgFIAEoCRIOCgZzY29wZXMYBiADKAkSJwoGY2xhaW1zGAcgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIfChJleHBpcmVzX2luX3NlY29uZHMYCCABKAVIAIgBARIUCgdlbmFibGVkGAkgASgISAGIAQESFQoNYWxsb3dlZF9jaWRycxgKIAMoCRIpCgpyYXRlbGltaXRzGAsgAygLMhUua2V5d2FyZC52MS5SYXRlTGltaXQSFgoJcmVtYWluaW5nGAwgASgDSAKIAQESIgoGcmVmaWxsGA0gASgLMhIua2V5d2FyZC52MS5SZWZpbGwSIgoVY3JlZGl0c19sb3dfdGhyZXNob2xkGA4gASgDSAOIAQFCFQoTX2V4cGlyZXNfaW5fc2Vjb25kc0IKCghfZW5hYmxlZEIMCgpfcmVtYWluaW5nQhgKFl9jcmVkaXRzX2xvd190aHJlc2hvbGQiQAoRQ3JlYXRlS2V5UmVzcG9uc2USHAoDa2V5GAEgASgLMg8ua2V5d2FyZC52MS5LZXkSDQoFdG9rZW4YAiABKAkiGwoNR2V0S2V5UmVxdWVzdBIKCgJpZBgBIAEoCSIuCg5HZXRLZXlSZXNwb25zZRIcCgNrZXkYASABKAsyDy5rZXl3YXJkLnYxLktleSLVAQoPTGlzdEtleXNSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoBRISCgpwYWdlX3Rva2VuGAIgASgJEiUKBnN0YXR1cxgDIAEoDjIVLmtleXdhcmQudjEuS2V5U3RhdHVzEioKCnBlcm1pc3Npb24YBCABKA4yFi5rZXl3YXJkLnYxLlBlcm1pc3Npb24SDwoHc3ViamVjdBgFIAEoCRIRCglkb21haW5faWQYBiABKAkSFQoNbmFtZV9jb250YWlucxgHIAEoCRINCgVzY29wZRgIIAEoCSJKChBMaXN0S2V5c1Jlc3BvbnNlEh0KBGtleXMYASADKAsyDy5rZXl3YXJkLnYxLktleRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkirwEKEENvdW50S2V5c1JlcXVlc3QSJQoGc3RhdHVzGAEgASgOMhUua2V5d2FyZC52MS5LZXlTdGF0dXMSKgoKcGVybWlzc2lvbhgCIAEoDjIWLmtleXdhcmQudjEuUGVybWlzc2lvbhIPCgdzdWJqZWN0GAMgASgJEhEKCWRvbWFpbl9pZBgEIAEoCRIVCg1uYW1lX2NvbnRhaW5zGAUgASgJEg0KBXNjb3BlGAYgASgJIiIKEUNvdW50S2V5c1Jlc3BvbnNlEg0KBWNvdW50GAEgASgDIoQEChBVcGRhdGVLZXlSZXF1ZXN0EgoKAmlkGAEgASgJEi8KC3VwZGF0ZV9tYXNrGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLkZpZWxkTWFzaxIMCgRuYW1lGAMgASgJEhMKC2Rlc2NyaXB0aW9uGAQgASgJEioKCnBlcm1pc3Npb24YBSABKA4yFi5rZXl3YXJkLnYxLlBlcm1pc3Npb24SEQoJZG9tYWluX2lkGAYgASgJEg4KBnNjb3BlcxgHIAMoCRInCgZjbGFpbXMYCCABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0Ei8KC2V4cGlyZV90aW1lGAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIPCgdlbmFibGVkGAogASgIEhUKDWFsbG93ZWRfY2lkcnMYCyADKAkSKQoKcmF0ZWxpbWl0cxgMIAMoCzIVLmtleXdhcmQudjEuUmF0ZUxpbWl0EhYKCXJlbWFpbmluZxgNIAEoA0gAiAEBEiIKBnJlZmlsbBgOIAEoCzISLmtleXdhcmQudjEuUmVmaWxsEgwKBGV0YWcYDyABKAkSIgoVY3JlZGl0c19sb3dfdGhyZXNob2xkGBAgASgDSAGIAQFCDAoKX3JlbWFpbmluZ0IYChZfY3JlZGl0c19sb3dfdGhyZXNob2xkIjEKEVVwZGF0ZUtleVJlc3BvbnNlEhwKA2tleRgBIAEoCzIPLmtleXdhcmQudjEuS2V5IjwKEERlbGV0ZUtleVJlcXVlc3QSCgoCaWQYASABKAkSDgoGcmVhc29uGAIgASgJEgwKBGV0YWcYAyABKAkiMQoRRGVsZXRlS2V5UmVzcG9uc2USHAoDa2V5GAEgASgLMg8ua2V5d2FyZC52MS5LZXkiSgoQUm90YXRlS2V5UmVxdWVzdBIKCgJpZBgBIAEoCRIcChRncmFjZV9wZXJpb2Rfc2Vjb25kcxgCIAEoBRIMCgRldGFnGAMgASgJImcKEVJvdGF0ZUtleVJlc3BvbnNlEhwKA2tleRgBIAEoCzIPLmtleXdhcmQudjEuS2V5Eg0KBXRva2VuGAIgASgJEiUKDHByZXZpb3VzX2tleRgDIAEoCzIPLmtleXdhcmQudjEuS2V5IqoBChJHZXRLZXlVc2FnZVJlcXVlc3QSCgoCaWQYASABKAkSLQoJZnJvbV90aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIrCgd0b190aW1lGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCgtncmFudWxhcml0eRgEIAEoDjIXLmtleXdhcmQudjEuR3JhbnVsYXJpdHkiTgoTR2V0S2V5VXNhZ2VSZXNwb25zZRIoCgdidWNrZXRzGAEgAygLMhcua2V5d2FyZC52MS5Vc2FnZUJ1Y2tldBINCgV0b3RhbBgCIAEoAyLJAQoSTGlzdEtleUxvZ3NSZXF1ZXN0EgoKAmlkGAEgASgJEhEKCXBhZ2Vfc2l6ZRgCIAEoBRISCgpwYWdlX3Rva2VuGAMgASgJEiQKBGNvZGUYBCABKA4yFi5rZXl3YXJkLnYxLlZlcmlmeUNvZGUSLQoJZnJvbV90aW1lGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIrCgd0b190aW1lGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJQChNMaXN0S2V5TG9nc1Jlc3BvbnNlEiAKBGxvZ3MYASADKAsyEi5rZXl3YXJkLnYxLktleUxvZxIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiygEKFkxpc3RBdWRpdEV2ZW50c1JlcXVlc3QSEQoJcGFnZV9zaXplGAEgASgFEhIKCnBhZ2VfdG9rZW4YAiABKAkSDgoGa2V5X2lkGAMgASgJEg0KBWFjdG9yGAQgASgJEg4KBmFjdGlvbhgFIAEoCRItCglmcm9tX3RpbWUYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEisKB3RvX3RpbWUYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIloKF0xpc3RBdWRpdEV2ZW50c1Jlc3BvbnNlEiYKBmV2ZW50cxgBIAMoCzIWLmtleXdhcmQudjEuQXVkaXRFdmVudBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkibwoTQ3JlYXRlRXhwb3J0UmVxdWVzdBIsCghyZXNvdXJjZRgBIAEoDjIaLmtleXdhcmQudjEuRXhwb3J0UmVzb3VyY2USKgoHZmlsdGVycxgCIAEoCzIZLmtleXdhcmQudjEuRXhwb3J0RmlsdGVycyI6ChRDcmVhdGVFeHBvcnRSZXNwb25zZRIiCgZleHBvcnQYASABKAsyEi5rZXl3YXJkLnYxLkV4cG9ydCIeChBHZXRFeHBvcnRSZXF1ZXN0EgoKAmlkGAEgASgJIjcKEUdldEV4cG9ydFJlc3BvbnNlEiIKBmV4cG9ydBgBIAEoCzISLmtleXdhcmQudjEuRXhwb3J0ImMKEkxpc3RFeHBvcnRzUmVxdWVzdBIRCglwYWdlX3NpemUYASABKAUSEgoKcGFnZV90b2tlbhgCIAEoCRImCgVzdGF0ZRgDIAEoDjIXLmtleXdhcmQudjEuRXhwb3J0U3RhdGUiUwoTTGlzdEV4cG9ydHNSZXNwb25zZRIjCgdleHBvcnRzGAEgAygLMhIua2V5d2FyZC52MS5FeHBvcnQSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJItUBChNVcGRhdGVFeHBvcnRSZXF1ZXN0EgoKAmlkGAEgASgJEiYKBXN0YXRlGAIgASgOMhcua2V5d2FyZC52MS5FeHBvcnRTdGF0ZRIRCglyb3dfY291bnQYAyABKAMSEQoJYnl0ZV9zaXplGAQgASgDEg0KBWVycm9yGAUgASgJEhAKCGF0dGVtcHRzGAYgASgFEi8KCm1haWxfc3RhdGUYByABKA4yGy5rZXl3YXJkLnYxLkV4cG9ydE1haWxTdGF0ZRISCgptYWlsX2Vycm9yGAggASgJIjoKFFVwZGF0ZUV4cG9ydFJlc3BvbnNlEiIKBmV4cG9ydBgBIAEoCzISLmtleXdhcmQudjEuRXhwb3J0IjkKF1N0cmVhbUV4cG9ydFJvd3NSZXF1ZXN0EgoKAmlkGAEgASgJEhIKCmJhdGNoX3NpemUYAiABKAUiWwoYU3RyZWFtRXhwb3J0Um93c1Jlc3BvbnNlEh0KBGtleXMYASADKAsyDy5rZXl3YXJkLnYxLktleRIgCgRsb2dzGAIgAygLMhIua2V5d2FyZC52MS5LZXlMb2cidQoPUnVuU3dlZXBSZXF1ZXN0EhUKDWluYWN0aXZlX2RheXMYASABKAUSGAoQYXV0b19yZXZva2VfZGF5cxgCIAEoBRIaChJsb2dfcmV0ZW50aW9uX2RheXMYAyABKAUSFQoNcm90YXRpb25fZGF5cxgEIAEoBSKBAwoQUnVuU3dlZXBSZXNwb25zZRInCg5uZXdseV9pbmFjdGl2ZRgBIAMoCzIPLmtleXdhcmQudjEuS2V5EiUKDGF1dG9fcmV2b2tlZBgCIAMoCzIPLmtleXdhcmQudjEuS2V5EhQKDGV4cGlyZWRfa2V5cxgDIAEoAxIrCg9leHBpcmVkX2V4cG9ydHMYBCADKAsyEi5rZXl3YXJkLnYxLkV4cG9ydBITCgtwcnVuZWRfbG9ncxgFIAEoAxIlCgxyb3RhdGlvbl9kdWUYBiADKAsyDy5rZXl3YXJkLnYxLktleRIuCgpzd2VlcF90aW1lGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBImCg1leHBpcmluZ19zb29uGAggAygLMg8ua2V5d2FyZC52MS5LZXkSJAoLY3JlZGl0c19sb3cYCSADKAsyDy5rZXl3YXJkLnYxLktleRIgCgdleHBpcmVkGAogAygLMg8ua2V5d2FyZC52MS5LZXkidwocQ3JlYXRlV2ViaG9va0VuZHBvaW50UmVxdWVzdBILCgN1cmwYASABKAkSEwoLZGVzY3JpcHRpb24YAiABKAkSEwoLZXZlbnRfdHlwZXMYAyADKAkSFAoHZW5hYmxlZBgEIAEoCEgAiAEBQgoKCF9lbmFibGVkIl4KHUNyZWF0ZVdlYmhvb2tFbmRwb2ludFJlc3BvbnNlEi0KCGVuZHBvaW50GAEgASgLMhsua2V5d2FyZC52MS5XZWJob29rRW5kcG9pbnQSDgoGc2VjcmV0GAIgASgJIicKGUdldFdlYmhvb2tFbmRwb2ludFJlcXVlc3QSCgoCaWQYASABKAkiSwoaR2V0V2ViaG9va0VuZHBvaW50UmVzcG9uc2USLQoIZW5kcG9pbnQYASABKAsyGy5rZXl3YXJkLnYxLldlYmhvb2tFbmRwb2ludCJEChtMaXN0V2ViaG9va0VuZHBvaW50c1JlcXVlc3QSEQoJcGFnZV9zaXplGAEgASgFEhIKCnBhZ2VfdG9rZW4YAiABKAkiZwocTGlzdFdlYmhvb2tFbmRwb2ludHNSZXNwb25zZRIuCgllbmRwb2ludHMYASADKAsyGy5rZXl3YXJkLnYxLldlYmhvb2tFbmRwb2ludBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiowEKHFVwZGF0ZVdlYmhvb2tFbmRwb2ludFJlcXVlc3QSCgoCaWQYASABKAkSLwoLdXBkYXRlX21hc2sYAiABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrEgsKA3VybBgDIAEoCRITCgtkZXNjcmlwdGlvbhgEIAEoCRITCgtldmVudF90eXBlcxgFIAMoCRIPCgdlbmFibGVkGAYgASgIIk4KHVVwZGF0ZVdlYmhvb2tFbmRwb2ludFJlc3BvbnNlEi0KCGVuZHBvaW50GAEgASgLMhsua2V5d2FyZC52MS5XZWJob29rRW5kcG9pbnQiKgocRGVsZXRlV2ViaG9va0VuZHBvaW50UmVxdWVzdBIKCgJpZBgBIAEoCSJOCh1EZWxldGVXZWJob29rRW5kcG9pbnRSZXNwb25zZRItCghlbmRwb2ludBgBIAEoCzIbLmtleXdhcmQudjEuV2ViaG9va0VuZHBvaW50ImoKGkxpc3RXZWJob29rQXR0ZW1wdHNSZXF1ZXN0EhMKC2VuZHBvaW50X2lkGAEgASgJEhAKCGV2ZW50X2lkGAIgASgJEhEKCXBhZ2Vfc2l6ZRgDIAEoBRISCgpwYWdlX3Rva2VuGAQgASgJImQKG0xpc3RXZWJob29rQXR0ZW1wdHNSZXNwb25zZRIsCghhdHRlbXB0cxgBIAMoCzIaLmtleXdhcmQudjEuV2ViaG9va0F0dGVtcHQSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIkIKGVJlc2VuZFdlYmhvb2tFdmVudFJlcXVlc3QSEwoLZW5kcG9pbnRfaWQYASABKAkSEAoIZXZlbnRfaWQYAiABKAkiMQoaUmVzZW5kV2ViaG9va0V2ZW50UmVzcG9uc2USEwoLZGVsaXZlcnlfaWQYASABKAkiggEKFFJlbGF5V2ViaG9va3NSZXF1ZXN0EhsKE3F1ZXVlZF9kZWxpdmVyeV9pZHMYASADKAkSHQoVcXVldWVkX21haWxfZXZlbnRfaWRzGAIgAygJEg8KB3dhaXRfbXMYAyABKAUSDQoFbGltaXQYBCABKAUSDgoGcmVzeW5jGAUgASgIImcKFVJlbGF5V2ViaG9va3NSZXNwb25zZRIUCgxkZWxpdmVyeV9pZHMYASADKAkSKgoLbWFpbF9ldmVudHMYAiADKAsyFS5rZXl3YXJkLnYxLk1haWxFdmVudBIMCgRtb3JlGAMgASgIIjQKHVByZXBhcmVXZWJob29rRGVsaXZlcnlSZXF1ZXN0EhMKC2RlbGl2ZXJ5X2lkGAEgASgJIpECCh5QcmVwYXJlV2ViaG9va0RlbGl2ZXJ5UmVzcG9uc2USDwoHcGVuZGluZxgBIAEoCBILCgN1cmwYAiABKAkSDAoEYm9keRgDIAEoCRJICgdoZWFkZXJzGAQgAygLMjcua2V5d2FyZC52MS5QcmVwYXJlV2ViaG9va0RlbGl2ZXJ5UmVzcG9uc2UuSGVhZGVyc0VudHJ5EhMKC2VuZHBvaW50X2lkGAUgASgJEhAKCGV2ZW50X2lkGAYgASgJEhIKCmV2ZW50X3R5cGUYByABKAkSDgoGcmVhc29uGAggASgJGi4KDEhlYWRlcnNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIqABChtSZWNvcmRXZWJob29rQXR0ZW1wdFJlcXVlc3QSEwoLZGVsaXZlcnlfaWQYASABKAkSDwoHYXR0ZW1wdBgCIAEoBRIVCg1yZXNwb25zZV9jb2RlGAMgASgFEhMKC2R1cmF0aW9uX21zGAQgASgFEg0KBWVycm9yGAUgASgJEhEKCXN1Y2NlZWRlZBgGIAEoCBINCgVmaW5hbBgHIAEoCCJTChxSZWNvcmRXZWJob29rQXR0ZW1wdFJlc3BvbnNlEhgKEG5leHRfZGVsaXZlcnlfaWQYASABKAkSGQoRZW5kcG9pbnRfZGlzYWJsZWQYAiABKAgiZwoRUmVwb3J0TGVha1JlcXVlc3QSDQoFdG9rZW4YASABKAkSCwoDdXJsGAIgASgJEg4KBnNvdXJjZRgDIAEoCRImCgZhY3Rpb24YBCABKA4yFi5rZXl3YXJkLnYxLkxlYWtBY3Rpb24iOwoSUmVwb3J0TGVha1Jlc3BvbnNlEhUKDXRydWVfcG9zaXRpdmUYASABKAgSDgoGa2V5X2lkGAIgASgJMpoTCgpLZXlTZXJ2aWNlEkgKCUNyZWF0ZUtleRIcLmtleXdhcmQudjEuQ3JlYXRlS2V5UmVxdWVzdBodLmtleXdhcmQudjEuQ3JlYXRlS2V5UmVzcG9uc2USPwoGR2V0S2V5Ehkua2V5d2FyZC52MS5HZXRLZXlSZXF1ZXN0Ghoua2V5d2FyZC52MS5HZXRLZXlSZXNwb25zZRJFCghMaXN0S2V5cxIbLmtleXdhcmQudjEuTGlzdEtleXNSZXF1ZXN0Ghwua2V5d2FyZC52MS5MaXN0S2V5c1Jlc3BvbnNlEkgKCUNvdW50S2V5cxIcLmtleXdhcmQudjEuQ291bnRLZXlzUmVxdWVzdBodLmtleXdhcmQudjEuQ291bnRLZXlzUmVzcG9uc2USSAoJVXBkYXRlS2V5Ehwua2V5d2FyZC52MS5VcGRhdGVLZXlSZXF1ZXN0Gh0ua2V5d2FyZC52MS5VcGRhdGVLZXlSZXNwb25zZRJICglEZWxldGVLZXkSHC5rZXl3YXJkLnYxLkRlbGV0ZUtleVJlcXVlc3QaHS5rZXl3YXJkLnYxLkRlbGV0ZUtleVJlc3BvbnNlEkgKCVJvdGF0ZUtleRIcLmtleXdhcmQudjEuUm90YXRlS2V5UmVxdWVzdBodLmtleXdhcmQudjEuUm90YXRlS2V5UmVzcG9uc2USSAoJVmVyaWZ5S2V5Ehwua2V5d2FyZC52MS5WZXJpZnlLZXlSZXF1ZXN0Gh0ua2V5d2FyZC52MS5WZXJpZnlLZXlSZXNwb25zZRJOCgtHZXRLZXlVc2FnZRIeLmtleXdhcmQudjEuR2V0S2V5VXNhZ2VSZXF1ZXN0Gh8ua2V5d2FyZC52MS5HZXRLZXlVc2FnZVJlc3BvbnNlEk4KC0xpc3RLZXlMb2dzEh4ua2V5d2FyZC52MS5MaXN0S2V5TG9nc1JlcXVlc3QaHy5rZXl3YXJkLnYxLkxpc3RLZXlMb2dzUmVzcG9uc2USWgoPTGlzdEF1ZGl0RXZlbnRzEiIua2V5d2FyZC52MS5MaXN0QXVkaXRFdmVudHNSZXF1ZXN0GiMua2V5d2FyZC52MS5MaXN0QXVkaXRFdmVudHNSZXNwb25zZRJRCgxDcmVhdGVFeHBvcnQSHy5rZXl3YXJkLnYxLkNyZWF0ZUV4cG9ydFJlcXVlc3QaIC5rZXl3YXJkLnYxLkNyZWF0ZUV4cG9ydFJlc3BvbnNlEkgKCUdldEV4cG9ydBIcLmtleXdhcmQudjEuR2V0RXhwb3J0UmVxdWVzdBodLmtleXdhcmQudjEuR2V0RXhwb3J0UmVzcG9uc2USTgoLTGlzdEV4cG9ydHMSHi5rZXl3YXJkLnYxLkxpc3RFeHBvcnRzUmVxdWVzdBofLmtleXdhcmQudjEuTGlzdEV4cG9ydHNSZXNwb25zZRJRCgxVcGRhdGVFeHBvcnQSHy5rZXl3YXJkLnYxLlVwZGF0ZUV4cG9ydFJlcXVlc3QaIC5rZXl3YXJkLnYxLlVwZGF0ZUV4cG9ydFJlc3BvbnNlEl8KEFN0cmVhbUV4cG9ydFJvd3MSIy5rZXl3YXJkLnYxLlN0cmVhbUV4cG9ydFJvd3NSZXF1ZXN0GiQua2V5d2FyZC52MS5TdHJlYW1FeHBvcnRSb3dzUmVzcG9uc2UwARJFCghSdW5Td2VlcBIbLmtleXdhcmQudjEuUnVuU3dlZXBSZXF1ZXN0Ghwua2V5d2FyZC52MS5SdW5Td2VlcFJlc3BvbnNlEmwKFUNyZWF0ZVdlYmhvb2tFbmRwb2ludBIoLmtleXdhcmQudjEuQ3JlYXRlV2ViaG9va0VuZHBvaW50UmVxdWVzdBopLmtleXdhcmQudjEuQ3JlYXRlV2ViaG9va0VuZHBvaW50UmVzcG9uc2USYwoSR2V0V2ViaG9va0VuZHBvaW50EiUua2V5d2FyZC52MS5HZXRXZWJob29rRW5kcG9pbnRSZXF1ZXN0GiYua2V5d2FyZC52MS5HZXRXZWJob29rRW5kcG9pbnRSZXNwb25zZRJpChRMaXN0V2ViaG9va0VuZHBvaW50cxInLmtleXdhcmQudjEuTGlzdFdlYmhvb2tFbmRwb2ludHNSZXF1ZXN0Gigua2V5d2FyZC52MS5MaXN0V2ViaG9va0VuZHBvaW50c1Jlc3BvbnNlEmwKFVVwZGF0ZVdlYmhvb2tFbmRwb2ludBIoLmtleXdhcmQudjEuVXBkYXRlV2ViaG9va0VuZHBvaW50UmVxdWVzdBopLmtleXdhcmQudjEuVXBkYXRlV2ViaG9va0VuZHBvaW50UmVzcG9uc2USbAoVRGVsZXRlV2ViaG9va0VuZHBvaW50Eigua2V5d2FyZC52MS5EZWxldGVXZWJob29rRW5kcG9pbnRSZXF1ZXN0Gikua2V5d2FyZC52MS5EZWxldGVXZWJob29rRW5kcG9pbnRSZXNwb25zZRJmChNMaXN0V2ViaG9va0F0dGVtcHRzEiYua2V5d2FyZC52MS5MaXN0V2ViaG9va0F0dGVtcHRzUmVxdWVzdBonLmtleXdhcmQudjEuTGlzdFdlYmhvb2tBdHRlbXB0c1Jlc3BvbnNlEmMKElJlc2VuZFdlYmhvb2tFdmVudBIlLmtleXdhcmQudjEuUmVzZW5kV2ViaG9va0V2ZW50UmVxdWVzdBomLmtleXdhcmQudjEuUmVzZW5kV2ViaG9va0V2ZW50UmVzcG9uc2USVAoNUmVsYXlXZWJob29rcxIgLmtleXdhcmQudjEuUmVsYXlXZWJob29rc1JlcXVlc3QaIS5rZXl3YXJkLnYxLlJlbGF5V2ViaG9va3NSZXNwb25zZRJvChZQcmVwYXJlV2ViaG9va0RlbGl2ZXJ5Eikua2V5d2FyZC52MS5QcmVwYXJlV2ViaG9va0RlbGl2ZXJ5UmVxdWVzdBoqLmtleXdhcmQudjEuUHJlcGFyZVdlYmhvb2tEZWxpdmVyeVJlc3BvbnNlEmkKFFJlY29yZFdlYmhvb2tBdHRlbXB0Eicua2V5d2FyZC52MS5SZWNvcmRXZWJob29rQXR0ZW1wdFJlcXVlc3QaKC5rZXl3YXJkLnYxLlJlY29yZFdlYmhvb2tBdHRlbXB0UmVzcG9uc2USSwoKUmVwb3J0TGVhaxIdLmtleXdhcmQudjEuUmVwb3J0TGVha1JlcXVlc3QaHi5rZXl3YXJkLnYxLlJlcG9ydExlYWtSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_field_mask, file_google_protobuf_struct, file_google_protobuf_timestamp, file_keyward_v1_audit, file_keyward_v1_export, file_keyward_v1_key, file_keyward_v1_usage, file_keyward_v1_verify, file_keyward_v1_webhook]);
 
 /**
  * @generated from message keyward.v1.CreateKeyRequest
@@ -96,6 +98,13 @@ export type CreateKeyRequest = Message<"keyward.v1.CreateKeyRequest"> & {
    * @generated from field: keyward.v1.Refill refill = 13;
    */
   refill?: Refill | undefined;
+
+  /**
+   * key.credits_low below this many credits; unset: 10% of the refill amount.
+   *
+   * @generated from field: optional int64 credits_low_threshold = 14;
+   */
+  creditsLowThreshold?: bigint | undefined;
 };
 
 /**
@@ -321,7 +330,8 @@ export type UpdateKeyRequest = Message<"keyward.v1.UpdateKeyRequest"> & {
 
   /**
    * Paths: name, description, permission, domain_id, scopes, claims,
-   * expire_time, enabled, allowed_cidrs, ratelimits, remaining, refill.
+   * expire_time, enabled, allowed_cidrs, ratelimits, remaining, refill,
+   * credits_low_threshold.
    *
    * @generated from field: google.protobuf.FieldMask update_mask = 2;
    */
@@ -398,6 +408,13 @@ export type UpdateKeyRequest = Message<"keyward.v1.UpdateKeyRequest"> & {
    * @generated from field: string etag = 15;
    */
   etag: string;
+
+  /**
+   * Unset with "credits_low_threshold" in the mask: back to 10% of the refill amount.
+   *
+   * @generated from field: optional int64 credits_low_threshold = 16;
+   */
+  creditsLowThreshold?: bigint | undefined;
 };
 
 /**
@@ -1069,6 +1086,27 @@ export type RunSweepResponse = Message<"keyward.v1.RunSweepResponse"> & {
    * @generated from field: google.protobuf.Timestamp sweep_time = 7;
    */
   sweepTime?: Timestamp | undefined;
+
+  /**
+   * Keys that came within 7 days (or 1 day) of their expiry in this pass.
+   *
+   * @generated from field: repeated keyward.v1.Key expiring_soon = 8;
+   */
+  expiringSoon: Key[];
+
+  /**
+   * Keys whose credits fell below their threshold in this pass.
+   *
+   * @generated from field: repeated keyward.v1.Key credits_low = 9;
+   */
+  creditsLow: Key[];
+
+  /**
+   * Keys whose expiry passed in this pass.
+   *
+   * @generated from field: repeated keyward.v1.Key expired = 10;
+   */
+  expired: Key[];
 };
 
 /**
@@ -1077,6 +1115,640 @@ export type RunSweepResponse = Message<"keyward.v1.RunSweepResponse"> & {
  */
 export const RunSweepResponseSchema: GenMessage<RunSweepResponse> = /*@__PURE__*/
   messageDesc(file_keyward_v1_key_service, 31);
+
+/**
+ * @generated from message keyward.v1.CreateWebhookEndpointRequest
+ */
+export type CreateWebhookEndpointRequest = Message<"keyward.v1.CreateWebhookEndpointRequest"> & {
+  /**
+   * http:// or https://, at most 2,048 characters, no user or password.
+   *
+   * @generated from field: string url = 1;
+   */
+  url: string;
+
+  /**
+   * Up to 1,000 characters.
+   *
+   * @generated from field: string description = 2;
+   */
+  description: string;
+
+  /**
+   * Event types; empty: every type.
+   *
+   * @generated from field: repeated string event_types = 3;
+   */
+  eventTypes: string[];
+
+  /**
+   * Default true.
+   *
+   * @generated from field: optional bool enabled = 4;
+   */
+  enabled?: boolean | undefined;
+};
+
+/**
+ * Describes the message keyward.v1.CreateWebhookEndpointRequest.
+ * Use `create(CreateWebhookEndpointRequestSchema)` to create a new message.
+ */
+export const CreateWebhookEndpointRequestSchema: GenMessage<CreateWebhookEndpointRequest> = /*@__PURE__*/
+  messageDesc(file_keyward_v1_key_service, 32);
+
+/**
+ * @generated from message keyward.v1.CreateWebhookEndpointResponse
+ */
+export type CreateWebhookEndpointResponse = Message<"keyward.v1.CreateWebhookEndpointResponse"> & {
+  /**
+   * @generated from field: keyward.v1.WebhookEndpoint endpoint = 1;
+   */
+  endpoint?: WebhookEndpoint | undefined;
+
+  /**
+   * whsec_ + base64 of 32 random bytes. Shown this once.
+   *
+   * @generated from field: string secret = 2;
+   */
+  secret: string;
+};
+
+/**
+ * Describes the message keyward.v1.CreateWebhookEndpointResponse.
+ * Use `create(CreateWebhookEndpointResponseSchema)` to create a new message.
+ */
+export const CreateWebhookEndpointResponseSchema: GenMessage<CreateWebhookEndpointResponse> = /*@__PURE__*/
+  messageDesc(file_keyward_v1_key_service, 33);
+
+/**
+ * @generated from message keyward.v1.GetWebhookEndpointRequest
+ */
+export type GetWebhookEndpointRequest = Message<"keyward.v1.GetWebhookEndpointRequest"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+};
+
+/**
+ * Describes the message keyward.v1.GetWebhookEndpointRequest.
+ * Use `create(GetWebhookEndpointRequestSchema)` to create a new message.
+ */
+export const GetWebhookEndpointRequestSchema: GenMessage<GetWebhookEndpointRequest> = /*@__PURE__*/
+  messageDesc(file_keyward_v1_key_service, 34);
+
+/**
+ * @generated from message keyward.v1.GetWebhookEndpointResponse
+ */
+export type GetWebhookEndpointResponse = Message<"keyward.v1.GetWebhookEndpointResponse"> & {
+  /**
+   * @generated from field: keyward.v1.WebhookEndpoint endpoint = 1;
+   */
+  endpoint?: WebhookEndpoint | undefined;
+};
+
+/**
+ * Describes the message keyward.v1.GetWebhookEndpointResponse.
+ * Use `create(GetWebhookEndpointResponseSchema)` to create a new message.
+ */
+export const GetWebhookEndpointResponseSchema: GenMessage<GetWebhookEndpointResponse> = /*@__PURE__*/
+  messageDesc(file_keyward_v1_key_service, 35);
+
+/**
+ * @generated from message keyward.v1.ListWebhookEndpointsRequest
+ */
+export type ListWebhookEndpointsRequest = Message<"keyward.v1.ListWebhookEndpointsRequest"> & {
+  /**
+   * @generated from field: int32 page_size = 1;
+   */
+  pageSize: number;
+
+  /**
+   * @generated from field: string page_token = 2;
+   */
+  pageToken: string;
+};
+
+/**
+ * Describes the message keyward.v1.ListWebhookEndpointsRequest.
+ * Use `create(ListWebhookEndpointsRequestSchema)` to create a new message.
+ */
+export const ListWebhookEndpointsRequestSchema: GenMessage<ListWebhookEndpointsRequest> = /*@__PURE__*/
+  messageDesc(file_keyward_v1_key_service, 36);
+
+/**
+ * @generated from message keyward.v1.ListWebhookEndpointsResponse
+ */
+export type ListWebhookEndpointsResponse = Message<"keyward.v1.ListWebhookEndpointsResponse"> & {
+  /**
+   * @generated from field: repeated keyward.v1.WebhookEndpoint endpoints = 1;
+   */
+  endpoints: WebhookEndpoint[];
+
+  /**
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message keyward.v1.ListWebhookEndpointsResponse.
+ * Use `create(ListWebhookEndpointsResponseSchema)` to create a new message.
+ */
+export const ListWebhookEndpointsResponseSchema: GenMessage<ListWebhookEndpointsResponse> = /*@__PURE__*/
+  messageDesc(file_keyward_v1_key_service, 37);
+
+/**
+ * @generated from message keyward.v1.UpdateWebhookEndpointRequest
+ */
+export type UpdateWebhookEndpointRequest = Message<"keyward.v1.UpdateWebhookEndpointRequest"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * Paths: url, description, event_types, enabled.
+   *
+   * @generated from field: google.protobuf.FieldMask update_mask = 2;
+   */
+  updateMask?: FieldMask | undefined;
+
+  /**
+   * @generated from field: string url = 3;
+   */
+  url: string;
+
+  /**
+   * @generated from field: string description = 4;
+   */
+  description: string;
+
+  /**
+   * @generated from field: repeated string event_types = 5;
+   */
+  eventTypes: string[];
+
+  /**
+   * Enabling again clears disabled_reason and failing_since.
+   *
+   * @generated from field: bool enabled = 6;
+   */
+  enabled: boolean;
+};
+
+/**
+ * Describes the message keyward.v1.UpdateWebhookEndpointRequest.
+ * Use `create(UpdateWebhookEndpointRequestSchema)` to create a new message.
+ */
+export const UpdateWebhookEndpointRequestSchema: GenMessage<UpdateWebhookEndpointRequest> = /*@__PURE__*/
+  messageDesc(file_keyward_v1_key_service, 38);
+
+/**
+ * @generated from message keyward.v1.UpdateWebhookEndpointResponse
+ */
+export type UpdateWebhookEndpointResponse = Message<"keyward.v1.UpdateWebhookEndpointResponse"> & {
+  /**
+   * @generated from field: keyward.v1.WebhookEndpoint endpoint = 1;
+   */
+  endpoint?: WebhookEndpoint | undefined;
+};
+
+/**
+ * Describes the message keyward.v1.UpdateWebhookEndpointResponse.
+ * Use `create(UpdateWebhookEndpointResponseSchema)` to create a new message.
+ */
+export const UpdateWebhookEndpointResponseSchema: GenMessage<UpdateWebhookEndpointResponse> = /*@__PURE__*/
+  messageDesc(file_keyward_v1_key_service, 39);
+
+/**
+ * @generated from message keyward.v1.DeleteWebhookEndpointRequest
+ */
+export type DeleteWebhookEndpointRequest = Message<"keyward.v1.DeleteWebhookEndpointRequest"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+};
+
+/**
+ * Describes the message keyward.v1.DeleteWebhookEndpointRequest.
+ * Use `create(DeleteWebhookEndpointRequestSchema)` to create a new message.
+ */
+export const DeleteWebhookEndpointRequestSchema: GenMessage<DeleteWebhookEndpointRequest> = /*@__PURE__*/
+  messageDesc(file_keyward_v1_key_service, 40);
+
+/**
+ * @generated from message keyward.v1.DeleteWebhookEndpointResponse
+ */
+export type DeleteWebhookEndpointResponse = Message<"keyward.v1.DeleteWebhookEndpointResponse"> & {
+  /**
+   * @generated from field: keyward.v1.WebhookEndpoint endpoint = 1;
+   */
+  endpoint?: WebhookEndpoint | undefined;
+};
+
+/**
+ * Describes the message keyward.v1.DeleteWebhookEndpointResponse.
+ * Use `create(DeleteWebhookEndpointResponseSchema)` to create a new message.
+ */
+export const DeleteWebhookEndpointResponseSchema: GenMessage<DeleteWebhookEndpointResponse> = /*@__PURE__*/
+  messageDesc(file_keyward_v1_key_service, 41);
+
+/**
+ * @generated from message keyward.v1.ListWebhookAttemptsRequest
+ */
+export type ListWebhookAttemptsRequest = Message<"keyward.v1.ListWebhookAttemptsRequest"> & {
+  /**
+   * @generated from field: string endpoint_id = 1;
+   */
+  endpointId: string;
+
+  /**
+   * Only this event's attempts.
+   *
+   * @generated from field: string event_id = 2;
+   */
+  eventId: string;
+
+  /**
+   * @generated from field: int32 page_size = 3;
+   */
+  pageSize: number;
+
+  /**
+   * @generated from field: string page_token = 4;
+   */
+  pageToken: string;
+};
+
+/**
+ * Describes the message keyward.v1.ListWebhookAttemptsRequest.
+ * Use `create(ListWebhookAttemptsRequestSchema)` to create a new message.
+ */
+export const ListWebhookAttemptsRequestSchema: GenMessage<ListWebhookAttemptsRequest> = /*@__PURE__*/
+  messageDesc(file_keyward_v1_key_service, 42);
+
+/**
+ * @generated from message keyward.v1.ListWebhookAttemptsResponse
+ */
+export type ListWebhookAttemptsResponse = Message<"keyward.v1.ListWebhookAttemptsResponse"> & {
+  /**
+   * @generated from field: repeated keyward.v1.WebhookAttempt attempts = 1;
+   */
+  attempts: WebhookAttempt[];
+
+  /**
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message keyward.v1.ListWebhookAttemptsResponse.
+ * Use `create(ListWebhookAttemptsResponseSchema)` to create a new message.
+ */
+export const ListWebhookAttemptsResponseSchema: GenMessage<ListWebhookAttemptsResponse> = /*@__PURE__*/
+  messageDesc(file_keyward_v1_key_service, 43);
+
+/**
+ * @generated from message keyward.v1.ResendWebhookEventRequest
+ */
+export type ResendWebhookEventRequest = Message<"keyward.v1.ResendWebhookEventRequest"> & {
+  /**
+   * @generated from field: string endpoint_id = 1;
+   */
+  endpointId: string;
+
+  /**
+   * The event's webhook-id, msg_...
+   *
+   * @generated from field: string event_id = 2;
+   */
+  eventId: string;
+};
+
+/**
+ * Describes the message keyward.v1.ResendWebhookEventRequest.
+ * Use `create(ResendWebhookEventRequestSchema)` to create a new message.
+ */
+export const ResendWebhookEventRequestSchema: GenMessage<ResendWebhookEventRequest> = /*@__PURE__*/
+  messageDesc(file_keyward_v1_key_service, 44);
+
+/**
+ * @generated from message keyward.v1.ResendWebhookEventResponse
+ */
+export type ResendWebhookEventResponse = Message<"keyward.v1.ResendWebhookEventResponse"> & {
+  /**
+   * @generated from field: string delivery_id = 1;
+   */
+  deliveryId: string;
+};
+
+/**
+ * Describes the message keyward.v1.ResendWebhookEventResponse.
+ * Use `create(ResendWebhookEventResponseSchema)` to create a new message.
+ */
+export const ResendWebhookEventResponseSchema: GenMessage<ResendWebhookEventResponse> = /*@__PURE__*/
+  messageDesc(file_keyward_v1_key_service, 45);
+
+/**
+ * @generated from message keyward.v1.RelayWebhooksRequest
+ */
+export type RelayWebhooksRequest = Message<"keyward.v1.RelayWebhooksRequest"> & {
+  /**
+   * Deliveries the caller has queued since its last call.
+   *
+   * @generated from field: repeated string queued_delivery_ids = 1;
+   */
+  queuedDeliveryIds: string[];
+
+  /**
+   * Mail events the caller has queued since its last call.
+   *
+   * @generated from field: repeated string queued_mail_event_ids = 2;
+   */
+  queuedMailEventIds: string[];
+
+  /**
+   * Wait up to this long (0-10,000 ms) for work when there is none.
+   *
+   * @generated from field: int32 wait_ms = 3;
+   */
+  waitMs: number;
+
+  /**
+   * At most this many deliveries and mails in the answer; 1-1,000, default 100.
+   *
+   * @generated from field: int32 limit = 4;
+   */
+  limit: number;
+
+  /**
+   * Also answer deliveries queued before (after a restart, or to repair a queue that lost jobs).
+   *
+   * @generated from field: bool resync = 5;
+   */
+  resync: boolean;
+};
+
+/**
+ * Describes the message keyward.v1.RelayWebhooksRequest.
+ * Use `create(RelayWebhooksRequestSchema)` to create a new message.
+ */
+export const RelayWebhooksRequestSchema: GenMessage<RelayWebhooksRequest> = /*@__PURE__*/
+  messageDesc(file_keyward_v1_key_service, 46);
+
+/**
+ * @generated from message keyward.v1.RelayWebhooksResponse
+ */
+export type RelayWebhooksResponse = Message<"keyward.v1.RelayWebhooksResponse"> & {
+  /**
+   * Deliveries to queue: each is the next of its endpoint and key.
+   *
+   * @generated from field: repeated string delivery_ids = 1;
+   */
+  deliveryIds: string[];
+
+  /**
+   * @generated from field: repeated keyward.v1.MailEvent mail_events = 2;
+   */
+  mailEvents: MailEvent[];
+
+  /**
+   * More is waiting than this answer holds.
+   *
+   * @generated from field: bool more = 3;
+   */
+  more: boolean;
+};
+
+/**
+ * Describes the message keyward.v1.RelayWebhooksResponse.
+ * Use `create(RelayWebhooksResponseSchema)` to create a new message.
+ */
+export const RelayWebhooksResponseSchema: GenMessage<RelayWebhooksResponse> = /*@__PURE__*/
+  messageDesc(file_keyward_v1_key_service, 47);
+
+/**
+ * @generated from message keyward.v1.PrepareWebhookDeliveryRequest
+ */
+export type PrepareWebhookDeliveryRequest = Message<"keyward.v1.PrepareWebhookDeliveryRequest"> & {
+  /**
+   * @generated from field: string delivery_id = 1;
+   */
+  deliveryId: string;
+};
+
+/**
+ * Describes the message keyward.v1.PrepareWebhookDeliveryRequest.
+ * Use `create(PrepareWebhookDeliveryRequestSchema)` to create a new message.
+ */
+export const PrepareWebhookDeliveryRequestSchema: GenMessage<PrepareWebhookDeliveryRequest> = /*@__PURE__*/
+  messageDesc(file_keyward_v1_key_service, 48);
+
+/**
+ * @generated from message keyward.v1.PrepareWebhookDeliveryResponse
+ */
+export type PrepareWebhookDeliveryResponse = Message<"keyward.v1.PrepareWebhookDeliveryResponse"> & {
+  /**
+   * False when the delivery is over (delivered, given up, endpoint disabled or deleted).
+   *
+   * @generated from field: bool pending = 1;
+   */
+  pending: boolean;
+
+  /**
+   * @generated from field: string url = 2;
+   */
+  url: string;
+
+  /**
+   * The exact bytes to POST (application/json).
+   *
+   * @generated from field: string body = 3;
+   */
+  body: string;
+
+  /**
+   * webhook-id, webhook-timestamp, webhook-signature.
+   *
+   * @generated from field: map<string, string> headers = 4;
+   */
+  headers: { [key: string]: string };
+
+  /**
+   * @generated from field: string endpoint_id = 5;
+   */
+  endpointId: string;
+
+  /**
+   * @generated from field: string event_id = 6;
+   */
+  eventId: string;
+
+  /**
+   * @generated from field: string event_type = 7;
+   */
+  eventType: string;
+
+  /**
+   * Why it is not pending.
+   *
+   * @generated from field: string reason = 8;
+   */
+  reason: string;
+};
+
+/**
+ * Describes the message keyward.v1.PrepareWebhookDeliveryResponse.
+ * Use `create(PrepareWebhookDeliveryResponseSchema)` to create a new message.
+ */
+export const PrepareWebhookDeliveryResponseSchema: GenMessage<PrepareWebhookDeliveryResponse> = /*@__PURE__*/
+  messageDesc(file_keyward_v1_key_service, 49);
+
+/**
+ * @generated from message keyward.v1.RecordWebhookAttemptRequest
+ */
+export type RecordWebhookAttemptRequest = Message<"keyward.v1.RecordWebhookAttemptRequest"> & {
+  /**
+   * @generated from field: string delivery_id = 1;
+   */
+  deliveryId: string;
+
+  /**
+   * @generated from field: int32 attempt = 2;
+   */
+  attempt: number;
+
+  /**
+   * 0: no answer.
+   *
+   * @generated from field: int32 response_code = 3;
+   */
+  responseCode: number;
+
+  /**
+   * @generated from field: int32 duration_ms = 4;
+   */
+  durationMs: number;
+
+  /**
+   * Empty when it succeeded.
+   *
+   * @generated from field: string error = 5;
+   */
+  error: string;
+
+  /**
+   * @generated from field: bool succeeded = 6;
+   */
+  succeeded: boolean;
+
+  /**
+   * No retry follows: a failure ends the delivery.
+   *
+   * @generated from field: bool final = 7;
+   */
+  final: boolean;
+};
+
+/**
+ * Describes the message keyward.v1.RecordWebhookAttemptRequest.
+ * Use `create(RecordWebhookAttemptRequestSchema)` to create a new message.
+ */
+export const RecordWebhookAttemptRequestSchema: GenMessage<RecordWebhookAttemptRequest> = /*@__PURE__*/
+  messageDesc(file_keyward_v1_key_service, 50);
+
+/**
+ * @generated from message keyward.v1.RecordWebhookAttemptResponse
+ */
+export type RecordWebhookAttemptResponse = Message<"keyward.v1.RecordWebhookAttemptResponse"> & {
+  /**
+   * The next delivery of the same endpoint and key, to queue now; empty if none.
+   *
+   * @generated from field: string next_delivery_id = 1;
+   */
+  nextDeliveryId: string;
+
+  /**
+   * This attempt's failure disabled the endpoint (failing for 3 days).
+   *
+   * @generated from field: bool endpoint_disabled = 2;
+   */
+  endpointDisabled: boolean;
+};
+
+/**
+ * Describes the message keyward.v1.RecordWebhookAttemptResponse.
+ * Use `create(RecordWebhookAttemptResponseSchema)` to create a new message.
+ */
+export const RecordWebhookAttemptResponseSchema: GenMessage<RecordWebhookAttemptResponse> = /*@__PURE__*/
+  messageDesc(file_keyward_v1_key_service, 51);
+
+/**
+ * @generated from message keyward.v1.ReportLeakRequest
+ */
+export type ReportLeakRequest = Message<"keyward.v1.ReportLeakRequest"> & {
+  /**
+   * @generated from field: string token = 1;
+   */
+  token: string;
+
+  /**
+   * Where it was found, e.g. a GitHub URL (up to 2,048 characters).
+   *
+   * @generated from field: string url = 2;
+   */
+  url: string;
+
+  /**
+   * Who found it: "github", "admin@example.com", ... (up to 200 characters).
+   *
+   * @generated from field: string source = 3;
+   */
+  source: string;
+
+  /**
+   * Unset: revoke.
+   *
+   * @generated from field: keyward.v1.LeakAction action = 4;
+   */
+  action: LeakAction;
+};
+
+/**
+ * Describes the message keyward.v1.ReportLeakRequest.
+ * Use `create(ReportLeakRequestSchema)` to create a new message.
+ */
+export const ReportLeakRequestSchema: GenMessage<ReportLeakRequest> = /*@__PURE__*/
+  messageDesc(file_keyward_v1_key_service, 52);
+
+/**
+ * @generated from message keyward.v1.ReportLeakResponse
+ */
+export type ReportLeakResponse = Message<"keyward.v1.ReportLeakResponse"> & {
+  /**
+   * A live key was found and stopped.
+   *
+   * @generated from field: bool true_positive = 1;
+   */
+  truePositive: boolean;
+
+  /**
+   * The stopped key; empty otherwise.
+   *
+   * @generated from field: string key_id = 2;
+   */
+  keyId: string;
+};
+
+/**
+ * Describes the message keyward.v1.ReportLeakResponse.
+ * Use `create(ReportLeakResponseSchema)` to create a new message.
+ */
+export const ReportLeakResponseSchema: GenMessage<ReportLeakResponse> = /*@__PURE__*/
+  messageDesc(file_keyward_v1_key_service, 53);
 
 /**
  * Issues, verifies and manages API keys.
@@ -1251,6 +1923,118 @@ export const KeyService: GenService<{
     methodKind: "unary";
     input: typeof RunSweepRequestSchema;
     output: typeof RunSweepResponseSchema;
+  },
+  /**
+   * Registers a webhook endpoint; the answer carries its signing secret, once.
+   *
+   * @generated from rpc keyward.v1.KeyService.CreateWebhookEndpoint
+   */
+  createWebhookEndpoint: {
+    methodKind: "unary";
+    input: typeof CreateWebhookEndpointRequestSchema;
+    output: typeof CreateWebhookEndpointResponseSchema;
+  },
+  /**
+   * @generated from rpc keyward.v1.KeyService.GetWebhookEndpoint
+   */
+  getWebhookEndpoint: {
+    methodKind: "unary";
+    input: typeof GetWebhookEndpointRequestSchema;
+    output: typeof GetWebhookEndpointResponseSchema;
+  },
+  /**
+   * Newest first.
+   *
+   * @generated from rpc keyward.v1.KeyService.ListWebhookEndpoints
+   */
+  listWebhookEndpoints: {
+    methodKind: "unary";
+    input: typeof ListWebhookEndpointsRequestSchema;
+    output: typeof ListWebhookEndpointsResponseSchema;
+  },
+  /**
+   * Changes exactly the fields named in update_mask.
+   *
+   * @generated from rpc keyward.v1.KeyService.UpdateWebhookEndpoint
+   */
+  updateWebhookEndpoint: {
+    methodKind: "unary";
+    input: typeof UpdateWebhookEndpointRequestSchema;
+    output: typeof UpdateWebhookEndpointResponseSchema;
+  },
+  /**
+   * Removes the endpoint and what was still to be delivered to it; its attempts stay listed.
+   *
+   * @generated from rpc keyward.v1.KeyService.DeleteWebhookEndpoint
+   */
+  deleteWebhookEndpoint: {
+    methodKind: "unary";
+    input: typeof DeleteWebhookEndpointRequestSchema;
+    output: typeof DeleteWebhookEndpointResponseSchema;
+  },
+  /**
+   * Newest first.
+   *
+   * @generated from rpc keyward.v1.KeyService.ListWebhookAttempts
+   */
+  listWebhookAttempts: {
+    methodKind: "unary";
+    input: typeof ListWebhookAttemptsRequestSchema;
+    output: typeof ListWebhookAttemptsResponseSchema;
+  },
+  /**
+   * Delivers an event to an endpoint once more, whatever happened before.
+   *
+   * @generated from rpc keyward.v1.KeyService.ResendWebhookEvent
+   */
+  resendWebhookEvent: {
+    methodKind: "unary";
+    input: typeof ResendWebhookEventRequestSchema;
+    output: typeof ResendWebhookEventResponseSchema;
+  },
+  /**
+   * The workers' relay: records what it queued, hands recorded events out to
+   * the endpoints that want them, and answers the deliveries and mails still
+   * to be queued. Waits up to wait_ms when there is nothing to do.
+   *
+   * @generated from rpc keyward.v1.KeyService.RelayWebhooks
+   */
+  relayWebhooks: {
+    methodKind: "unary";
+    input: typeof RelayWebhooksRequestSchema;
+    output: typeof RelayWebhooksResponseSchema;
+  },
+  /**
+   * One delivery, signed now: what to POST where. Workers only.
+   *
+   * @generated from rpc keyward.v1.KeyService.PrepareWebhookDelivery
+   */
+  prepareWebhookDelivery: {
+    methodKind: "unary";
+    input: typeof PrepareWebhookDeliveryRequestSchema;
+    output: typeof PrepareWebhookDeliveryResponseSchema;
+  },
+  /**
+   * Records one attempt of a delivery and what follows from it.
+   *
+   * @generated from rpc keyward.v1.KeyService.RecordWebhookAttempt
+   */
+  recordWebhookAttempt: {
+    methodKind: "unary";
+    input: typeof RecordWebhookAttemptRequestSchema;
+    output: typeof RecordWebhookAttemptResponseSchema;
+  },
+  /**
+   * A token found in public (GitHub secret scanning, an admin): a live key is
+   * revoked (or disabled) at once, audited and announced. An unknown or
+   * malformed token changes nothing.
+   *
+   * @generated from rpc keyward.v1.KeyService.ReportLeak
+   */
+  reportLeak: {
+    methodKind: "unary";
+    input: typeof ReportLeakRequestSchema;
+    output: typeof ReportLeakResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_keyward_v1_key_service, 0);

@@ -1,8 +1,10 @@
 import type { Logger } from "../../../shared/logger.js";
 import type {
+  AttemptOutcome,
   AuditEntry,
   AuditFilter,
   AuditRow,
+  EventRecord,
   ExportRecord,
   ExportState,
   KeyCursor,
@@ -10,13 +12,29 @@ import type {
   KeyLogFilter,
   KeyLogRow,
   KeyRecord,
+  RelayInput,
+  RelayResult,
+  StoredEvent,
   SweepOptions,
   SweepResult,
   UsageBatch,
   UsageRow,
   VerifyCode,
+  WebhookAttemptRecord,
+  WebhookDeliveryRecord,
+  WebhookEndpointRecord,
 } from "../../keys/model.js";
 import type { KeyChange, KeyStore } from "../key-store.js";
+import {
+  type AttemptColumns,
+  attemptFromColumns,
+  type DeliveryColumns,
+  deliveryFromColumns,
+  type EndpointColumns,
+  type EventColumns,
+  endpointFromColumns,
+  eventFromColumns,
+} from "../sqlite/outbox-rows.js";
 import {
   type AuditColumns,
   auditFromColumns,
@@ -30,6 +48,7 @@ import * as credits from "./credits.js";
 import { PgDatabase } from "./database.js";
 import { auditWhere, exportWhere, keyWhere, logWhere, Params } from "./filters.js";
 import { migrate } from "./migrate.js";
+import * as outbox from "./outbox-writes.js";
 import { type KeyRow, keyFromRow } from "./rows.js";
 import * as writes from "./store-writes.js";
 import { sweep } from "./sweep.js";
@@ -82,8 +101,8 @@ export class PostgresKeyStore implements KeyStore {
     return new PostgresKeyStore(db, options.inactiveDays, options.logger);
   }
 
-  async insertKey(key: KeyRecord, audit: AuditEntry): Promise<void> {
-    await writes.insertKey(this.db, key, audit);
+  async insertKey(key: KeyRecord, audit: AuditEntry, events: readonly EventRecord[] = []): Promise<void> {
+    await writes.insertKey(this.db, key, audit, events);
   }
 
   async getKeyById(id: string): Promise<KeyRecord | undefined> {
@@ -118,12 +137,21 @@ export class PostgresKeyStore implements KeyStore {
    * provenance and the usage counters are left alone: applyUsage and the
    * sweep own those.
    */
-  async updateKey(key: KeyRecord, audit: AuditEntry, options?: { writeCredits?: boolean }): Promise<void> {
-    await writes.updateKey(this.db, key, audit, options?.writeCredits ?? false);
+  async updateKey(
+    key: KeyRecord,
+    audit: AuditEntry,
+    options?: { writeCredits?: boolean; events?: readonly EventRecord[] },
+  ): Promise<void> {
+    await writes.updateKey(this.db, key, audit, options?.writeCredits ?? false, options?.events ?? []);
   }
 
-  async rotateKey(previous: KeyRecord, created: KeyRecord, audit: AuditEntry): Promise<void> {
-    await writes.rotateKey(this.db, previous, created, audit);
+  async rotateKey(
+    previous: KeyRecord,
+    created: KeyRecord,
+    audit: AuditEntry,
+    events: readonly EventRecord[] = [],
+  ): Promise<void> {
+    await writes.rotateKey(this.db, previous, created, audit, events);
   }
 
   async applyUsage(batch: UsageBatch): Promise<void> {
@@ -195,8 +223,8 @@ export class PostgresKeyStore implements KeyStore {
   }
 
   /** Writes the export's progress; what was asked for (resource, filters, who, when) never changes. */
-  async updateExport(record: ExportRecord): Promise<void> {
-    await writes.updateExport(this.db, record);
+  async updateExport(record: ExportRecord, events: readonly EventRecord[] = []): Promise<void> {
+    await writes.updateExport(this.db, record, events);
   }
 
   async listLogsForExport(
@@ -232,6 +260,88 @@ export class PostgresKeyStore implements KeyStore {
   async latestChangeId(): Promise<number> {
     const [row] = await this.db.query<{ id: number }>("SELECT coalesce(max(id), 0)::bigint AS id FROM key_changes");
     return row?.id ?? 0;
+  }
+
+  async insertWebhookEndpoint(endpoint: WebhookEndpointRecord, audit: AuditEntry): Promise<void> {
+    await outbox.insertWebhookEndpoint(this.db, endpoint, audit);
+  }
+
+  async getWebhookEndpoint(id: string): Promise<WebhookEndpointRecord | undefined> {
+    const [row] = await this.db.query<EndpointColumns>("SELECT * FROM webhook_endpoints WHERE id = $1", [id]);
+    return row === undefined ? undefined : endpointFromColumns(row);
+  }
+
+  async listWebhookEndpoints(limit: number, after?: KeyCursor): Promise<WebhookEndpointRecord[]> {
+    const rows =
+      after === undefined
+        ? await this.db.query<EndpointColumns>(
+            "SELECT * FROM webhook_endpoints ORDER BY created_at DESC, id DESC LIMIT $1",
+            [limit],
+          )
+        : await this.db.query<EndpointColumns>(
+            `SELECT * FROM webhook_endpoints WHERE (created_at, id) < ($2::bigint, $3)
+              ORDER BY created_at DESC, id DESC LIMIT $1`,
+            [limit, after.createdAt, after.id],
+          );
+    return rows.map(endpointFromColumns);
+  }
+
+  async updateWebhookEndpoint(endpoint: WebhookEndpointRecord, audit: AuditEntry): Promise<void> {
+    await outbox.updateWebhookEndpoint(this.db, endpoint, audit);
+  }
+
+  async deleteWebhookEndpoint(id: string, audit: AuditEntry): Promise<void> {
+    await outbox.deleteWebhookEndpoint(this.db, id, audit);
+  }
+
+  async getEvent(id: string): Promise<StoredEvent | undefined> {
+    const [row] = await this.db.query<EventColumns>("SELECT * FROM events WHERE id = $1", [id]);
+    return row === undefined ? undefined : eventFromColumns(row);
+  }
+
+  async getEventBySeq(seq: number): Promise<StoredEvent | undefined> {
+    const [row] = await this.db.query<EventColumns>("SELECT * FROM events WHERE seq = $1::bigint", [seq]);
+    return row === undefined ? undefined : eventFromColumns(row);
+  }
+
+  async resendWebhookEvent(endpointId: string, eventSeq: number, at: number, audit: AuditEntry): Promise<number> {
+    return outbox.resendWebhookEvent(this.db, endpointId, eventSeq, at, audit);
+  }
+
+  async relayWebhooks(input: RelayInput): Promise<RelayResult> {
+    return outbox.relayWebhooks(this.db, input);
+  }
+
+  async getWebhookDelivery(id: number): Promise<WebhookDeliveryRecord | undefined> {
+    const [row] = await this.db.query<DeliveryColumns>("SELECT * FROM webhook_deliveries WHERE id = $1::bigint", [id]);
+    return row === undefined ? undefined : deliveryFromColumns(row);
+  }
+
+  async finishWebhookDelivery(id: number, state: "succeeded" | "failed", at: number): Promise<void> {
+    await outbox.finishWebhookDelivery(this.db, id, state, at);
+  }
+
+  async recordWebhookAttempt(
+    attempt: Omit<WebhookAttemptRecord, "id">,
+    outcome: AttemptOutcome,
+  ): Promise<{ nextDeliveryId: number | null; endpointDisabled: boolean }> {
+    return outbox.recordWebhookAttempt(this.db, attempt, outcome);
+  }
+
+  async listWebhookAttempts(
+    filter: { endpointId: string; eventId?: string },
+    limit: number,
+    beforeId?: number,
+  ): Promise<WebhookAttemptRecord[]> {
+    const params = new Params();
+    const conditions = [`endpoint_id = ${params.add(filter.endpointId)}`];
+    if (filter.eventId !== undefined) conditions.push(`event_id = ${params.add(filter.eventId)}`);
+    if (beforeId !== undefined) conditions.push(`id < ${params.add(beforeId)}::bigint`);
+    const rows = await this.db.query<AttemptColumns>(
+      `SELECT * FROM webhook_attempts WHERE ${conditions.join(" AND ")} ORDER BY id DESC LIMIT ${params.add(limit)}`,
+      params.values,
+    );
+    return rows.map(attemptFromColumns);
   }
 
   watchChanges(onWake: () => void, onConnected: (connected: boolean) => void): () => Promise<void> {

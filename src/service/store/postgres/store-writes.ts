@@ -1,7 +1,8 @@
 import { ConflictError, NotFoundError } from "../../keys/errors.js";
-import type { AuditEntry, ExportRecord, KeyRecord } from "../../keys/model.js";
+import type { AuditEntry, EventRecord, ExportRecord, KeyRecord } from "../../keys/model.js";
 import { auditToColumns, exportToColumns } from "../sqlite/rows.js";
 import type { PgDatabase, Queryable } from "./database.js";
+import { insertEvents } from "./outbox-writes.js";
 import { insertSql, KEY_COLUMN_NAMES, keyToRow, updateStatement, valuesOf } from "./rows.js";
 
 /**
@@ -91,10 +92,16 @@ async function updateExisting(tx: Queryable, key: KeyRecord, writeCredits: boole
   throw new ConflictError(`key ${key.id} was changed by another write; read it again`);
 }
 
-export function insertKey(db: PgDatabase, key: KeyRecord, audit: AuditEntry): Promise<void> {
+export function insertKey(
+  db: PgDatabase,
+  key: KeyRecord,
+  audit: AuditEntry,
+  events: readonly EventRecord[] = [],
+): Promise<void> {
   return db.transaction(async (tx) => {
     await insertKeyRow(tx, key);
     await insertAuditRow(tx, audit);
+    await insertEvents(tx, events);
   });
 }
 
@@ -104,19 +111,33 @@ export function insertKey(db: PgDatabase, key: KeyRecord, audit: AuditEntry): Pr
  * Two writers on the same version: the second waits for the first's row
  * lock, then finds the version changed (READ COMMITTED re-checks the row).
  */
-export function updateKey(db: PgDatabase, key: KeyRecord, audit: AuditEntry, writeCredits: boolean): Promise<void> {
+export function updateKey(
+  db: PgDatabase,
+  key: KeyRecord,
+  audit: AuditEntry,
+  writeCredits: boolean,
+  events: readonly EventRecord[] = [],
+): Promise<void> {
   return db.transaction(async (tx) => {
     await updateExisting(tx, key, writeCredits);
     await insertAuditRow(tx, audit);
+    await insertEvents(tx, events);
   });
 }
 
 /** As updateKey for `previous`; `created` is inserted only if that write succeeds. */
-export function rotateKey(db: PgDatabase, previous: KeyRecord, created: KeyRecord, audit: AuditEntry): Promise<void> {
+export function rotateKey(
+  db: PgDatabase,
+  previous: KeyRecord,
+  created: KeyRecord,
+  audit: AuditEntry,
+  events: readonly EventRecord[] = [],
+): Promise<void> {
   return db.transaction(async (tx) => {
     await updateExisting(tx, previous, false);
     await insertKeyRow(tx, created);
     await insertAuditRow(tx, audit);
+    await insertEvents(tx, events);
   });
 }
 
@@ -128,8 +149,11 @@ export function insertExport(db: PgDatabase, record: ExportRecord, audit: AuditE
 }
 
 /** Rejects with NotFoundError when the export does not exist. */
-export async function updateExport(db: PgDatabase, record: ExportRecord): Promise<void> {
-  if ((await db.run(UPDATE_EXPORT.sql, valuesOf(exportToColumns(record), UPDATE_EXPORT.columns))) === 0) {
-    throw new NotFoundError("export", record.id);
-  }
+export function updateExport(db: PgDatabase, record: ExportRecord, events: readonly EventRecord[] = []): Promise<void> {
+  return db.transaction(async (tx) => {
+    if ((await tx.run(UPDATE_EXPORT.sql, valuesOf(exportToColumns(record), UPDATE_EXPORT.columns))) === 0) {
+      throw new NotFoundError("export", record.id);
+    }
+    await insertEvents(tx, events);
+  });
 }

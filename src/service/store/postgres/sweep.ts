@@ -1,9 +1,11 @@
+import { sweepEvents } from "../../events/sweep-events.js";
 import type { AuditEntry, SweepOptions, SweepResult } from "../../keys/model.js";
 import { DAY_MS } from "../../keys/status.js";
-import { KEY_CHANGES_RETENTION_MS, POSTGRES_NOW_MS } from "../migrations.js";
+import { KEY_CHANGES_RETENTION_MS, POSTGRES_NOW_MS, WEBHOOK_RETENTION_MS } from "../migrations.js";
 import { type ExportColumns, exportFromColumns, newestFirst } from "../sqlite/rows.js";
 import type { PgDatabase } from "./database.js";
 import { NOT_EXPIRED, NOT_REVOKED } from "./filters.js";
+import { insertEvents } from "./outbox-writes.js";
 import { type KeyRow, keyFromRow } from "./rows.js";
 
 /** Usage buckets are kept this long, past any chart the console draws. */
@@ -112,9 +114,59 @@ export function sweep(db: PgDatabase, options: SweepOptions, audit: Omit<AuditEn
       rotationDue = rows.map(keyFromRow).sort(newestFirst);
     }
 
+    // Each notice once (see sqlite/sweep.ts): 1 day before expiry, 7 days before, expired, low on credits.
+    const withinDay = await tx.query<KeyRow>(
+      `UPDATE keys SET expiry_notice_for = expires_at, expiry_notice_days = 1
+        WHERE ${NOT_REVOKED(NOW)} AND expires_at > ${NOW} AND expires_at <= $2::bigint
+          AND NOT (expiry_notice_for IS NOT DISTINCT FROM expires_at AND expiry_notice_days = 1)
+        RETURNING *`,
+      [now, now + DAY_MS],
+    );
+    const withinWeek = await tx.query<KeyRow>(
+      `UPDATE keys SET expiry_notice_for = expires_at, expiry_notice_days = 7
+        WHERE ${NOT_REVOKED(NOW)} AND expires_at > $2::bigint AND expires_at <= $3::bigint
+          AND expiry_notice_for IS DISTINCT FROM expires_at
+        RETURNING *`,
+      [now, now + DAY_MS, now + 7 * DAY_MS],
+    );
+    const expiringSoon = [...withinDay, ...withinWeek].map(keyFromRow).sort(newestFirst);
+    const expiredRows = await tx.query<KeyRow>(
+      `UPDATE keys SET expired_notice_for = expires_at
+        WHERE expires_at IS NOT NULL AND expires_at <= ${NOW} AND expired_notice_for IS DISTINCT FROM expires_at
+          AND (revoked_at IS NULL OR revoked_at > expires_at)
+        RETURNING *`,
+      [now],
+    );
+    const newlyExpired = expiredRows.map(keyFromRow).sort(newestFirst);
+    const lowLine = "coalesce(credits_low_threshold, (refill->>'amount')::numeric * 0.1)";
+    await tx.run(
+      `UPDATE keys SET credits_low_notified_at = NULL
+        WHERE credits_low_notified_at IS NOT NULL AND remaining IS NOT NULL AND remaining >= ${lowLine}`,
+    );
+    const lowRows = await tx.query<KeyRow>(
+      `UPDATE keys SET credits_low_notified_at = ${NOW}
+        WHERE ${NOT_REVOKED(NOW)} AND ${NOT_EXPIRED(NOW)} AND remaining IS NOT NULL AND remaining < ${lowLine}
+          AND (credits_low_notified_at IS NULL
+               OR credits_low_notified_at < coalesce((refill->>'lastRefillAt')::bigint, 0))
+        RETURNING *`,
+      [now],
+    );
+    const creditsLow = lowRows.map(keyFromRow).sort(newestFirst);
+
+    const found = { newlyInactive, autoRevoked, expiringSoon, expired: newlyExpired, creditsLow };
+    await insertEvents(tx, sweepEvents(found, options));
+    const before = now - WEBHOOK_RETENTION_MS;
+    await tx.run("DELETE FROM webhook_attempts WHERE at < $1::bigint", [before]);
+    await tx.run("DELETE FROM webhook_deliveries WHERE state <> 'pending' AND updated_at < $1::bigint", [before]);
+    await tx.run(
+      `DELETE FROM events
+        WHERE relayed_at IS NOT NULL AND mail_state <> 'pending' AND at < $1::bigint
+          AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.event_seq = events.seq AND d.state = 'pending')`,
+      [before],
+    );
+
     return {
-      newlyInactive,
-      autoRevoked,
+      ...found,
       expiredKeys: expired?.count ?? 0,
       expiredExports,
       prunedLogs,

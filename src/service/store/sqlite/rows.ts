@@ -51,6 +51,7 @@ export interface KeyColumns {
   remaining: number | null;
   refill: string | null;
   version: number;
+  credits_low_threshold: number | null;
 }
 
 /** Every column of `keys`, in the order keyColumnsFromValues reads them. */
@@ -83,6 +84,7 @@ export const KEY_COLUMN_NAMES = [
   "remaining",
   "refill",
   "version",
+  "credits_low_threshold",
 ] as const satisfies readonly (keyof KeyColumns)[];
 
 /**
@@ -120,6 +122,7 @@ export function keyColumnsFromValues(v: readonly unknown[]): KeyColumns {
     remaining: v[25] as number | null,
     refill: v[26] as string | null,
     version: v[27] as number,
+    credits_low_threshold: v[28] as number | null,
   };
 }
 
@@ -153,6 +156,7 @@ export function keyToColumns(key: KeyRecord): KeyColumns {
     remaining: key.remaining,
     refill: key.refill === null ? null : JSON.stringify(key.refill),
     version: key.version,
+    credits_low_threshold: key.creditsLowThreshold,
   };
 }
 
@@ -186,6 +190,7 @@ export function keyFromColumns(row: KeyColumns): KeyRecord {
     remaining: row.remaining,
     refill: row.refill === null ? null : (JSON.parse(row.refill) as RefillRule),
     version: row.version,
+    creditsLowThreshold: row.credits_low_threshold ?? null,
   };
 }
 

@@ -1,9 +1,11 @@
 import type Database from "better-sqlite3";
 import type { Logger } from "../../../shared/logger.js";
 import type {
+  AttemptOutcome,
   AuditEntry,
   AuditFilter,
   AuditRow,
+  EventRecord,
   ExportRecord,
   ExportState,
   KeyCursor,
@@ -11,15 +13,31 @@ import type {
   KeyLogFilter,
   KeyLogRow,
   KeyRecord,
+  RelayInput,
+  RelayResult,
+  StoredEvent,
   SweepOptions,
   SweepResult,
   UsageBatch,
   UsageRow,
   VerifyCode,
+  WebhookAttemptRecord,
+  WebhookDeliveryRecord,
+  WebhookEndpointRecord,
 } from "../../keys/model.js";
 import type { KeyChange, KeyStore } from "../key-store.js";
 import { auditWhere, exportWhere, keyWhere, logWhere } from "./filters.js";
 import { openDatabase } from "./open-database.js";
+import {
+  type AttemptColumns,
+  attemptFromColumns,
+  type DeliveryColumns,
+  deliveryFromColumns,
+  type EndpointColumns,
+  type EventColumns,
+  endpointFromColumns,
+  eventFromColumns,
+} from "./outbox-rows.js";
 import {
   type AuditColumns,
   auditFromColumns,
@@ -106,8 +124,8 @@ export class SqliteKeyStore implements KeyStore {
     this.writer = new WriterThread(options.path, options.checkpointIntervalMs ?? DEFAULT_CHECKPOINT_INTERVAL_MS);
   }
 
-  async insertKey(key: KeyRecord, audit: AuditEntry): Promise<void> {
-    await this.writer.write("insertKey", key, audit);
+  async insertKey(key: KeyRecord, audit: AuditEntry, events: readonly EventRecord[] = []): Promise<void> {
+    await this.writer.write("insertKey", key, audit, events);
   }
 
   async getKeyById(id: string): Promise<KeyRecord | undefined> {
@@ -138,12 +156,21 @@ export class SqliteKeyStore implements KeyStore {
    * provenance and the usage counters (last used, request count, inactive
    * since) are left alone: applyUsage and the sweep own those.
    */
-  async updateKey(key: KeyRecord, audit: AuditEntry, options?: { writeCredits?: boolean }): Promise<void> {
-    await this.writer.write("updateKey", key, audit, options?.writeCredits ?? false);
+  async updateKey(
+    key: KeyRecord,
+    audit: AuditEntry,
+    options?: { writeCredits?: boolean; events?: readonly EventRecord[] },
+  ): Promise<void> {
+    await this.writer.write("updateKey", key, audit, options?.writeCredits ?? false, options?.events ?? []);
   }
 
-  async rotateKey(previous: KeyRecord, created: KeyRecord, audit: AuditEntry): Promise<void> {
-    await this.writer.write("rotateKey", previous, created, audit);
+  async rotateKey(
+    previous: KeyRecord,
+    created: KeyRecord,
+    audit: AuditEntry,
+    events: readonly EventRecord[] = [],
+  ): Promise<void> {
+    await this.writer.write("rotateKey", previous, created, audit, events);
   }
 
   async applyUsage(batch: UsageBatch): Promise<void> {
@@ -213,8 +240,8 @@ export class SqliteKeyStore implements KeyStore {
   }
 
   /** Writes the export's progress; what was asked for (resource, filters, who, when) never changes. */
-  async updateExport(record: ExportRecord): Promise<void> {
-    await this.writer.write("updateExport", record);
+  async updateExport(record: ExportRecord, events: readonly EventRecord[] = []): Promise<void> {
+    await this.writer.write("updateExport", record, events);
   }
 
   async listLogsForExport(
@@ -241,6 +268,98 @@ export class SqliteKeyStore implements KeyStore {
 
   async latestChangeId(): Promise<number> {
     return this.latestChange.get() ?? 0;
+  }
+
+  async insertWebhookEndpoint(endpoint: WebhookEndpointRecord, audit: AuditEntry): Promise<void> {
+    await this.writer.write("insertWebhookEndpoint", endpoint, audit);
+  }
+
+  async getWebhookEndpoint(id: string): Promise<WebhookEndpointRecord | undefined> {
+    const row = this.shapes.get("SELECT * FROM webhook_endpoints WHERE id = @id").get({ id }) as
+      | EndpointColumns
+      | undefined;
+    return row === undefined ? undefined : endpointFromColumns(row);
+  }
+
+  async listWebhookEndpoints(limit: number, after?: KeyCursor): Promise<WebhookEndpointRecord[]> {
+    const rows = (
+      after === undefined
+        ? this.shapes
+            .get("SELECT * FROM webhook_endpoints ORDER BY created_at DESC, id DESC LIMIT @limit")
+            .all({ limit })
+        : this.shapes
+            .get(
+              `SELECT * FROM webhook_endpoints WHERE (created_at < @t OR (created_at = @t AND id < @i))
+                ORDER BY created_at DESC, id DESC LIMIT @limit`,
+            )
+            .all({ limit, t: after.createdAt, i: after.id })
+    ) as EndpointColumns[];
+    return rows.map(endpointFromColumns);
+  }
+
+  async updateWebhookEndpoint(endpoint: WebhookEndpointRecord, audit: AuditEntry): Promise<void> {
+    await this.writer.write("updateWebhookEndpoint", endpoint, audit);
+  }
+
+  async deleteWebhookEndpoint(id: string, audit: AuditEntry): Promise<void> {
+    await this.writer.write("deleteWebhookEndpoint", id, audit);
+  }
+
+  async getEvent(id: string): Promise<StoredEvent | undefined> {
+    const row = this.shapes.get("SELECT * FROM events WHERE id = @id").get({ id }) as EventColumns | undefined;
+    return row === undefined ? undefined : eventFromColumns(row);
+  }
+
+  async getEventBySeq(seq: number): Promise<StoredEvent | undefined> {
+    const row = this.shapes.get("SELECT * FROM events WHERE seq = @seq").get({ seq }) as EventColumns | undefined;
+    return row === undefined ? undefined : eventFromColumns(row);
+  }
+
+  async resendWebhookEvent(endpointId: string, eventSeq: number, at: number, audit: AuditEntry): Promise<number> {
+    return this.writer.write("resendWebhookEvent", endpointId, eventSeq, at, audit);
+  }
+
+  async relayWebhooks(input: RelayInput): Promise<RelayResult> {
+    return this.writer.write("relayWebhooks", input);
+  }
+
+  async getWebhookDelivery(id: number): Promise<WebhookDeliveryRecord | undefined> {
+    const row = this.shapes.get("SELECT * FROM webhook_deliveries WHERE id = @id").get({ id }) as
+      | DeliveryColumns
+      | undefined;
+    return row === undefined ? undefined : deliveryFromColumns(row);
+  }
+
+  async finishWebhookDelivery(id: number, state: "succeeded" | "failed", at: number): Promise<void> {
+    await this.writer.write("finishWebhookDelivery", id, state, at);
+  }
+
+  async recordWebhookAttempt(
+    attempt: Omit<WebhookAttemptRecord, "id">,
+    outcome: AttemptOutcome,
+  ): Promise<{ nextDeliveryId: number | null; endpointDisabled: boolean }> {
+    return this.writer.write("recordWebhookAttempt", attempt, outcome);
+  }
+
+  async listWebhookAttempts(
+    filter: { endpointId: string; eventId?: string },
+    limit: number,
+    beforeId?: number,
+  ): Promise<WebhookAttemptRecord[]> {
+    const conditions = ["endpoint_id = @endpointId"];
+    const params: Record<string, string | number> = { endpointId: filter.endpointId, limit };
+    if (filter.eventId !== undefined) {
+      conditions.push("event_id = @eventId");
+      params.eventId = filter.eventId;
+    }
+    if (beforeId !== undefined) {
+      conditions.push("id < @beforeId");
+      params.beforeId = beforeId;
+    }
+    const rows = this.shapes
+      .get(`SELECT * FROM webhook_attempts WHERE ${conditions.join(" AND ")} ORDER BY id DESC LIMIT @limit`)
+      .all(params) as AttemptColumns[];
+    return rows.map(attemptFromColumns);
   }
 
   async close(): Promise<void> {

@@ -1,7 +1,16 @@
 import type Database from "better-sqlite3";
 import { ConflictError, NotFoundError } from "../../keys/errors.js";
-import type { AuditEntry, ExportRecord, KeyRecord, SweepOptions, SweepResult, UsageBatch } from "../../keys/model.js";
+import type {
+  AuditEntry,
+  EventRecord,
+  ExportRecord,
+  KeyRecord,
+  SweepOptions,
+  SweepResult,
+  UsageBatch,
+} from "../../keys/model.js";
 import { createCreditStatements } from "./credits.js";
+import { createOutboxWrites, type OutboxWrites } from "./outbox-writes.js";
 import {
   type AuditColumns,
   auditToColumns,
@@ -21,18 +30,19 @@ import { createUsageWriter } from "./usage-writer.js";
  * ever runs on the event loop that answers VerifyKey. Arguments and results
  * are plain data, so they cross the thread boundary by structured clone.
  */
-export interface StoreWrites {
-  insertKey(key: KeyRecord, audit: AuditEntry): void;
+export interface StoreWrites extends Omit<OutboxWrites, "insertEvents"> {
+  /** `events` go to the outbox in the same transaction, after the key's row (as in every write below). */
+  insertKey(key: KeyRecord, audit: AuditEntry, events: readonly EventRecord[]): void;
   /**
    * Writes `key` if the stored row is still at `key.version - 1`. Throws
    * NotFoundError when the key does not exist, ConflictError when it moved on.
    */
-  updateKey(key: KeyRecord, audit: AuditEntry, writeCredits: boolean): void;
+  updateKey(key: KeyRecord, audit: AuditEntry, writeCredits: boolean, events: readonly EventRecord[]): void;
   /** As updateKey for `previous`; `created` is inserted only if that write succeeds. */
-  rotateKey(previous: KeyRecord, created: KeyRecord, audit: AuditEntry): void;
+  rotateKey(previous: KeyRecord, created: KeyRecord, audit: AuditEntry, events: readonly EventRecord[]): void;
   insertExport(record: ExportRecord, audit: AuditEntry): void;
   /** Throws NotFoundError when the export does not exist. */
-  updateExport(record: ExportRecord): void;
+  updateExport(record: ExportRecord, events: readonly EventRecord[]): void;
   applyUsage(batch: UsageBatch): void;
   spendCredits(spends: readonly { keyId: string; cost: number }[]): (number | null)[];
   refillCredits(keyId: string, amount: number, at: number, expected: number | null): boolean;
@@ -119,6 +129,8 @@ export function createStoreWrites(db: Database.Database): StoreWrites {
   const insertExportRow = db.prepare<[ExportColumns]>(insertSql("exports", EXPORT_COLUMNS));
   const updateExportRow = db.prepare<[ExportColumns]>(updateSql("exports", EXPORT_COLUMNS, EXPORT_COLUMNS_NOT_UPDATED));
   const credits = createCreditStatements(db);
+  const outbox = createOutboxWrites(db);
+  const { insertEvents, ...webhooks } = outbox;
 
   function updateExisting(key: KeyRecord, writeCredits: boolean): void {
     const statement = writeCredits ? updateKeyRowWithCredits : updateKeyRow;
@@ -128,30 +140,39 @@ export function createStoreWrites(db: Database.Database): StoreWrites {
   }
 
   return {
-    insertKey: db.transaction((key: KeyRecord, audit: AuditEntry) => {
+    ...webhooks,
+    insertKey: db.transaction((key: KeyRecord, audit: AuditEntry, events: readonly EventRecord[]) => {
       insertKeyRow.run(keyToColumns(key));
       insertAuditRow.run(auditToColumns(audit));
+      insertEvents(events);
     }),
-    updateKey: db.transaction((key: KeyRecord, audit: AuditEntry, writeCredits: boolean) => {
-      updateExisting(key, writeCredits);
-      insertAuditRow.run(auditToColumns(audit));
-    }),
-    rotateKey: db.transaction((previous: KeyRecord, created: KeyRecord, audit: AuditEntry) => {
-      updateExisting(previous, false);
-      insertKeyRow.run(keyToColumns(created));
-      insertAuditRow.run(auditToColumns(audit));
-    }),
+    updateKey: db.transaction(
+      (key: KeyRecord, audit: AuditEntry, writeCredits: boolean, events: readonly EventRecord[]) => {
+        updateExisting(key, writeCredits);
+        insertAuditRow.run(auditToColumns(audit));
+        insertEvents(events);
+      },
+    ),
+    rotateKey: db.transaction(
+      (previous: KeyRecord, created: KeyRecord, audit: AuditEntry, events: readonly EventRecord[]) => {
+        updateExisting(previous, false);
+        insertKeyRow.run(keyToColumns(created));
+        insertAuditRow.run(auditToColumns(audit));
+        insertEvents(events);
+      },
+    ),
     insertExport: db.transaction((record: ExportRecord, audit: AuditEntry) => {
       insertExportRow.run(exportToColumns(record));
       insertAuditRow.run(auditToColumns(audit));
     }),
-    updateExport(record) {
+    updateExport: db.transaction((record: ExportRecord, events: readonly EventRecord[]) => {
       if (updateExportRow.run(exportToColumns(record)).changes === 0) throw new NotFoundError("export", record.id);
-    },
+      insertEvents(events);
+    }),
     applyUsage: createUsageWriter(db),
     spendCredits: (spends) => credits.spendMany(spends),
     refillCredits: (keyId, amount, at, expected) => credits.refill(keyId, amount, at, expected),
     refillDueCredits: (at, dailyMoment, monthlyMoments) => credits.refillDue(at, dailyMoment, monthlyMoments),
-    sweep: createSweep(db),
+    sweep: createSweep(db, insertEvents),
   };
 }

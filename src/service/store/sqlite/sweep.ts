@@ -1,7 +1,8 @@
 import type Database from "better-sqlite3";
-import type { AuditEntry, SweepOptions, SweepResult } from "../../keys/model.js";
+import { sweepEvents } from "../../events/sweep-events.js";
+import type { AuditEntry, EventRecord, SweepOptions, SweepResult } from "../../keys/model.js";
 import { DAY_MS } from "../../keys/status.js";
-import { KEY_CHANGES_RETENTION_MS, SQLITE_NOW_MS } from "../migrations.js";
+import { KEY_CHANGES_RETENTION_MS, SQLITE_NOW_MS, WEBHOOK_RETENTION_MS } from "../migrations.js";
 import { NOT_EXPIRED, NOT_REVOKED } from "./filters.js";
 import { type ExportColumns, exportFromColumns, type KeyColumns, keyFromColumns, newestFirst } from "./rows.js";
 
@@ -17,6 +18,7 @@ const IDLE_SINCE = "coalesce(last_used_at, created_at)";
  */
 export function createSweep(
   db: Database.Database,
+  insertEvents: (events: readonly EventRecord[]) => void,
 ): (options: SweepOptions, audit: Omit<AuditEntry, "keyId">) => SweepResult {
   // A key already scheduled for revocation (rotation grace) keeps its own reason.
   const autoRevoke = db.prepare<[{ now: number; revokeBefore: number }], KeyColumns>(
@@ -72,6 +74,52 @@ export function createSweep(
       RETURNING *`,
   );
 
+  // Each notice once: 1 day before expiry (also when the 7-day one was given),
+  // 7 days before (unless the key is already within a day). A new expiry time
+  // makes them due again; revoked keys get none.
+  const expiringWithinDay = db.prepare<[{ now: number; dayAhead: number }], KeyColumns>(
+    `UPDATE keys SET expiry_notice_for = expires_at, expiry_notice_days = 1
+      WHERE ${NOT_REVOKED} AND expires_at > @now AND expires_at <= @dayAhead
+        AND NOT (expiry_notice_for IS expires_at AND expiry_notice_days = 1)
+      RETURNING *`,
+  );
+  const expiringWithinWeek = db.prepare<[{ now: number; dayAhead: number; weekAhead: number }], KeyColumns>(
+    `UPDATE keys SET expiry_notice_for = expires_at, expiry_notice_days = 7
+      WHERE ${NOT_REVOKED} AND expires_at > @dayAhead AND expires_at <= @weekAhead
+        AND expiry_notice_for IS NOT expires_at
+      RETURNING *`,
+  );
+  // Keys revoked before they expired never become "expired".
+  const newlyExpired = db.prepare<[{ now: number }], KeyColumns>(
+    `UPDATE keys SET expired_notice_for = expires_at
+      WHERE expires_at IS NOT NULL AND expires_at <= @now AND expired_notice_for IS NOT expires_at
+        AND (revoked_at IS NULL OR revoked_at > expires_at)
+      RETURNING *`,
+  );
+  const LOW_LINE = "coalesce(credits_low_threshold, json_extract(refill, '$.amount') * 0.1)";
+  // Back above the line (a refill, a top-up): the next fall is told again.
+  const rearmCreditsLow = db.prepare(
+    `UPDATE keys SET credits_low_notified_at = NULL
+      WHERE credits_low_notified_at IS NOT NULL AND remaining IS NOT NULL AND remaining >= ${LOW_LINE}`,
+  );
+  // Once per refill period: told after the last refill means told.
+  const creditsLow = db.prepare<[{ now: number }], KeyColumns>(
+    `UPDATE keys SET credits_low_notified_at = @now
+      WHERE ${NOT_REVOKED} AND ${NOT_EXPIRED} AND remaining IS NOT NULL AND remaining < ${LOW_LINE}
+        AND (credits_low_notified_at IS NULL
+             OR credits_low_notified_at < coalesce(json_extract(refill, '$.lastRefillAt'), 0))
+      RETURNING *`,
+  );
+  const pruneAttempts = db.prepare<[{ before: number }]>("DELETE FROM webhook_attempts WHERE at < @before");
+  const pruneDeliveries = db.prepare<[{ before: number }]>(
+    "DELETE FROM webhook_deliveries WHERE state <> 'pending' AND updated_at < @before",
+  );
+  const pruneEvents = db.prepare<[{ before: number }]>(
+    `DELETE FROM events
+      WHERE relayed_at IS NOT NULL AND mail_state <> 'pending' AND at < @before
+        AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.event_seq = events.seq AND d.state = 'pending')`,
+  );
+
   return db.transaction((options: SweepOptions, audit: Omit<AuditEntry, "keyId">): SweepResult => {
     const { now } = options;
 
@@ -118,6 +166,23 @@ export function createSweep(
         .sort(newestFirst);
     }
 
-    return { newlyInactive, autoRevoked, expiredKeys, expiredExports, prunedLogs, rotationDue };
+    const expiringSoon = [
+      ...expiringWithinDay.all({ now, dayAhead: now + DAY_MS }),
+      ...expiringWithinWeek.all({ now, dayAhead: now + DAY_MS, weekAhead: now + 7 * DAY_MS }),
+    ]
+      .map(keyFromColumns)
+      .sort(newestFirst);
+    const expired = newlyExpired.all({ now }).map(keyFromColumns).sort(newestFirst);
+    rearmCreditsLow.run();
+    const lowOnCredits = creditsLow.all({ now }).map(keyFromColumns).sort(newestFirst);
+
+    const found = { newlyInactive, autoRevoked, expiringSoon, expired, creditsLow: lowOnCredits };
+    insertEvents(sweepEvents(found, options));
+    const before = now - WEBHOOK_RETENTION_MS;
+    pruneAttempts.run({ before });
+    pruneDeliveries.run({ before });
+    pruneEvents.run({ before });
+
+    return { ...found, expiredKeys, expiredExports, prunedLogs, rotationDue };
   });
 }

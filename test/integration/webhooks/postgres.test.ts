@@ -1,0 +1,5 @@
+import { useTestDatabase } from "../../support/postgres.js";
+import { webhookSuite } from "./webhook-suite.js";
+
+const database = useTestDatabase();
+webhookSuite("PostgreSQL", () => database().url);
