@@ -47,6 +47,7 @@ import { listenForChanges } from "./change-listener.js";
 import * as credits from "./credits.js";
 import { PgDatabase } from "./database.js";
 import { auditWhere, exportWhere, keyWhere, logWhere, Params } from "./filters.js";
+import { HashLookups } from "./hash-lookups.js";
 import { migrate } from "./migrate.js";
 import * as outbox from "./outbox-writes.js";
 import { type KeyRow, keyFromRow } from "./rows.js";
@@ -77,12 +78,15 @@ const DEFAULT_POOL_SIZE = 10;
  */
 export class PostgresKeyStore implements KeyStore {
   private readonly watchers = new Set<() => Promise<void>>();
+  private readonly hashLookups: HashLookups;
 
   private constructor(
     private readonly db: PgDatabase,
     private readonly inactiveDays: number,
     private readonly logger: Logger | undefined,
-  ) {}
+  ) {
+    this.hashLookups = new HashLookups(db);
+  }
 
   /** Connects, migrates (once across replicas) and returns the store. */
   static async open(options: PostgresKeyStoreOptions): Promise<PostgresKeyStore> {
@@ -111,7 +115,7 @@ export class PostgresKeyStore implements KeyStore {
   }
 
   async getKeyByHash(hash: string): Promise<KeyRecord | undefined> {
-    const [row] = await this.db.query<KeyRow>("SELECT * FROM keys WHERE hash = $1", [hash]);
+    const row = await this.hashLookups.get(hash);
     return row === undefined ? undefined : keyFromRow(row);
   }
 

@@ -1,0 +1,53 @@
+import type { Queryable } from "./database.js";
+import type { KeyRow } from "./rows.js";
+
+/** Hashes asked for in one turn of the event loop, read by one query. */
+const MAX_BATCH = 256;
+
+interface Pending {
+  hash: string;
+  resolve(row: KeyRow | undefined): void;
+  reject(error: unknown): void;
+}
+
+/**
+ * The verification cache's miss path on PostgreSQL. Misses come in bursts
+ * (a deploy, a cache too small for the working set), and each one alone
+ * would cost a pool connection and a round trip: those asked for in the
+ * same turn of the event loop go out as one `hash = ANY($1)` query, a
+ * prepared statement, instead.
+ */
+export class HashLookups {
+  private pending: Pending[] = [];
+  private scheduled = false;
+
+  constructor(private readonly db: Pick<Queryable, "query">) {}
+
+  get(hash: string): Promise<KeyRow | undefined> {
+    return new Promise((resolve, reject) => {
+      this.pending.push({ hash, resolve, reject });
+      if (!this.scheduled) {
+        this.scheduled = true;
+        setImmediate(() => this.flush());
+      }
+    });
+  }
+
+  private flush(): void {
+    this.scheduled = false;
+    const all = this.pending;
+    this.pending = [];
+    for (let i = 0; i < all.length; i += MAX_BATCH) void this.read(all.slice(i, i + MAX_BATCH));
+  }
+
+  private async read(batch: Pending[]): Promise<void> {
+    try {
+      const hashes = [...new Set(batch.map((p) => p.hash))];
+      const rows = await this.db.query<KeyRow>("SELECT * FROM keys WHERE hash = ANY($1::text[])", [hashes]);
+      const byHash = new Map(rows.map((row) => [row.hash, row]));
+      for (const p of batch) p.resolve(byHash.get(p.hash));
+    } catch (error) {
+      for (const p of batch) p.reject(error);
+    }
+  }
+}
