@@ -27,15 +27,15 @@ import { Queue } from "bullmq";
 import { Redis } from "ioredis";
 import { pino } from "pino";
 import { loadConfig } from "../src/config.js";
-import { asActor, createServiceClient } from "../src/shared/contract/service-client.js";
 import { ExportResource, ExportState } from "../src/gen/keyward/v1/export_pb.js";
 import type { KeyRecord } from "../src/service/keys/model.js";
 import { generateToken, hashToken, tokenHint } from "../src/service/keys/token.js";
 import { startService } from "../src/service/server.js";
 import { keyToColumns } from "../src/service/store/sqlite/rows.js";
 import { createSqliteKeyStore } from "../src/service/store/sqlite/sqlite-key-store.js";
-import { startWorkers } from "../src/workers/main.js";
+import { asActor, createServiceClient } from "../src/shared/contract/service-client.js";
 import { EXPORT_JOB, EXPORT_QUEUE, exportJobOptions, producerConnection } from "../src/shared/queues/queues.js";
+import { startWorkers } from "../src/workers/main.js";
 
 const MB = 1024 * 1024;
 const SELF = fileURLToPath(import.meta.url);

@@ -23,7 +23,8 @@
  * Timeline: warm-up (not counted), then the measured window, then in-flight
  * requests finish (bounded) and the result is printed as one JSON line on
  * stdout (and sent over IPC when forked). Messages to the parent:
- * {t:"measure-start"}, {t:"measure-end"}, {t:"result", result}.
+ * {t:"measure-start"}, {t:"measure-end"}, {t:"result", result}; from the
+ * parent, {t:"stop"} ends the measured window before `--duration-ms`.
  */
 import fs from "node:fs";
 import http2 from "node:http2";
@@ -424,6 +425,11 @@ function endWindow(): void {
   cpuWindow = process.cpuUsage(cpuStart);
   process.send?.({ t: "measure-end" });
 }
+
+// {t:"stop"} from the parent ends the window early (a run whose length the parent decides).
+process.on("message", (message: { t?: string }) => {
+  if (message?.t === "stop") endWindow();
+});
 
 const allDone = new Promise<void>((resolve) => {
   const onAllDone = () => resolve();
