@@ -14,6 +14,8 @@
  *   npm run bench:replicas -- --no-docs        full run without touching docs/ (--docs writes them in quick mode)
  *   npm run bench:replicas -- --only propagation,stores,processes
  *   npm run bench:replicas -- --trials 300 --runs 5 --duration 10
+ *   npm run bench:replicas -- --from bench/results/replicas-full-latest.json
+ *                                            rewrites the docs from a run's results, measures nothing
  *
  * Every process is separate (service replicas, echo servers, load generators,
  * this orchestrator), on 127.0.0.1, bounded in time, and killed when the run
@@ -75,6 +77,7 @@ const { values } = parseArgs({
     attempts: { type: "string" },
     docs: { type: "boolean" },
     "no-docs": { type: "boolean", default: false },
+    from: { type: "string" },
     help: { type: "boolean", default: false },
   },
 });
@@ -98,7 +101,7 @@ const quietWaitMs = Math.round(Number(values["quiet-wait"] ?? (quick ? 0 : 30)) 
 const maxForeignPct = Number(values["max-foreign"]);
 /** ...at most this many attempts in all; the last attempt is kept whatever happened. */
 const attempts = Math.max(1, Number(values.attempts ?? (quick ? 1 : 3)));
-const writeDocs = values["no-docs"] ? false : (values.docs ?? !quick);
+const writeDocs = values["no-docs"] ? false : (values.docs ?? (!quick || values.from !== undefined));
 const PARTS = ["propagation", "stores", "processes"] as const;
 type Part = (typeof PARTS)[number];
 const only = (values.only?.split(",").map((s) => s.trim()) ?? [...PARTS]) as Part[];
@@ -1158,17 +1161,31 @@ async function main(): Promise<ReplicaResults> {
   return results;
 }
 
-killChildrenOnExit();
-const results = await main();
-fs.mkdirSync(RESULTS_DIR, { recursive: true });
-const file = path.join(RESULTS_DIR, `replicas-${results.mode}-${stamp}.json`);
-// Infinity (a poll that never saw REVOKED) is written as null.
-fs.writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
-fs.writeFileSync(
-  path.join(RESULTS_DIR, `replicas-${results.mode}-latest.json`),
-  `${JSON.stringify(results, null, 2)}\n`,
-);
-console.log(`\nresults: ${path.relative(process.cwd(), file)}\n\ntargets:`);
+/** A results file as written below: JSON has no Infinity (a poll that never saw REVOKED), it wrote null. */
+function readResults(file: string): ReplicaResults {
+  const results = JSON.parse(fs.readFileSync(file, "utf8")) as ReplicaResults;
+  const inf = (xs: (number | null)[] | undefined) => xs?.map((x) => x ?? Number.POSITIVE_INFINITY);
+  for (const row of results.propagation) {
+    row.observations = inf(row.observations) as number[];
+    row.notifyMs = inf(row.notifyMs);
+  }
+  return results;
+}
+
+let results: ReplicaResults;
+if (values.from !== undefined) {
+  results = readResults(values.from);
+} else {
+  killChildrenOnExit();
+  results = await main();
+  fs.mkdirSync(RESULTS_DIR, { recursive: true });
+  const file = path.join(RESULTS_DIR, `replicas-${results.mode}-${stamp}.json`);
+  const json = `${JSON.stringify(results, null, 2)}\n`;
+  fs.writeFileSync(file, json);
+  fs.writeFileSync(path.join(RESULTS_DIR, `replicas-${results.mode}-latest.json`), json);
+  console.log(`\nresults: ${path.relative(process.cwd(), file)}`);
+}
+console.log("\ntargets:");
 for (const t of targets(results))
   console.log(`  ${t.met === null ? "—    " : t.met ? "MET  " : "MISS "} ${t.target}: ${t.measured}`);
 if (writeDocs) {
