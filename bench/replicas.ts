@@ -1213,6 +1213,20 @@ async function postgresVersion(): Promise<string> {
   }
 }
 
+/** What has been measured so far, so that a run that fails or is stopped later keeps it (`--from` reads it). */
+function savePartial(results: ReplicaResults): void {
+  fs.mkdirSync(RESULTS_DIR, { recursive: true });
+  const partial = {
+    ...results,
+    finishedAt: new Date().toISOString(),
+    machine: { ...results.machine, loadAverageEnd: loadAverage() },
+  };
+  fs.writeFileSync(
+    path.join(RESULTS_DIR, `replicas-${results.mode}-${stamp}.partial.json`),
+    `${JSON.stringify(partial, null, 2)}\n`,
+  );
+}
+
 async function main(): Promise<ReplicaResults> {
   const results: ReplicaResults = {
     mode: quick ? "quick" : "full",
@@ -1264,8 +1278,12 @@ async function main(): Promise<ReplicaResults> {
             `late answers ${row.lateAnswers}; load ${row.load.map((l) => `${f0(l.rps)} req/s`).join(", ")}; others ${f0(row.cpu.foreignCpuPct)}%`,
         );
       }
+      savePartial(results);
     }
-    if (only.includes("stores") && db) results.stores = await stores(db);
+    if (only.includes("stores") && db) {
+      results.stores = await stores(db);
+      savePartial(results);
+    }
     if (only.includes("processes")) results.processes = await processes();
   } finally {
     killAll();
