@@ -16,6 +16,8 @@
  *   npm run bench:replicas -- --trials 300 --runs 5 --duration 10
  *   npm run bench:replicas -- --from bench/results/replicas-full-latest.json
  *                                            rewrites the docs from a run's results, measures nothing
+ *   npm run bench:replicas -- --from a.json,b.json
+ *                                            the same from several runs, each part from the last one that measured it
  *
  * Every process is separate (service replicas, echo servers, load generators,
  * this orchestrator), on 127.0.0.1, bounded in time, and killed when the run
@@ -849,6 +851,15 @@ interface ReplicaResults {
   propagation: PropagationRow[];
   stores: StoreRun[];
   processes: ProcRun[];
+  /** Set when the docs were written from several runs (--from a.json,b.json): which run gave which part. */
+  sources?: {
+    command: string;
+    startedAt: string;
+    finishedAt: string;
+    loadAverageStart: number[];
+    loadAverageEnd: number[];
+    parts: Part[];
+  }[];
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -976,15 +987,33 @@ function docBlock(results: ReplicaResults): string {
   const m = results.machine;
   const la = (xs: number[]) => xs.map((x) => x.toFixed(2)).join(" / ");
   const lines: string[] = [BEGIN, "## Several replicas and processes", ""];
+  const when = (from: string, to: string) => `${from.slice(0, 16).replace("T", " ")}–${to.slice(11, 16)} UTC`;
+  const settings =
+    `${results.mode} run: ${results.settings.trials} propagation trials per setup and load; ` +
+    `${results.settings.runs} × ${results.settings.durationMs / 1000} s per side after ${results.settings.warmupMs / 1000} s of warm-up, ` +
+    "sides alternated in rotating order within each run; figures are medians over the runs";
+  const machineLine =
+    `Machine: ${m.nproc} CPUs (\`nproc\`), ${m.cpu}, ${Math.round(m.memTotalMb / 1000)} GB RAM, ${m.kernel}, Node ${m.node}, ` +
+    `PostgreSQL ${m.postgres} on the same machine (127.0.0.1).`;
+  if (results.sources && results.sources.length > 1) {
+    lines.push(`Two runs of the same code and settings (${settings}), each giving the parts named:`, "");
+    for (const src of results.sources) {
+      lines.push(
+        `- \`${src.command}\`, ${when(src.startedAt, src.finishedAt)}, load average (1 / 5 / 15 min) ${la(src.loadAverageStart)} at the start, ` +
+          `${la(src.loadAverageEnd)} at the end: ${src.parts.join(", ")}`,
+      );
+    }
+    lines.push("", machineLine, "");
+  } else {
+    lines.push(
+      `Command: \`${results.command}\` (${settings}).`,
+      "",
+      `Date: ${when(results.startedAt, results.finishedAt)}. ${machineLine} ` +
+        `Load average (1 / 5 / 15 min): ${la(m.loadAverageStart)} at the start, ${la(m.loadAverageEnd)} at the end.`,
+      "",
+    );
+  }
   lines.push(
-    `Command: \`${results.command}\` (${results.mode} run: ${results.settings.trials} propagation trials per setup; ` +
-      `${results.settings.runs} × ${results.settings.durationMs / 1000} s per side after ${results.settings.warmupMs / 1000} s of warm-up, ` +
-      "sides alternated in rotating order within each run; figures are medians over the runs).",
-    "",
-    `Date: ${results.startedAt.slice(0, 16).replace("T", " ")}–${results.finishedAt.slice(11, 16)} UTC. ` +
-      `Machine: ${m.nproc} CPUs (\`nproc\`), ${m.cpu}, ${Math.round(m.memTotalMb / 1000)} GB RAM, ${m.kernel}, Node ${m.node}, ` +
-      `PostgreSQL ${m.postgres} on the same machine (127.0.0.1). Load average (1 / 5 / 15 min): ${la(m.loadAverageStart)} at the start, ${la(m.loadAverageEnd)} at the end.`,
-    "",
     "Every server, every load generator (bench/loadgen.ts, the raw HTTP/2 client) and the orchestrator is a process of its own, " +
       `all on these ${m.nproc} CPUs: the load generators take CPU from the servers they measure, and PostgreSQL's backends ` +
       'take it from the replicas. "Others" is what the rest of the machine (other people\'s work) used meanwhile, % of all CPUs.',
@@ -1045,17 +1074,23 @@ function docBlock(results: ReplicaResults): string {
           `${results.settings.maxForeignPct}% of the machine (${(row.discarded ?? []).map((d) => `others ${f0(d.foreignCpuPct)}%: p50 ${f1(d.p50)}, p99 ${f1(d.p99)}, max ${f1(d.max)} ms`).join("; ")}).`,
       );
     }
-    const pgRow = results.propagation.find((r) => r.notifyMs);
-    if (pgRow?.notifyMs) {
-      const sorted = [...pgRow.notifyMs].sort((a, b) => a - b);
-      const slow = pgRow.observations.filter((x) => x > 20).length;
+    const pgRows = results.propagation.filter((r) => r.notifyMs);
+    if (pgRows.length > 0) {
+      const parts = pgRows.map((row) => {
+        const sorted = [...(row.notifyMs ?? [])].sort((a, b) => a - b);
+        const slow = row.observations.filter((x) => x > 20).length;
+        return (
+          `${row.loadKind} load: ${f1(percentile(sorted, 50))} ms (median), ${f1(percentile(sorted, 99))} ms (p99), ` +
+          `${f1(sorted.at(-1) ?? Number.NaN)} ms (max), beside ${slow} of ${row.observations.length} observations over 20 ms`
+        );
+      });
       lines.push(
         "",
-        `PostgreSQL delivers the NOTIFY at once: a LISTEN connection of the orchestrator got each delete's notification ` +
-          `${f1(percentile(sorted, 50))} ms (median) and ${f1(percentile(sorted, 99))} ms (p99) after DeleteKey's acknowledgement ` +
-          `(negative: before it; the notification leaves at COMMIT, the acknowledgement after). So the ${slow} observations over 20 ms ` +
-          "were spent in the replicas: a replica's event loop that is collecting garbage or waiting for a CPU reads the change, " +
-          "and answers the poll, only afterwards (the last column: each replica's longest event-loop delay during the trials, from bench/lib/probe.ts).",
+        "When PostgreSQL delivered each delete's NOTIFY, measured on a LISTEN connection of the orchestrator, after DeleteKey's acknowledgement " +
+          `(negative: before it; the notification leaves at COMMIT, the acknowledgement after): ${parts.join("; ")}. ` +
+          "Whatever took longer than that was spent in the replicas: a replica whose event loop is collecting garbage or waiting for a CPU " +
+          "reads the change, and answers the poll, only afterwards (the last column: each replica's longest event-loop delay during the trials, " +
+          "and its mark-compact collections, from bench/lib/probe.ts).",
       );
     }
     const cluster = results.propagation.find((r) => r.connections);
@@ -1095,7 +1130,8 @@ function docBlock(results: ReplicaResults): string {
     const notValid = results.stores
       .filter((r) => r.side !== "echo")
       .reduce((n, r) => n + sum(r.load.codes) - (r.load.codes.VALID ?? 0), 0);
-    lines.push("", `Errors over all runs: ${errors}; Keyward answers other than VALID: ${notValid}.`, "");
+    lines.push("", `Errors over all runs: ${errors}; Keyward answers other than VALID: ${notValid}.`);
+    lines.push(...busyNote(results.stores, results.settings), "");
   }
 
   if (results.processes.length > 0) {
@@ -1122,6 +1158,7 @@ function docBlock(results: ReplicaResults): string {
       "",
       `Ratios: 2-process Keyward ÷ 2-process echo **${pctOf(p.k2.rps / p.e2.rps)}**; 2-process ÷ 1-process Keyward ${pctOf(p.k2.rps / p.k1.rps)}; ` +
         `2-process ÷ 1-process echo ${pctOf(p.e2.rps / p.e1.rps)}; 1-process Keyward ÷ 1-process echo ${pctOf(p.k1.rps / p.e1.rps)}.`,
+      ...busyNote(results.processes, results.settings),
       "",
     );
   }
@@ -1142,6 +1179,18 @@ function docBlock(results: ReplicaResults): string {
   return lines.join("\n");
 }
 
+/** Says how many kept windows other people's processes disturbed beyond --max-foreign even after every attempt. */
+function busyNote(list: { cpu: CpuWindow }[], settings: ReplicaResults["settings"]): string[] {
+  const busy = list.filter((r) => r.cpu.foreignCpuPct > settings.maxForeignPct);
+  if (busy.length === 0) return [];
+  return [
+    "",
+    `${busy.length} of these ${list.length} windows were kept with other processes above ${settings.maxForeignPct}% of the machine ` +
+      `after ${settings.attempts} attempts (up to ${f0(Math.max(...busy.map((r) => r.cpu.foreignCpuPct)))}%; see "Every run"): ` +
+      "their sides lost CPU to work that was not the bench's, and the medians above include them.",
+  ];
+}
+
 /** What bounds the figures, with this run's numbers. */
 function limits(results: ReplicaResults): string[] {
   const out: string[] = [];
@@ -1154,7 +1203,7 @@ function limits(results: ReplicaResults): string[] {
         `${f0(p.k2.generatorCpuPct)}% and other people's processes ${f0(p.k2.foreignCpuPct)}% of the machine (medians). ` +
         "So the second process adds what the first left of the machine, not a CPU of its own: the ratios say how Keyward shares " +
         "two busy CPUs against the echo in the same position, not how it scales with a core per process. " +
-        `Per request, a Keyward process spent ${f0(usPerReq(p.k2.serverCpuPct, p.k2.rps))} µs of CPU with two processes and ` +
+        `CPU per request, all server processes together: Keyward ${f0(usPerReq(p.k2.serverCpuPct, p.k2.rps))} µs with two processes and ` +
         `${f0(usPerReq(p.k1.serverCpuPct, p.k1.rps))} µs with one; the echo ${f0(usPerReq(p.e2.serverCpuPct, p.e2.rps))} and ${f0(usPerReq(p.e1.serverCpuPct, p.e1.rps))} µs.`,
     );
   }
@@ -1305,9 +1354,41 @@ function readResults(file: string): ReplicaResults {
   return results;
 }
 
+/**
+ * Several runs' results as one (--from a.json,b.json): each part (propagation,
+ * stores, processes) from the last file that measured it.
+ */
+function mergeResults(files: string[]): ReplicaResults {
+  const all = files.map(readResults);
+  const merged: ReplicaResults = { ...(all[0] as ReplicaResults), sources: [] };
+  for (const r of all) {
+    const parts = PARTS.filter((part) => r[part].length > 0);
+    for (const part of parts) (merged as unknown as Record<Part, unknown>)[part] = r[part];
+    if (JSON.stringify({ ...r.settings, trials: 0 }) !== JSON.stringify({ ...merged.settings, trials: 0 })) {
+      throw new Error(`--from: ${r.command} ran with other settings than ${merged.command}`);
+    }
+    merged.sources?.push({
+      command: r.command,
+      startedAt: r.startedAt,
+      finishedAt: r.finishedAt,
+      loadAverageStart: r.machine.loadAverageStart,
+      loadAverageEnd: r.machine.loadAverageEnd,
+      parts,
+    });
+  }
+  // A part that a later run measured again is credited to that run only.
+  const seen = new Set<Part>();
+  for (const src of [...(merged.sources ?? [])].reverse()) {
+    src.parts = src.parts.filter((part) => !seen.has(part));
+    for (const part of src.parts) seen.add(part);
+  }
+  merged.sources = merged.sources?.filter((src) => src.parts.length > 0);
+  return merged;
+}
+
 let results: ReplicaResults;
 if (values.from !== undefined) {
-  results = readResults(values.from);
+  results = mergeResults(values.from.split(","));
 } else {
   killChildrenOnExit();
   results = await main();
