@@ -10,6 +10,9 @@
  *   µs of CPU per call; checked against node:http2's server at every start.
  *   --client node: node:http2's client (~100 µs of CPU per call here), kept as
  *   a cross-check of the raw one.
+ *   --rate R: at most R requests a second over all lanes, each lane keeping
+ *   to its share (an open loop while the server keeps up; latency is timed
+ *   from the actual send). Raw client only.
  * --protocol connect-h1: the Connect protocol (unary, application/proto) over
  *   HTTP/1.1 keep-alive, one request in flight per connection (so
  *   `--connections` = `--concurrency`), on raw sockets with pre-built requests.
@@ -23,7 +26,8 @@
  * Timeline: warm-up (not counted), then the measured window, then in-flight
  * requests finish (bounded) and the result is printed as one JSON line on
  * stdout (and sent over IPC when forked). Messages to the parent:
- * {t:"measure-start"}, {t:"measure-end"}, {t:"result", result}.
+ * {t:"measure-start"}, {t:"measure-end"}, {t:"result", result}; from the
+ * parent, {t:"stop"} ends the measured window before `--duration-ms`.
  */
 import fs from "node:fs";
 import http2 from "node:http2";
@@ -60,6 +64,8 @@ export interface LoadResult {
   issued: number;
   /** The generator's own CPU in the window, % of one core. */
   generatorCpuPct: number;
+  /** --rate (requests a second offered), 0 for a closed loop. */
+  offeredRate: number;
 }
 
 const { values } = parseArgs({
@@ -79,6 +85,7 @@ const { values } = parseArgs({
     "unknown-count": { type: "string", default: "0" },
     "unknown-every": { type: "string", default: "0" },
     "max-requests": { type: "string", default: "0" },
+    rate: { type: "string", default: "0" },
     context: { type: "boolean", default: true },
   },
 });
@@ -93,12 +100,17 @@ const durationMs = Number(values["duration-ms"]);
 const unknownEvery = Number(values["unknown-every"]);
 /** Stop after issuing this many requests (0 = no limit): used to fill a cache before a cold scenario. */
 const maxRequests = Number(values["max-requests"]);
+/** --rate: requests a second over all lanes, each lane pacing itself (0 = closed loop, as fast as answers come). */
+const rate = Number(values.rate);
+if (!(rate >= 0)) throw new Error("bad --rate");
+const laneIntervalMs = rate > 0 ? (concurrency / rate) * 1000 : 0;
 if (!Number.isInteger(port) || port <= 0) throw new Error("--port is required");
 if (!(concurrency >= 1 && concurrency <= 4096 && connections >= 1)) throw new Error("bad --concurrency/--connections");
 if (!(durationMs > 0 && durationMs <= 600_000 && warmupMs >= 0 && warmupMs <= 60_000)) throw new Error("bad duration");
 if (values.tokens === undefined) throw new Error("--tokens <file> is required");
 const client = values.client;
 if (client !== "raw" && client !== "node") throw new Error("--client must be raw or node");
+if (rate > 0 && (protocol !== "grpc" || client !== "raw")) throw new Error("--rate needs --protocol grpc --client raw");
 
 function readLines(file: string, offset: number, count: number): string[] {
   const all = fs.readFileSync(file, "utf8").split("\n");
@@ -267,11 +279,21 @@ async function runGrpc(onAllDone: () => void): Promise<() => void> {
   };
 }
 
-function rawLane(connection: RawGrpcConnection, done: () => void): void {
+function rawLane(connection: RawGrpcConnection, done: () => void, lane: number): void {
+  // With --rate, lanes start staggered over one interval and keep to it (no burst to catch up when late).
+  let next = performance.now() + (laneIntervalMs * lane) / concurrency;
   const issue = (): void => {
     if (draining) {
       done();
       return;
+    }
+    if (laneIntervalMs > 0) {
+      const wait = next - performance.now();
+      if (wait > 1) {
+        setTimeout(issue, wait);
+        return;
+      }
+      next = Math.max(next + laneIntervalMs, performance.now());
     }
     const started = performance.now();
     connection.call(takeBody(), (outcome: CallOutcome) => {
@@ -302,7 +324,8 @@ async function runRaw(onAllDone: () => void): Promise<() => void> {
     running--;
     if (running === 0) onAllDone();
   };
-  for (let lane = 0; lane < concurrency; lane++) rawLane(conns[lane % connections] as RawGrpcConnection, laneDone);
+  for (let lane = 0; lane < concurrency; lane++)
+    rawLane(conns[lane % connections] as RawGrpcConnection, laneDone, lane);
   return () => {
     for (const c of conns) c.close();
   };
@@ -425,6 +448,11 @@ function endWindow(): void {
   process.send?.({ t: "measure-end" });
 }
 
+// {t:"stop"} from the parent ends the window early (a run whose length the parent decides).
+process.on("message", (message: { t?: string }) => {
+  if (message?.t === "stop") endWindow();
+});
+
 const allDone = new Promise<void>((resolve) => {
   const onAllDone = () => resolve();
   const start =
@@ -486,6 +514,7 @@ const result: LoadResult = {
   },
   issued,
   generatorCpuPct: ((cpuWindow.user + cpuWindow.system) / 1000 / windowMs) * 100,
+  offeredRate: rate,
 };
 process.stdout.write(`${JSON.stringify(result)}\n`);
 if (process.send) {

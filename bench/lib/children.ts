@@ -3,7 +3,7 @@
  * an IPC channel, their output in a log file, and a registry that kills every
  * one still alive when the run ends, fails or is interrupted.
  */
-import { type ChildProcess, fork } from "node:child_process";
+import { type ChildProcess, fork, spawn } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -60,6 +60,34 @@ export function forkScript(script: string, args: string[], options: ForkOptions)
   } finally {
     fs.closeSync(log);
   }
+}
+
+/**
+ * A command that is not a forked script (e.g. `node bin/keyward.js service`),
+ * its output appended to `logFile`, registered like forked children so that it
+ * is killed when the run ends or fails. `onOutput` sees every chunk as well.
+ */
+export function spawnCommand(
+  command: string,
+  args: string[],
+  options: { env: Record<string, string>; logFile: string; onOutput?: (chunk: string) => void },
+): ChildProcess {
+  fs.mkdirSync(path.dirname(options.logFile), { recursive: true });
+  const log = fs.createWriteStream(options.logFile, { flags: "a" });
+  const child = spawn(command, args, { cwd: REPO_DIR, env: options.env, stdio: ["ignore", "pipe", "pipe"] });
+  alive.add(child);
+  child.once("exit", () => {
+    alive.delete(child);
+    log.end();
+  });
+  child.on("error", () => {});
+  for (const stream of [child.stdout, child.stderr]) {
+    stream?.on("data", (chunk: Buffer) => {
+      log.write(chunk);
+      options.onOutput?.(chunk.toString("utf8"));
+    });
+  }
+  return child;
 }
 
 /** The next message of type `t` from the child, or an error after `timeoutMs` or when it exits. */
