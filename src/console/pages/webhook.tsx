@@ -43,7 +43,7 @@ export default function WebhookPage({ id }: { id: string }) {
       <p className="crumbs">
         <Link href="/webhooks">Webhooks</Link> /
       </p>
-      <div className="page-head">
+      <div className="page-head webhook-head">
         <div className="page-title">
           <h1 className="key-title webhook-title">{w.url}</h1>
           <p className="key-sub">
@@ -129,7 +129,7 @@ function WebhookDetails({ endpoint: w }: { endpoint: Webhook }) {
     row("Created", when(w.createTime)),
     row("Created by", w.createdBy ?? "—"),
     row("Updated", when(w.updateTime)),
-    row("Failing since", when(w.failingSince, "— (answering)")),
+    row("Failing since", when(w.failingSince)),
     row("Disabled because", w.disabledReason ?? "—"),
     row("Signing secret", <span className="muted">shown once when the endpoint was added</span>),
   ];
@@ -157,6 +157,8 @@ function Attempts({ endpoint: w, admin }: { endpoint: Webhook; admin: boolean })
       pageToken: paging.pageToken,
     }),
     placeholderData: keepPreviousData,
+    // Deliveries happen in the workers: the first page looks again by itself.
+    refetchInterval: paging.pageToken ? false : 10_000,
   });
   const queryClient = useQueryClient();
   const [resent, setResent] = useState<string | null>(null);
@@ -262,7 +264,7 @@ function AttemptRow(props: { attempt: WebhookAttempt; admin: boolean; canResend:
           {relativeTime(a.time)}
         </time>
       </td>
-      <td data-label="Event">
+      <td data-label="Event" className="event-cell">
         <code>{a.eventType}</code>
         <span className="sub mono" title="webhook-id">
           {a.eventId}
@@ -275,7 +277,7 @@ function AttemptRow(props: { attempt: WebhookAttempt; admin: boolean; canResend:
       <td data-label="Status">
         <AttemptOutcome attempt={a} />
       </td>
-      <td data-label="Response" className="num mono">
+      <td data-label="Response" className="num">
         {a.responseCode ?? <span className="muted">none</span>}
       </td>
       <td data-label="Duration" className="num">
@@ -288,7 +290,7 @@ function AttemptRow(props: { attempt: WebhookAttempt; admin: boolean; canResend:
         <td data-label="Actions">
           <button
             type="button"
-            className="button"
+            className="button small"
             disabled={!props.canResend}
             aria-label={`Resend ${a.eventType} ${a.eventId}`}
             onClick={props.onResend}

@@ -30,7 +30,7 @@ export default function WebhooksPage() {
   });
   return (
     <section>
-      <div className="page-head">
+      <div className="page-head webhook-head">
         <div>
           <h1>Webhooks</h1>
           <p className="muted lead">
