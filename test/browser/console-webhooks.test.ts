@@ -193,7 +193,9 @@ describe("the console's webhooks", { timeout: 60_000 }, () => {
     const cell = (label: string) => row.locator(`td[data-label="${label}"]`);
     expect(await cell("Events").locator("code").allTextContents()).toEqual(["key.created", "key.revoked"]);
     await cell("State").getByText("Enabled").waitFor();
-    await cell("Created").getByText(/ago|just now/).waitFor();
+    await cell("Created")
+      .getByText(/ago|just now/)
+      .waitFor();
     // The newest attempt: the resent key.revoked, answered 200.
     const latest = cell("Latest delivery");
     await latest.getByText("Succeeded").waitFor();
