@@ -13,9 +13,12 @@ import { errorMessage, trpc, trpcClient, whenSignedOut } from "./trpc.js";
 // The pages with forms and the chart load when first opened: the keys list comes first.
 const CreateKeyPage = lazy(() => import("./pages/create-key.js"));
 const KeyPage = lazy(() => import("./pages/key.js"));
+const WebhooksPage = lazy(() => import("./pages/webhooks.js"));
+const WebhookPage = lazy(() => import("./pages/webhook.js"));
 
 const NAV: Array<[string, string, (path: string) => boolean]> = [
   ["/keys", "API keys", (p) => p === "/" || p.startsWith("/keys")],
+  ["/webhooks", "Webhooks", (p) => p.startsWith("/webhooks")],
   ["/exports", "Exports", (p) => p.startsWith("/exports")],
   ["/audit", "Audit log", (p) => p.startsWith("/audit")],
 ];
@@ -121,6 +124,9 @@ function Route({ path }: { path: string }) {
   if (path === "/keys/new") return <CreateKeyPage />;
   const key = /^\/keys\/([0-9a-f-]{36})$/i.exec(path);
   if (key?.[1]) return <KeyPage id={key[1]} />;
+  if (path === "/webhooks") return <WebhooksPage />;
+  const webhook = /^\/webhooks\/([0-9a-f-]{36})$/i.exec(path);
+  if (webhook?.[1]) return <WebhookPage id={webhook[1]} />;
   if (path === "/exports") return <ExportsPage />;
   if (path === "/audit") return <AuditPage />;
   return (

@@ -17,6 +17,8 @@ export type Inputs = inferRouterInputs<AppRouter>;
 export type Key = Outputs["keys"]["get"];
 export type Me = Outputs["me"];
 export type ExportEntry = Outputs["exports"]["list"]["exports"][number];
+export type Webhook = Outputs["webhooks"]["get"];
+export type WebhookAttempt = Outputs["webhooks"]["attempts"]["attempts"][number];
 
 const CSRF_COOKIE = "keyward_csrf";
 

@@ -11,6 +11,7 @@ import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { GatewayClient } from "../../src/cli/client.js";
 import { createKeyServiceGrpcClient, type KeyServiceGrpcClient } from "../support/grpc-client.js";
+import { heading, settled, signIn, storageAndHtml, tabTo } from "./console-helpers.js";
 import { bootstrapAdmin, gatewayClient, type Keyward, launchChromium, screenshot, startKeyward } from "./harness.js";
 
 let k: Keyward;
@@ -59,22 +60,8 @@ afterAll(async () => {
   await k?.close();
 });
 
-async function signIn(p: Page, token: string): Promise<void> {
-  await p.getByLabel("API key").fill(token);
-  await p.getByRole("button", { name: "Sign in" }).click();
-}
-
-const heading = (p: Page, name: string) => p.getByRole("heading", { level: 1, name, exact: true });
-
 function keyRow(p: Page, name: string) {
   return p.getByRole("row").filter({ has: p.getByRole("link", { name, exact: true }) });
-}
-
-async function storageAndHtml(p: Page): Promise<string> {
-  const local = (await p.evaluate("JSON.stringify(Object.entries(localStorage))")) as string;
-  const session = (await p.evaluate("JSON.stringify(Object.entries(sessionStorage))")) as string;
-  const cookies = (await p.evaluate("document.cookie")) as string;
-  return `${local}\n${session}\n${cookies}\n${await p.content()}`;
 }
 
 /** Visits every page at 1280 and 390 px wide and saves a screenshot of each. */
@@ -93,11 +80,7 @@ async function screenshotEveryPage(p: Page, role: "admin" | "member", keyId: str
       if (title) await heading(p, title).waitFor();
       else await p.getByRole("heading", { name: "Request logs" }).waitFor();
       if (name === "key") await p.locator(".recharts-surface").first().waitFor();
-      await p.waitForLoadState("networkidle");
-      await p
-        .getByText(/^Loading .*…$/)
-        .first()
-        .waitFor({ state: "detached" });
+      await settled(p);
       await screenshot(p, `${role}-${name}-${width}`);
     }
   }
@@ -403,18 +386,7 @@ describe("the web console", { timeout: 60_000 }, () => {
     await p.keyboard.type(admin.token);
     await p.keyboard.press("Enter");
     await heading(p, "API keys").waitFor();
-    /** Presses Tab until the focused element has this text (or this id). */
-    const focusOn = async (name: string) => {
-      for (let i = 0; i < 40; i++) {
-        await p.keyboard.press("Tab");
-        const [text, id] = (await p.evaluate("[document.activeElement.textContent, document.activeElement.id]")) as [
-          string,
-          string,
-        ];
-        if (text.trim() === name || id === name) return;
-      }
-      throw new Error(`Tab never reached ${name}`);
-    };
+    const focusOn = (name: string) => tabTo(p, name);
     await focusOn("Create API key");
     await p.keyboard.press("Enter");
     await heading(p, "Create API key").waitFor();

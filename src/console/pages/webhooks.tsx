@@ -1,0 +1,177 @@
+import { keepPreviousData, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { type FormEvent, useState } from "react";
+import { ErrorNote, Pager } from "../components/bits.js";
+import { Dialog } from "../components/dialog.js";
+import { issuesByField } from "../components/key-form.js";
+import { TokenOnce } from "../components/token-once.js";
+import {
+  createWebhookInput,
+  EMPTY_WEBHOOK_FORM,
+  WebhookFields,
+  type WebhookFormValues,
+} from "../components/webhook-form.js";
+import { EventChips, LastDelivery, WebhookState } from "../components/webhook-status.js";
+import { absoluteTime, relativeTime } from "../format.js";
+import { usePaging } from "../paging.js";
+import { Link, navigate } from "../router.js";
+import { useIsAdmin } from "../session.js";
+import { fieldIssues, trpc, type Webhook } from "../trpc.js";
+
+const PAGE_SIZE = 25;
+
+/** The webhook endpoints, newest first; admins add one here (its signing secret shown once). */
+export default function WebhooksPage() {
+  const admin = useIsAdmin();
+  const paging = usePaging("webhooks");
+  const [adding, setAdding] = useState(false);
+  const endpoints = useQuery({
+    ...trpc.webhooks.list.queryOptions({ pageSize: PAGE_SIZE, pageToken: paging.pageToken }),
+    placeholderData: keepPreviousData,
+  });
+  return (
+    <section>
+      <div className="page-head webhook-head">
+        <div>
+          <h1>Webhooks</h1>
+          <p className="muted lead">
+            Keyward POSTs key and export events to these endpoints, signed as Standard Webhooks, and retries failed
+            deliveries for about a day.
+          </p>
+        </div>
+        {admin ? (
+          <div className="actions">
+            <button type="button" className="button primary" onClick={() => setAdding(true)}>
+              Add endpoint
+            </button>
+          </div>
+        ) : null}
+      </div>
+
+      <ErrorNote error={endpoints.error} />
+      {endpoints.data && endpoints.data.endpoints.length > 0 ? (
+        <WebhooksTable endpoints={endpoints.data.endpoints} />
+      ) : endpoints.isPending ? (
+        <p className="muted">Loading webhook endpoints…</p>
+      ) : null}
+      {endpoints.data && endpoints.data.endpoints.length === 0 ? (
+        <p className="empty">No webhook endpoints yet{admin ? ": add one to hear of key changes." : "."}</p>
+      ) : null}
+      <Pager
+        hasPrevious={paging.hasPrevious}
+        next={endpoints.data?.nextPageToken ?? null}
+        onPrevious={paging.previous}
+        onNext={() => paging.next(endpoints.data?.nextPageToken ?? null)}
+      />
+
+      {admin ? <AddEndpointDialog open={adding} onClose={() => setAdding(false)} /> : null}
+    </section>
+  );
+}
+
+function WebhooksTable({ endpoints }: { endpoints: Webhook[] }) {
+  return (
+    <div className="table-wrap">
+      <table className="table cards">
+        <thead>
+          <tr>
+            <th scope="col">URL</th>
+            <th scope="col">Description</th>
+            <th scope="col">Events</th>
+            <th scope="col">State</th>
+            <th scope="col">Created</th>
+            <th scope="col">Latest delivery</th>
+          </tr>
+        </thead>
+        <tbody>
+          {endpoints.map((w) => (
+            <tr key={w.id}>
+              <td data-label="URL" className="name-cell url-cell">
+                <Link href={`/webhooks/${w.id}`} className="mono">
+                  {w.url}
+                </Link>
+              </td>
+              <td data-label="Description">{w.description ?? <span className="muted">—</span>}</td>
+              <td data-label="Events">
+                <EventChips eventTypes={w.eventTypes} />
+              </td>
+              <td data-label="State">
+                <WebhookState endpoint={w} />
+              </td>
+              <td data-label="Created">
+                <time dateTime={w.createTime ?? undefined} title={absoluteTime(w.createTime)}>
+                  {relativeTime(w.createTime)}
+                </time>
+              </td>
+              <td data-label="Latest delivery">
+                <LastDelivery endpointId={w.id} />
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}
+
+/** Add endpoint: the form, then the signing secret once; closing the dialog forgets it. */
+function AddEndpointDialog({ open, onClose }: { open: boolean; onClose: () => void }) {
+  const queryClient = useQueryClient();
+  const [values, setValues] = useState<WebhookFormValues>(EMPTY_WEBHOOK_FORM);
+  const [created, setCreated] = useState<{ id: string; secret: string } | null>(null);
+  const create = useMutation(
+    trpc.webhooks.create.mutationOptions({
+      onSuccess: async (answer) => {
+        setCreated({ id: answer.endpoint.id, secret: answer.secret });
+        await queryClient.invalidateQueries({ queryKey: trpc.webhooks.pathKey() });
+      },
+    }),
+  );
+  const close = () => {
+    // The secret goes with this state; the mutation's answer is dropped from memory too.
+    setCreated(null);
+    create.reset();
+    setValues(EMPTY_WEBHOOK_FORM);
+    onClose();
+  };
+  const submit = (event: FormEvent) => {
+    event.preventDefault();
+    create.mutate(createWebhookInput(values));
+  };
+  const errors = issuesByField(fieldIssues(create.error));
+  return (
+    <Dialog title={created ? "Endpoint added" : "Add endpoint"} open={open} onClose={close}>
+      {created ? (
+        <>
+          <p>
+            Receivers verify each delivery's <code>webhook-signature</code> with this signing secret (any Standard
+            Webhooks library does).
+          </p>
+          <TokenOnce
+            token={created.secret}
+            label="Signing secret"
+            fieldId="new-webhook-secret"
+            warning="Copy this signing secret now. You won't be able to see it again: Keyward never shows it after this."
+            onDone={() => {
+              const id = created.id;
+              close();
+              navigate(`/webhooks/${id}`);
+            }}
+          />
+        </>
+      ) : (
+        <form className="form" onSubmit={submit} noValidate>
+          <WebhookFields mode="create" values={values} errors={errors} onChange={setValues} />
+          {create.error && Object.keys(errors).length === 0 ? <ErrorNote error={create.error} /> : null}
+          <div className="actions">
+            <button type="button" className="button ghost" onClick={close}>
+              Cancel
+            </button>
+            <button type="submit" className="button primary" disabled={create.isPending}>
+              Add
+            </button>
+          </div>
+        </form>
+      )}
+    </Dialog>
+  );
+}
