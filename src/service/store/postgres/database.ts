@@ -84,6 +84,16 @@ export class PgDatabase implements Queryable {
     }
   }
 
+  /** As query, as a named prepared statement: each connection parses and plans it once. */
+  async queryPrepared<R>(name: string, text: string, values: readonly unknown[]): Promise<R[]> {
+    this.assertOpen();
+    try {
+      return (await this.pool.query({ name, text, values: values as unknown[] })).rows as R[];
+    } catch (error) {
+      throw toStoreError(error);
+    }
+  }
+
   async run(text: string, values?: readonly unknown[]): Promise<number> {
     this.assertOpen();
     try {

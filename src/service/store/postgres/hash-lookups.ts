@@ -1,4 +1,4 @@
-import type { Queryable } from "./database.js";
+import type { PgDatabase } from "./database.js";
 import type { KeyRow } from "./rows.js";
 
 /** Hashes asked for in one turn of the event loop, read by one query. */
@@ -21,7 +21,7 @@ export class HashLookups {
   private pending: Pending[] = [];
   private scheduled = false;
 
-  constructor(private readonly db: Pick<Queryable, "query">) {}
+  constructor(private readonly db: Pick<PgDatabase, "queryPrepared">) {}
 
   get(hash: string): Promise<KeyRow | undefined> {
     return new Promise((resolve, reject) => {
@@ -43,7 +43,11 @@ export class HashLookups {
   private async read(batch: Pending[]): Promise<void> {
     try {
       const hashes = [...new Set(batch.map((p) => p.hash))];
-      const rows = await this.db.query<KeyRow>("SELECT * FROM keys WHERE hash = ANY($1::text[])", [hashes]);
+      const rows = await this.db.queryPrepared<KeyRow>(
+        "keyward_keys_by_hashes",
+        "SELECT * FROM keys WHERE hash = ANY($1::text[])",
+        [hashes],
+      );
       const byHash = new Map(rows.map((row) => [row.hash, row]));
       for (const p of batch) p.resolve(byHash.get(p.hash));
     } catch (error) {
