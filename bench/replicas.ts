@@ -368,7 +368,15 @@ function loadArgs(o: LoadOptions): string[] {
 async function measure(server: Server, o: LoadOptions, pgDatabase?: string) {
   for (let attempt = 1; ; attempt++) {
     await waitQuiet();
-    const r = await measureOnce(server, o, pgDatabase);
+    let r: Awaited<ReturnType<typeof measureOnce>>;
+    try {
+      r = await measureOnce(server, o, pgDatabase);
+    } catch (error) {
+      // A load generator killed from outside (this machine is shared) loses one window, not the run.
+      if (attempt >= Math.max(2, attempts)) throw error;
+      log(`  repeating ${server.name}: ${error instanceof Error ? error.message : String(error)}`);
+      continue;
+    }
     if (r.cpu.foreignCpuPct <= maxForeignPct || attempt >= attempts) return { ...r, attempt };
     log(`  repeating ${server.name}: other processes used ${r.cpu.foreignCpuPct.toFixed(0)}% of the machine`);
   }
