@@ -965,7 +965,7 @@ function targets(results: ReplicaResults): Target[] {
     const pgRatio = st.hot.postgres.rps / st.hot.echo.rps;
     out.push({
       target: "Hot VerifyKey on PostgreSQL within 10% of SQLite",
-      measured: `${f0(st.hot.postgres.rps)} vs ${f0(st.hot.sqlite.rps)} req/s: ${pctOf(pgRatio)} vs ${pctOf(sqliteRatio)} of the echo (${f0(st.hot.echo.rps)} req/s), PostgreSQL/SQLite = ${pctOf(pgRatio / sqliteRatio)}`,
+      measured: `${f0(st.hot.postgres.rps)} vs ${f0(st.hot.sqlite.rps)} req/s: ${pctOf(pgRatio)} vs ${pctOf(sqliteRatio)} of the echo (${f0(st.hot.echo.rps)} req/s), PostgreSQL/SQLite = ${f1((pgRatio / sqliteRatio) * 100)}%`,
       met: Math.abs(pgRatio / sqliteRatio - 1) <= 0.1,
     });
     const coldOfHot = (side: "sqlite" | "postgres") =>
@@ -1193,7 +1193,7 @@ function busyNote(list: { cpu: CpuWindow }[], settings: ReplicaResults["settings
   if (busy.length === 0) return [];
   return [
     "",
-    `${busy.length} of these ${list.length} windows were kept with other processes above ${settings.maxForeignPct}% of the machine ` +
+    `${busy.length} of these ${list.length} windows ${busy.length === 1 ? "was" : "were"} kept with other processes above ${settings.maxForeignPct}% of the machine ` +
       `after ${settings.attempts} attempts (up to ${f0(Math.max(...busy.map((r) => r.cpu.foreignCpuPct)))}%; see "Every run"): ` +
       "their sides lost CPU to work that was not the bench's, and the medians above include them.",
   ];
