@@ -2,6 +2,7 @@ import { type JobType, Queue } from "bullmq";
 import { Redis } from "ioredis";
 import type { Logger } from "../shared/logger.js";
 import { EXPORT_QUEUE, reconnectDelay, SWEEP_QUEUE } from "../shared/queues/queues.js";
+import { within } from "../shared/within.js";
 
 /** The job states counted per queue: every state a job of ours can be in. */
 export const QUEUE_STATES = [
@@ -76,13 +77,4 @@ export function createQueueDepth(options: { redisUrl: string; prefix: string; lo
       redis.disconnect();
     },
   };
-}
-
-function within<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
-  let timer: NodeJS.Timeout | undefined;
-  const limit = new Promise<undefined>((resolve) => {
-    timer = setTimeout(() => resolve(undefined), ms);
-  });
-  promise.catch(() => undefined);
-  return Promise.race([promise, limit]).finally(() => clearTimeout(timer));
 }

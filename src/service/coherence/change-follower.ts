@@ -1,4 +1,5 @@
 import type { Logger } from "../../shared/logger.js";
+import { within } from "../../shared/within.js";
 import type { KeyChange, KeyStore } from "../store/key-store.js";
 
 /** Changes read per query while catching up. */
@@ -116,7 +117,8 @@ export class ChangeFollower {
     const startedAt = this.clock();
     try {
       for (;;) {
-        const changes = await withTimeout(this.options.store.readChanges(this.lastId, PAGE), this.readTimeoutMs);
+        const changes = await within(this.options.store.readChanges(this.lastId, PAGE), this.readTimeoutMs);
+        if (changes === undefined) throw new Error(`no answer within ${this.readTimeoutMs} ms`);
         if (changes.length > 0) {
           this.options.apply(changes);
           this.lastId = (changes[changes.length - 1] as KeyChange).id;
@@ -161,12 +163,4 @@ export class ChangeFollower {
     }
     this.options.onTrusted(trusted);
   }
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }

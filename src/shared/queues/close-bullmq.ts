@@ -1,5 +1,6 @@
 import type { Queue, Worker } from "bullmq";
 import type { Logger } from "../logger.js";
+import { within } from "../within.js";
 
 type RedisClient = { status: string; disconnect(reconnect?: boolean): void };
 
@@ -45,13 +46,5 @@ function settled(client: Promise<unknown>): Promise<RedisClient | undefined> {
       () => undefined,
     ),
     200,
-  ).then((c) => (c === false ? undefined : c));
-}
-
-function within<T>(promise: Promise<T>, ms: number): Promise<T | false> {
-  let timer: NodeJS.Timeout | undefined;
-  const limit = new Promise<false>((resolve) => {
-    timer = setTimeout(() => resolve(false), ms);
-  });
-  return Promise.race([promise, limit]).finally(() => clearTimeout(timer));
+  );
 }
