@@ -1,10 +1,10 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { VerifyCode } from "../../../src/gen/keyward/v1/verify_pb.js";
 import { type ChildService, startChildService, stopChildService } from "../../support/child-service.js";
+import { eventually } from "../../support/eventually.js";
 import { createKeyServiceGrpcClient, type KeyServiceGrpcClient } from "../../support/grpc-client.js";
 import { createTestDatabase, TEST_PG_URL, type TestDatabase } from "../../support/postgres.js";
 import { startTcpProxy, type TcpProxy } from "../../support/tcp-proxy.js";
@@ -90,14 +90,6 @@ describe("a replica cut off from the change feed", () => {
     await db?.drop();
   }, 60_000);
 
-  async function until(check: () => Promise<boolean>, limitMs: number): Promise<void> {
-    const started = Date.now();
-    while (!(await check())) {
-      if (Date.now() - started > limitMs) throw new Error(`not within ${limitMs} ms`);
-      await sleep(25);
-    }
-  }
-
   const healthz = async (replica: ChildService) => {
     const response = await fetch(`http://127.0.0.1:${replica.connectPort}/healthz`);
     return { status: response.status, body: (await response.json()) as Record<string, unknown> };
@@ -111,7 +103,7 @@ describe("a replica cut off from the change feed", () => {
 
     await proxy.cut();
     const cutAt = Date.now();
-    await until(async () => (await farClient.caller.health()) === "NOT_SERVING", MAX_LAG_MS * 10);
+    await eventually(async () => expect(await farClient.caller.health()).toBe("NOT_SERVING"), MAX_LAG_MS * 10);
     console.info(`NOT_SERVING ${Date.now() - cutAt} ms after the cut (bound ${MAX_LAG_MS} ms)`);
     const cut = await healthz(far);
     expect(cut.status).toBe(503);
@@ -131,7 +123,7 @@ describe("a replica cut off from the change feed", () => {
     expect(answer).not.toBe(VerifyCode.VALID);
 
     await proxy.resume();
-    await until(async () => (await farClient.caller.health()) === "SERVING", 15_000);
+    await eventually(async () => expect(await farClient.caller.health()).toBe("SERVING"), 15_000);
     expect((await healthz(far)).status).toBe(200);
     expect((await farClient.caller.unary("verifyKey", { token })).code).toBe(VerifyCode.REVOKED);
   });

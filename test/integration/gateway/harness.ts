@@ -8,6 +8,7 @@ import { startService } from "../../../src/service/server.js";
 import { ADMIN_SCOPE, MEMBER_SCOPE } from "../../../src/shared/contract/scopes.js";
 import { asActor, createServiceClient, type KeyServiceClient } from "../../../src/shared/contract/service-client.js";
 import { createLogger } from "../../../src/shared/logger.js";
+import { eventually as retryUntil } from "../../support/eventually.js";
 
 /**
  * A real key service on a temp data dir and a real gateway in front of it,
@@ -105,14 +106,6 @@ export async function failure(
 }
 
 /** Waits until `check` passes (usage is written off the hot path). */
-export async function eventually<T>(check: () => Promise<T>, timeoutMs = 5000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      return await check();
-    } catch (error) {
-      if (Date.now() > deadline) throw error;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
+export function eventually<T>(check: () => Promise<T>, timeoutMs = 5000): Promise<T> {
+  return retryUntil(check, timeoutMs);
 }

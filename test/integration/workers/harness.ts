@@ -18,6 +18,7 @@ import { asActor, createServiceClient, type KeyServiceClient } from "../../../sr
 import type { Logger } from "../../../src/shared/logger.js";
 import { type RunningWorkers, startWorkers, type WorkersOptions } from "../../../src/workers/main.js";
 import type { SweepSummary } from "../../../src/workers/sweeps/sweep-report.js";
+import { eventually } from "../../support/eventually.js";
 import { freePort } from "../../support/free-port.js";
 
 /**
@@ -445,18 +446,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   return stack;
 }
 
-/** Retries `check` until it passes or the time is up. */
-export async function eventually<T>(check: () => Promise<T> | T, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      return await check();
-    } catch (error) {
-      if (Date.now() > deadline) throw error;
-      await sleep(50);
-    }
-  }
-}
+export { eventually };
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
