@@ -144,6 +144,8 @@ export function encodeVerifyRequest(token: string, options: VerifyOptions): Uint
   return toBinary(VerifyKeyRequestSchema, message);
 }
 
+const statusError = (code: grpc.status, details: string): Partial<grpc.ServiceError> => ({ code, details });
+
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /**
@@ -185,17 +187,32 @@ export function createVerifier(options: VerifierOptions): Verifier {
 
   const unavailable = (reason: string): VerifyResult => ({ valid: allow, code: "UNAVAILABLE", checked: false, reason });
 
+  const channel = client.getChannel();
+  // One call straight on the channel (resolver, round-robin, retries and deadline are all the channel's):
+  // the Client's interceptor layer, its per-call EventEmitter and the caller stack it captures cost about
+  // a tenth of a round trip and give a unary call with no interceptors nothing.
   const call = (bytes: Uint8Array, deadline: number) =>
     new Promise<VerifyKeyResponse>((resolve, reject) => {
-      client.makeUnaryRequest(
-        VERIFY_PATH,
-        passBytes,
-        decodeResponse,
-        bytes,
-        base.clone(),
-        { deadline },
-        (error, response) => (error ? reject(error) : resolve(response as VerifyKeyResponse)),
-      );
+      const stream = channel.createCall(VERIFY_PATH, deadline, undefined, null, null);
+      let answer: Buffer | undefined;
+      stream.start(base.clone(), {
+        onReceiveMetadata() {},
+        onReceiveMessage(message: Buffer) {
+          answer = message;
+        },
+        onReceiveStatus(status: grpc.StatusObject) {
+          if (status.code !== grpc.status.OK) return reject(statusError(status.code, status.details));
+          if (answer === undefined) return reject(statusError(grpc.status.INTERNAL, "no answer in the response"));
+          try {
+            resolve(decodeResponse(answer));
+          } catch (error) {
+            reject(statusError(grpc.status.INTERNAL, `the answer does not decode: ${(error as Error).message}`));
+          }
+        },
+      });
+      stream.startRead();
+      stream.sendMessageWithContext({}, passBytes(bytes));
+      stream.halfClose();
     });
 
   async function verify(token: string, verifyOptions: VerifyOptions = {}): Promise<VerifyResult> {
