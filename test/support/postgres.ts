@@ -57,7 +57,7 @@ export async function createTestDatabase(): Promise<TestDatabase> {
  * reached, every test that asks for the database fails with that error
  * (vitest would only mark them skipped if the hook threw).
  */
-export function useTestDatabase(): () => TestDatabase {
+export function databaseForThisFile(): () => TestDatabase {
   let database: TestDatabase | undefined;
   let failure: unknown;
   beforeAll(async () => {

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { VerifyCode } from "../../../src/gen/keyward/v1/verify_pb.js";
 import { type ChildService, startChildService, stopChildService } from "../../support/child-service.js";
 import { eventually } from "../../support/eventually.js";
-import { createKeyServiceGrpcClient, type KeyServiceGrpcClient } from "../../support/grpc-client.js";
+import { createKeyServiceGrpcClient } from "../../support/grpc-client.js";
 import { createTestDatabase, TEST_PG_URL, type TestDatabase } from "../../support/postgres.js";
 import { startTcpProxy, type TcpProxy } from "../../support/tcp-proxy.js";
 import { describeCoherence, type Entrance } from "./coherence-suite.js";

@@ -1,5 +1,5 @@
-import { useTestDatabase } from "../../support/postgres.js";
+import { databaseForThisFile } from "../../support/postgres.js";
 import { webhookSuite } from "./webhook-suite.js";
 
-const database = useTestDatabase();
+const database = databaseForThisFile();
 webhookSuite("PostgreSQL", () => database().url);

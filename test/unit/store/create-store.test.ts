@@ -9,11 +9,11 @@ import { SCHEMA_VERSION } from "../../../src/service/store/migrations.js";
 import { PostgresKeyStore } from "../../../src/service/store/postgres/postgres-key-store.js";
 import { SqliteKeyStore } from "../../../src/service/store/sqlite/sqlite-key-store.js";
 import { createLogger } from "../../../src/shared/logger.js";
-import { useTestDatabase } from "../../support/postgres.js";
+import { databaseForThisFile } from "../../support/postgres.js";
 import { startTcpProxy } from "../../support/tcp-proxy.js";
 
 const logger = createLogger("silent", "test");
-const testDatabase = useTestDatabase();
+const testDatabase = databaseForThisFile();
 let dir: string;
 
 beforeAll(() => {

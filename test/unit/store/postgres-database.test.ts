@@ -3,13 +3,13 @@ import { ConflictError, StoreUnavailableError } from "../../../src/service/keys/
 import type { KeyStore } from "../../../src/service/store/key-store.js";
 import { SCHEMA_VERSION } from "../../../src/service/store/migrations.js";
 import { createPostgresKeyStore } from "../../../src/service/store/postgres/postgres-key-store.js";
-import { createTestDatabase, type TestDatabase, useTestDatabase } from "../../support/postgres.js";
+import { createTestDatabase, databaseForThisFile, type TestDatabase } from "../../support/postgres.js";
 import { startTcpProxy } from "../../support/tcp-proxy.js";
 import { makeAudit, makeKey, NOW } from "./store-fixtures.js";
 
 /** PostgreSQL only: what SQLite's file tests (sqlite-database.test.ts) check for the file, and what replicas need. */
 
-const testDatabase = useTestDatabase();
+const testDatabase = databaseForThisFile();
 let database: TestDatabase;
 const opened: KeyStore[] = [];
 

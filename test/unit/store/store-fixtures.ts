@@ -7,7 +7,7 @@ import { DAY_MS } from "../../../src/service/keys/status.js";
 import type { KeyStore } from "../../../src/service/store/key-store.js";
 import { createPostgresKeyStore } from "../../../src/service/store/postgres/postgres-key-store.js";
 import { createSqliteKeyStore } from "../../../src/service/store/sqlite/sqlite-key-store.js";
-import { useTestDatabase } from "../../support/postgres.js";
+import { databaseForThisFile } from "../../support/postgres.js";
 
 export { DAY_MS };
 
@@ -66,7 +66,7 @@ export interface StoreBackend {
  * must be reachable: when it is not, every PostgreSQL test fails.
  */
 export function storeBackends(): StoreBackend[] {
-  const database = useTestDatabase();
+  const database = databaseForThisFile();
   const sqlite: StoreBackend = { name: "sqlite", open: async (inactiveDays) => openTempStore(inactiveDays) };
   const postgres: StoreBackend = {
     name: "postgres",

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { exportJson, required } from "../../../shared/contract/json.js";
+import { required } from "../../../shared/contract/json.js";
 import { memberProcedure } from "../../auth.js";
 import { gatewayExportsFor } from "../../export-queue.js";
 import { IdSchema } from "../../schemas.js";

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { toExportState } from "../../../shared/contract/enums.js";
-import { exportJson, nextPage } from "../../../shared/contract/json.js";
+import { nextPage } from "../../../shared/contract/json.js";
 import { memberProcedure } from "../../auth.js";
 import { gatewayExportsFor } from "../../export-queue.js";
 import { defined } from "../../request.js";

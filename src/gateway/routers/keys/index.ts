@@ -11,4 +11,15 @@ import { update } from "./update.js";
 import { usage } from "./usage.js";
 
 /** keys.*: reads for every console key, changes for admins only. */
-export const keysRouter = router({ create, list, counts, get, update, delete: deleteKey, rotate, usage, logs, reportLeak });
+export const keysRouter = router({
+  create,
+  list,
+  counts,
+  get,
+  update,
+  delete: deleteKey,
+  rotate,
+  usage,
+  logs,
+  reportLeak,
+});
