@@ -18,6 +18,16 @@ export function creditsLowLine(key: Pick<KeyRecord, "refill" | "creditsLowThresh
   return key.refill === null ? null : key.refill.amount * CREDITS_LOW_SHARE;
 }
 
+/** Whether spending `cost` took a balance from at or above its line to `left`, below it. */
+export function crossedCreditsLowLine(
+  key: Pick<KeyRecord, "refill" | "creditsLowThreshold">,
+  left: number,
+  cost: number,
+): boolean {
+  const line = creditsLowLine(key);
+  return line !== null && left < line && left + cost >= line;
+}
+
 /** The days a key.expiring notice speaks of: 1 within a day of the expiry, else 7. */
 export function expiryNoticeDays(key: Pick<KeyRecord, "expiresAt">, now: number): 1 | 7 {
   return key.expiresAt !== null && key.expiresAt - now <= DAY_MS ? 1 : 7;

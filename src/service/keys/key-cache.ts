@@ -32,6 +32,7 @@ function slim(key: VerifiableKey): VerifiableKey {
     ratelimits: key.ratelimits,
     remaining: key.remaining,
     refill: key.refill,
+    creditsLowThreshold: key.creditsLowThreshold,
     version: key.version,
   };
 }

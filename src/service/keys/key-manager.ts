@@ -3,6 +3,7 @@ import { uuidv7 } from "uuidv7";
 import { CreditSpender } from "../credits/credit-spender.js";
 import { dailyRefillMoment, monthlyRefillMoments, refillDue } from "../credits/refill-schedule.js";
 import { keyData, keyEvent, newEvent } from "../events/payloads.js";
+import { crossedCreditsLowLine } from "../events/sweep-events.js";
 import type { KeyStore, KeyChange as RecordedChange } from "../store/key-store.js";
 import type { UsageRecorder } from "../usage/usage-recorder.js";
 import { BOOTSTRAP_ACTOR, SERVICE_ACTOR } from "./actors.js";
@@ -579,9 +580,30 @@ export class KeyManager implements KeysApi {
       if (key.refill !== null && refillDue(key.refill, now)) await this.refill(key, now);
       const left = await this.credits.spend(key.id, cost);
       if (left === null) return { valid: false, code: "USAGE_EXCEEDED", key, ratelimit, remaining: 0 };
-      if (Number.isFinite(left)) return { valid: true, code: "VALID", key, ratelimit, remaining: left };
+      if (Number.isFinite(left)) {
+        if (crossedCreditsLowLine(key, left, cost)) this.noteCreditsLow(key.id, now);
+        return { valid: true, code: "VALID", key, ratelimit, remaining: left };
+      }
     }
     return { valid: true, code: "VALID", key, ratelimit };
+  }
+
+  /**
+   * key.credits_low at the spend that crossed the line, not at the next
+   * sweep; the answer does not wait for it. If this fails (or the process
+   * dies first), the key is still unmarked and the sweep tells it.
+   */
+  private noteCreditsLow(keyId: string, now: number): void {
+    this.store.noteCreditsLow(keyId, { now, inactiveDays: this.options.inactiveDays }).then(
+      (told) => {
+        if (told) this.options.onEvents?.();
+      },
+      (error: unknown) =>
+        this.options.logger.warn(
+          { keyId, reason: (error as Error).message },
+          "key.credits_low not recorded now; the next sweep will",
+        ),
+    );
   }
 
   /** Lazy refill on verification; the sweep refills keys nobody verifies. */

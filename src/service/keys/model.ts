@@ -108,6 +108,7 @@ export type VerifiableKey = Pick<
   | "version"
   | "remaining"
   | "refill"
+  | "creditsLowThreshold"
 >;
 
 /** Filters of ListKeys, CountKeys and key exports; undefined fields do not filter. */
@@ -266,7 +267,7 @@ export interface SweepResult {
   rotationDue: KeyRecord[];
   /** Keys that came within 7 days (or 1 day) of their expiry in this pass; each once per notice. */
   expiringSoon: KeyRecord[];
-  /** Keys whose credits fell below their threshold in this pass; once per refill period. */
+  /** Keys told they are low on credits (key.credits_low) since the last pass, to remind: once per refill period. */
   creditsLow: KeyRecord[];
   /** Keys whose expiry passed in this pass. */
   expired: KeyRecord[];

@@ -91,6 +91,13 @@ export interface KeyStore {
   /** Many spends, each as spendCredits, in order, committed together (group commit). */
   spendCreditsBatch(spends: readonly { keyId: string; cost: number }[]): Promise<(number | null)[]>;
   /**
+   * key.credits_low for a key a spend just took below its line, unless it was
+   * told since its last refill: marks it as told and records the event in one
+   * transaction (so replicas crossing together tell it once). False when there
+   * is nothing to tell. The sweep does the same for every key, as a backstop.
+   */
+  noteCreditsLow(keyId: string, options: { now: number; inactiveDays: number }): Promise<boolean>;
+  /**
    * Sets the balance to `amount` and the last refill to `at`, only if the
    * last refill is still `expected` (so two refills cannot both happen).
    */

@@ -483,6 +483,20 @@ export const MIGRATIONS: readonly Migration[] = [
   CREATE INDEX webhook_attempts_at ON webhook_attempts (at);
   `,
   },
+  // key.credits_low is told (webhooks) by the verification whose spend takes
+  // a key below its line, which sets credits_low_notified_at; the sweep's
+  // digest and owners' reminders then list each such key once, remembered
+  // here. Keys already told were already reminded.
+  {
+    sqlite: `
+  ALTER TABLE keys ADD COLUMN credits_low_reminded_at INTEGER;
+  UPDATE keys SET credits_low_reminded_at = credits_low_notified_at WHERE credits_low_notified_at IS NOT NULL;
+  `,
+    postgres: `
+  ALTER TABLE keys ADD COLUMN credits_low_reminded_at BIGINT;
+  UPDATE keys SET credits_low_reminded_at = credits_low_notified_at WHERE credits_low_notified_at IS NOT NULL;
+  `,
+  },
 ];
 
 /** The schema version this code writes. */

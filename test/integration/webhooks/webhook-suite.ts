@@ -337,23 +337,51 @@ export function webhookSuite(label: string, databaseUrl?: () => string): void {
       ).toMatchObject({ code: Code.NotFound });
     });
 
-    it("the sweep announces expiring (7 days, 1 day, once each), expired and low-credit keys", async () => {
-      const expiring = await createKey("expiring", { expiresInSeconds: 6 * 86_400 });
+    it("a verification that takes a key below its line announces key.credits_low at once, once per refill period", async () => {
+      const about = (type: string, id: string) =>
+        receiver.requests.filter((r) => r.json?.type === type && forKey(id)(r));
       const credits = await createKey("credits", { refill: { interval: 1, amount: 100n } });
-      const created = tokens[tokens.length - 1] as string;
-      const spent = await s.direct.verifyKey({ token: created, cost: 95n });
-      expect(spent.valid).toBe(true);
+      const token = tokens[tokens.length - 1] as string;
+      // 11 left: still at or above the line (10% of the refill amount), nothing to tell.
+      expect((await s.direct.verifyKey({ token, cost: 89n })).remaining).toBe(11n);
       // Its own line: told below 30 credits, without a refill.
       const own = await createKey("own line", { remaining: 40n, creditsLowThreshold: 30n });
       const ownToken = tokens[tokens.length - 1] as string;
       await s.direct.verifyKey({ token: ownToken, cost: 15n });
+      await s.direct.verifyKey({ token, cost: 2n });
+      // No sweep: the spend that crossed the line told it.
+      const [low] = await receiver.waitFor(1, (r) => r.json?.type === "key.credits_low" && forKey(credits)(r));
+      expect(low?.json.data).toMatchObject({ threshold: 10, key: { id: credits, remaining: 9 } });
+      expect(() => verify(secret, low)).not.toThrow();
+      const [ownLow] = await receiver.waitFor(1, (r) => r.json?.type === "key.credits_low" && forKey(own)(r));
+      expect(ownLow?.json.data).toMatchObject({ threshold: 30, key: { remaining: 25, creditsLowThreshold: 30 } });
+      // Spends further below the line, and sweeps, tell nothing new in the same period.
+      await s.direct.verifyKey({ token, cost: 1n });
+      await s.direct.verifyKey({ token: ownToken, cost: 1n });
+      await s.sweepNow();
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      expect(about("key.credits_low", credits)).toHaveLength(1);
+      expect(about("key.credits_low", own)).toHaveLength(1);
+      // The next day's refill puts 100 back; falling below the line again is told again.
+      s.clock.advance(DAY);
+      expect((await s.direct.verifyKey({ token, cost: 91n })).remaining).toBe(9n);
+      const [, again] = await receiver.waitFor(2, (r) => r.json?.type === "key.credits_low" && forKey(credits)(r));
+      expect(again?.json.data).toMatchObject({ threshold: 10, key: { remaining: 9 } });
+    });
+
+    it("the sweep announces expiring (7 days, 1 day, once each), expired, and low keys no spend took below their line", async () => {
+      const expiring = await createKey("expiring", { expiresInSeconds: 6 * 86_400 });
+      // 60 left, then the line is raised above the balance: no verification crossed it, the sweep tells it.
+      const raised = await createKey("line raised", { remaining: 60n, creditsLowThreshold: 50n });
+      await s.direct.updateKey(
+        { id: raised, updateMask: { paths: ["credits_low_threshold"] }, creditsLowThreshold: 70n },
+        admin,
+      );
       await s.sweepNow();
       const [week] = await receiver.waitFor(1, (r) => r.json?.type === "key.expiring" && forKey(expiring)(r));
       expect(week?.json.data.expiresInDays).toBe(7);
-      const [low] = await receiver.waitFor(1, (r) => r.json?.type === "key.credits_low" && forKey(credits)(r));
-      expect(low?.json.data).toMatchObject({ threshold: 10, key: { remaining: 5 } });
-      const [ownLow] = await receiver.waitFor(1, (r) => r.json?.type === "key.credits_low" && forKey(own)(r));
-      expect(ownLow?.json.data).toMatchObject({ threshold: 30, key: { remaining: 25, creditsLowThreshold: 30 } });
+      const [low] = await receiver.waitFor(1, (r) => r.json?.type === "key.credits_low" && forKey(raised)(r));
+      expect(low?.json.data).toMatchObject({ threshold: 70, key: { remaining: 60, creditsLowThreshold: 70 } });
       // Once each: the next sweep says nothing new about them.
       await s.sweepNow();
       s.clock.advance(5.5 * DAY);
@@ -370,8 +398,7 @@ export function webhookSuite(label: string, databaseUrl?: () => string): void {
         receiver.requests.filter((r) => r.json?.type === type && forKey(id)(r));
       expect(about("key.expiring", expiring)).toHaveLength(2);
       expect(about("key.expired", expiring)).toHaveLength(1);
-      // The daily refill put the credits back: told once per period, so still once.
-      expect(about("key.credits_low", credits)).toHaveLength(1);
+      expect(about("key.credits_low", raised)).toHaveLength(1);
     });
 
     it("disables an endpoint that has failed for 3 days, and mails the admins", async () => {

@@ -19,6 +19,7 @@ function key(hash: string, version: number): VerifiableKey {
     ratelimits: [],
     remaining: null,
     refill: null,
+    creditsLowThreshold: null,
     version,
   } as VerifiableKey;
 }

@@ -11,6 +11,7 @@ describe("the key cache", () => {
       [
         "allowedCidrs",
         "claims",
+        "creditsLowThreshold",
         "domainId",
         "enabled",
         "expiresAt",

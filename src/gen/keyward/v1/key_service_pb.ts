@@ -1095,7 +1095,7 @@ export type RunSweepResponse = Message<"keyward.v1.RunSweepResponse"> & {
   expiringSoon: Key[];
 
   /**
-   * Keys whose credits fell below their threshold in this pass.
+   * Keys told they are low on credits (key.credits_low, by a spend or this pass) since the last pass.
    *
    * @generated from field: repeated keyward.v1.Key credits_low = 9;
    */

@@ -45,6 +45,7 @@ import {
 } from "../sqlite/rows.js";
 import { listenForChanges } from "./change-listener.js";
 import * as credits from "./credits.js";
+import { noteCreditsLow } from "./credits-low.js";
 import { PgDatabase } from "./database.js";
 import { auditWhere, exportWhere, keyWhere, logWhere, Params } from "./filters.js";
 import { HashLookups } from "./hash-lookups.js";
@@ -187,6 +188,10 @@ export class PostgresKeyStore implements KeyStore {
 
   async spendCreditsBatch(spends: readonly { keyId: string; cost: number }[]): Promise<(number | null)[]> {
     return credits.spendMany(this.db, spends);
+  }
+
+  async noteCreditsLow(keyId: string, options: { now: number; inactiveDays: number }): Promise<boolean> {
+    return noteCreditsLow(this.db, keyId, options.now, options.inactiveDays);
   }
 
   async refillCredits(keyId: string, amount: number, at: number, expected: number | null): Promise<boolean> {

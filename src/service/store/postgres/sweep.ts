@@ -3,6 +3,7 @@ import type { AuditEntry, SweepOptions, SweepResult } from "../../keys/model.js"
 import { DAY_MS } from "../../keys/status.js";
 import { KEY_CHANGES_RETENTION_MS, POSTGRES_NOW_MS, WEBHOOK_RETENTION_MS } from "../migrations.js";
 import { type ExportColumns, exportFromColumns, newestFirst } from "../sqlite/rows.js";
+import { MARK_CREDITS_LOW, REARM_CREDITS_LOW, REMIND_CREDITS_LOW } from "./credits-low.js";
 import type { PgDatabase } from "./database.js";
 import { NOT_EXPIRED, NOT_REVOKED } from "./filters.js";
 import { insertEvents } from "./outbox-writes.js";
@@ -138,23 +139,14 @@ export function sweep(db: PgDatabase, options: SweepOptions, audit: Omit<AuditEn
       [now],
     );
     const newlyExpired = expiredRows.map(keyFromRow).sort(newestFirst);
-    const lowLine = "coalesce(credits_low_threshold, (refill->>'amount')::numeric * 0.1)";
-    await tx.run(
-      `UPDATE keys SET credits_low_notified_at = NULL
-        WHERE credits_low_notified_at IS NOT NULL AND remaining IS NOT NULL AND remaining >= ${lowLine}`,
-    );
-    const lowRows = await tx.query<KeyRow>(
-      `UPDATE keys SET credits_low_notified_at = ${NOW}
-        WHERE ${NOT_REVOKED(NOW)} AND ${NOT_EXPIRED(NOW)} AND remaining IS NOT NULL AND remaining < ${lowLine}
-          AND (credits_low_notified_at IS NULL
-               OR credits_low_notified_at < coalesce((refill->>'lastRefillAt')::bigint, 0))
-        RETURNING *`,
-      [now],
-    );
-    const creditsLow = lowRows.map(keyFromRow).sort(newestFirst);
+    await tx.run(REARM_CREDITS_LOW);
+    // Told now (webhooks): those no spend took below their line (a line raised, a spend that failed to tell).
+    const toldNow = (await tx.query<KeyRow>(`${MARK_CREDITS_LOW} RETURNING *`, [now])).map(keyFromRow);
+    // Reminded (digest, owners): every key told since its last reminder, by a spend or just now.
+    const creditsLow = (await tx.query<KeyRow>(REMIND_CREDITS_LOW, [now])).map(keyFromRow).sort(newestFirst);
 
     const found = { newlyInactive, autoRevoked, expiringSoon, expired: newlyExpired, creditsLow };
-    await insertEvents(tx, sweepEvents(found, options));
+    await insertEvents(tx, sweepEvents({ ...found, creditsLow: toldNow.sort(newestFirst) }, options));
     const before = now - WEBHOOK_RETENTION_MS;
     await tx.run("DELETE FROM webhook_attempts WHERE at < $1::bigint", [before]);
     await tx.run("DELETE FROM webhook_deliveries WHERE state <> 'pending' AND updated_at < $1::bigint", [before]);

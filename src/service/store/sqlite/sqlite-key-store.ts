@@ -206,6 +206,10 @@ export class SqliteKeyStore implements KeyStore {
     return this.writer.write("spendCredits", spends);
   }
 
+  async noteCreditsLow(keyId: string, options: { now: number; inactiveDays: number }): Promise<boolean> {
+    return this.writer.write("noteCreditsLow", keyId, options.now, options.inactiveDays);
+  }
+
   async refillCredits(keyId: string, amount: number, at: number, expected: number | null): Promise<boolean> {
     return this.writer.write("refillCredits", keyId, amount, at, expected);
   }

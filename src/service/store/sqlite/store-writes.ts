@@ -10,6 +10,7 @@ import type {
   UsageBatch,
 } from "../../keys/model.js";
 import { createCreditStatements } from "./credits.js";
+import { createNoteCreditsLow } from "./credits-low.js";
 import { createOutboxWrites, type OutboxWrites } from "./outbox-writes.js";
 import {
   type AuditColumns,
@@ -48,6 +49,8 @@ export interface StoreWrites extends Omit<OutboxWrites, "insertEvents"> {
   refillCredits(keyId: string, amount: number, at: number, expected: number | null): boolean;
   refillDueCredits(at: number, dailyMoment: number, monthlyMoments: readonly number[]): string[];
   sweep(options: SweepOptions, audit: Omit<AuditEntry, "keyId">): SweepResult;
+  /** Marks one key as told it is low on credits and records key.credits_low; false when there is nothing to tell. */
+  noteCreditsLow(keyId: string, now: number, inactiveDays: number): boolean;
 }
 
 export type WriteOp = keyof StoreWrites;
@@ -174,5 +177,6 @@ export function createStoreWrites(db: Database.Database): StoreWrites {
     refillCredits: (keyId, amount, at, expected) => credits.refill(keyId, amount, at, expected),
     refillDueCredits: (at, dailyMoment, monthlyMoments) => credits.refillDue(at, dailyMoment, monthlyMoments),
     sweep: createSweep(db, insertEvents),
+    noteCreditsLow: createNoteCreditsLow(db, insertEvents),
   };
 }

@@ -3,6 +3,7 @@ import { sweepEvents } from "../../events/sweep-events.js";
 import type { AuditEntry, EventRecord, SweepOptions, SweepResult } from "../../keys/model.js";
 import { DAY_MS } from "../../keys/status.js";
 import { KEY_CHANGES_RETENTION_MS, SQLITE_NOW_MS, WEBHOOK_RETENTION_MS } from "../migrations.js";
+import { MARK_CREDITS_LOW, REARM_CREDITS_LOW, REMIND_CREDITS_LOW } from "./credits-low.js";
 import { NOT_EXPIRED, NOT_REVOKED } from "./filters.js";
 import { type ExportColumns, exportFromColumns, type KeyColumns, keyFromColumns, newestFirst } from "./rows.js";
 
@@ -96,20 +97,9 @@ export function createSweep(
         AND (revoked_at IS NULL OR revoked_at > expires_at)
       RETURNING *`,
   );
-  const LOW_LINE = "coalesce(credits_low_threshold, json_extract(refill, '$.amount') * 0.1)";
-  // Back above the line (a refill, a top-up): the next fall is told again.
-  const rearmCreditsLow = db.prepare(
-    `UPDATE keys SET credits_low_notified_at = NULL
-      WHERE credits_low_notified_at IS NOT NULL AND remaining IS NOT NULL AND remaining >= ${LOW_LINE}`,
-  );
-  // Once per refill period: told after the last refill means told.
-  const creditsLow = db.prepare<[{ now: number }], KeyColumns>(
-    `UPDATE keys SET credits_low_notified_at = @now
-      WHERE ${NOT_REVOKED} AND ${NOT_EXPIRED} AND remaining IS NOT NULL AND remaining < ${LOW_LINE}
-        AND (credits_low_notified_at IS NULL
-             OR credits_low_notified_at < coalesce(json_extract(refill, '$.lastRefillAt'), 0))
-      RETURNING *`,
-  );
+  const rearmCreditsLow = db.prepare(REARM_CREDITS_LOW);
+  const creditsLow = db.prepare<[{ now: number }], KeyColumns>(`${MARK_CREDITS_LOW} RETURNING *`);
+  const remindCreditsLow = db.prepare<[{ now: number }], KeyColumns>(REMIND_CREDITS_LOW);
   const pruneAttempts = db.prepare<[{ before: number }]>("DELETE FROM webhook_attempts WHERE at < @before");
   const pruneDeliveries = db.prepare<[{ before: number }]>(
     "DELETE FROM webhook_deliveries WHERE state <> 'pending' AND updated_at < @before",
@@ -174,10 +164,13 @@ export function createSweep(
       .sort(newestFirst);
     const expired = newlyExpired.all({ now }).map(keyFromColumns).sort(newestFirst);
     rearmCreditsLow.run();
-    const lowOnCredits = creditsLow.all({ now }).map(keyFromColumns).sort(newestFirst);
+    // Told now (webhooks): those no spend took below their line (a line raised, a spend that failed to tell).
+    const toldNow = creditsLow.all({ now }).map(keyFromColumns).sort(newestFirst);
+    // Reminded (digest, owners): every key told since its last reminder, by a spend or just now.
+    const lowOnCredits = remindCreditsLow.all({ now }).map(keyFromColumns).sort(newestFirst);
 
     const found = { newlyInactive, autoRevoked, expiringSoon, expired, creditsLow: lowOnCredits };
-    insertEvents(sweepEvents(found, options));
+    insertEvents(sweepEvents({ ...found, creditsLow: toldNow }, options));
     const before = now - WEBHOOK_RETENTION_MS;
     pruneAttempts.run({ before });
     pruneDeliveries.run({ before });
