@@ -30,4 +30,12 @@ describe.each(storeBackends())("$name store: lookups by hash", (backend) => {
     }
     expect(found.filter(Boolean).map((k) => k?.id)).toEqual([...keys, ...keys.slice(0, 20)].map((k) => k.id));
   });
+
+  it("keeps answering after a later migration adds a column (a replica of the previous build in a rolling upgrade)", async () => {
+    const key = makeKey();
+    await insertKeys(store, [key]);
+    for (let i = 0; i < 8; i++) expect((await store.getKeyByHash(key.hash))?.id).toBe(key.id);
+    await temp.exec("ALTER TABLE keys ADD COLUMN added_by_a_newer_build INTEGER");
+    for (let i = 0; i < 8; i++) expect((await store.getKeyByHash(key.hash))?.id).toBe(key.id);
+  });
 });

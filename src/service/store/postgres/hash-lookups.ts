@@ -1,5 +1,5 @@
 import type { PgDatabase } from "./database.js";
-import type { KeyRow } from "./rows.js";
+import { KEY_COLUMN_NAMES, type KeyRow } from "./rows.js";
 
 /** Hashes asked for in one turn of the event loop, read by one query. */
 const MAX_BATCH = 256;
@@ -17,6 +17,14 @@ interface Pending {
  * same turn of the event loop go out as one `hash = ANY($1)` query, a
  * prepared statement, instead.
  */
+/**
+ * The columns by name, never `*`: a prepared `SELECT *` fails ("cached plan
+ * must not change result type") on every connection that prepared it once a
+ * newer build's migration adds a column, which is what replicas of the
+ * previous build meet during a rolling upgrade.
+ */
+const BY_HASHES = `SELECT ${KEY_COLUMN_NAMES.join(", ")} FROM keys WHERE hash = ANY($1::text[])`;
+
 export class HashLookups {
   private pending: Pending[] = [];
   private scheduled = false;
@@ -43,11 +51,7 @@ export class HashLookups {
   private async read(batch: Pending[]): Promise<void> {
     try {
       const hashes = [...new Set(batch.map((p) => p.hash))];
-      const rows = await this.db.queryPrepared<KeyRow>(
-        "keyward_keys_by_hashes",
-        "SELECT * FROM keys WHERE hash = ANY($1::text[])",
-        [hashes],
-      );
+      const rows = await this.db.queryPrepared<KeyRow>("keyward_keys_by_hashes", BY_HASHES, [hashes]);
       const byHash = new Map(rows.map((row) => [row.hash, row]));
       for (const p of batch) p.resolve(byHash.get(p.hash));
     } catch (error) {
