@@ -57,7 +57,7 @@ export async function authenticate(ctx: GatewayContext): Promise<Principal> {
 
 /** A console session's key, verified as a Bearer token is; a key that no longer passes ends the session. */
 async function authenticateSession(ctx: GatewayContext, web: WebSession): Promise<Principal> {
-  const session = web.sessions.open(web.cookie);
+  const session = await web.sessions.open(web.cookie);
   if (!session) {
     web.end();
     throw new TRPCError({ code: "UNAUTHORIZED", message: "your console session has ended: sign in again" });
@@ -67,7 +67,8 @@ async function authenticateSession(ctx: GatewayContext, web: WebSession): Promis
   } catch (error) {
     // Revoked, disabled, expired, no longer a console key: the session ends with it. Rate limits only wait.
     if (error instanceof TRPCError && (error.code === "UNAUTHORIZED" || error.code === "FORBIDDEN")) {
-      web.sessions.destroy(web.cookie);
+      // The entry can never pass again and Redis drops it at its TTL: failing to delete it now must not hide the 401.
+      await web.sessions.destroy(web.cookie).catch(() => undefined);
       web.end();
     }
     throw error;
@@ -80,9 +81,9 @@ async function authenticateSession(ctx: GatewayContext, web: WebSession): Promis
  * the browser send the cookie, but cannot read the token). Bearer calls are
  * not affected: no browser adds an Authorization header on its own.
  */
-export function requireCsrf(ctx: GatewayContext): void {
+export async function requireCsrf(ctx: GatewayContext): Promise<void> {
   if (ctx.authorization !== undefined || ctx.web?.cookie === undefined) return;
-  const session = ctx.web.sessions.open(ctx.web.cookie);
+  const session = await ctx.web.sessions.open(ctx.web.cookie);
   // No session: authentication refuses the call with the reason.
   if (session && !csrfMatches(session.csrf, ctx.web.csrfHeader)) {
     throw new TRPCError({
@@ -157,7 +158,7 @@ function rejection(response: VerifyKeyResponse): TRPCError {
  * after that: the later calls answer UNAUTHORIZED.
  */
 const authenticated = middleware(async ({ ctx, type, next }) => {
-  if (type === "mutation") requireCsrf(ctx);
+  if (type === "mutation") await requireCsrf(ctx);
   const earlierChanges = ctx.memo.changes;
   const run = async () => {
     if (earlierChanges !== undefined) await earlierChanges.catch(() => undefined);

@@ -1,18 +1,32 @@
-import { createCipheriv, createDecipheriv, createHash, randomBytes, timingSafeEqual } from "node:crypto";
+import { timingSafeEqual } from "node:crypto";
+import type { Logger } from "../shared/logger.js";
+import { createRedisSessionStorage } from "./session-redis.js";
+import { newCsrfToken, newSessionSecrets, parseSessionCookie, sealToken, unsealToken } from "./session-seal.js";
 
 /**
  * The console's sign-in sessions. An admin pastes a key once; the gateway
  * keeps a session for it and gives the browser an HttpOnly cookie holding an
- * opaque session id and a per-session key (`<id>.<key>`, base64url). The
- * gateway's memory holds, per session, the token encrypted with that key
- * (AES-256-GCM), under the SHA-256 of the id: neither the browser (no token
- * in page memory or storage) nor a dump of the gateway's memory alone (no
- * session keys) has the token. Every call decrypts it and verifies it with
- * VerifyKey, as for a Bearer call, so a revoked, disabled or expired key
- * (or a rotated one once its grace ends) ends the session at the next call.
+ * opaque session id and a per-session key (`<id>.<key>`, base64url). Redis
+ * holds, per session, the token encrypted with that key (AES-256-GCM), the
+ * CSRF token and the expiry, under the SHA-256 of the id: neither the
+ * browser (no token in page memory or storage) nor Redis, a dump of it or a
+ * gateway's memory (no session ids, no session keys) has the token. Every
+ * call decrypts it and verifies it with VerifyKey, as for a Bearer call, so
+ * a revoked, disabled or expired key (or a rotated one once its grace ends)
+ * ends the session at the next call.
  *
- * Sessions live in this gateway's memory: a restart signs everyone out, and
- * several gateway replicas behind one address need sticky sessions.
+ * Sessions live in Redis (REDIS_URL, under the queue prefix; session-redis.ts):
+ * a gateway restart signs nobody out, and any replica behind one address
+ * serves any session, without sticky sessions. Redis drops a session when its
+ * time is up (key TTL), and open() checks the expiry too. While Redis cannot
+ * be reached, sign-in and cookie calls answer 503 (SessionsUnavailableError);
+ * Bearer calls never touch the session store.
+ *
+ * There is no cap on the number of sessions (the in-memory store kept at most
+ * 10,000, dropping the oldest). Each one is a few hundred bytes that Redis
+ * deletes at its TTL, a session needs a valid console key and goes through the
+ * per-address sign-in limit, and dropping the oldest would let one admin's
+ * sign-ins sign the others out.
  */
 
 export const SESSION_COOKIE = "keyward_session";
@@ -20,8 +34,7 @@ export const SESSION_COOKIE = "keyward_session";
 export const CSRF_COOKIE = "keyward_csrf";
 export const CSRF_HEADER = "x-keyward-csrf";
 
-/** Sessions kept at most; the oldest goes first when a new one would exceed it. */
-const MAX_SESSIONS = 10_000;
+export { SessionsUnavailableError } from "./session-redis.js";
 
 export interface OpenSession {
   /** The admin's token, decrypted for this call only. */
@@ -37,87 +50,60 @@ export interface NewSession {
   expiresAt: number;
 }
 
-interface Entry {
-  iv: Buffer;
-  sealed: Buffer;
-  tag: Buffer;
-  csrf: string;
-  expiresAt: number;
-}
-
+/** Every method throws SessionsUnavailableError when Redis cannot be asked. */
 export interface SessionStore {
-  create(token: string): NewSession;
+  create(token: string): Promise<NewSession>;
   /** The session of a cookie value; undefined when unknown, forged or expired. */
-  open(cookie: string | undefined): OpenSession | undefined;
+  open(cookie: string | undefined): Promise<OpenSession | undefined>;
   /** Ends the session of a cookie value (nothing if it has none). */
-  destroy(cookie: string | undefined): void;
+  destroy(cookie: string | undefined): Promise<void>;
   readonly ttlMs: number;
-  readonly size: number;
+  /** Closes the Redis connection; with the gateway. */
+  close(): Promise<void>;
 }
 
-export function createSessionStore(options: { ttlMs: number; now?: () => number; max?: number }): SessionStore {
+export interface SessionStoreOptions {
+  ttlMs: number;
+  redisUrl: string;
+  /** The queue prefix (resolveQueuePrefix): sessions sit beside the gateway's queues. */
+  prefix: string;
+  logger: Logger;
+  now?: () => number;
+}
+
+export function createSessionStore(options: SessionStoreOptions): SessionStore {
   const now = options.now ?? Date.now;
-  const max = options.max ?? MAX_SESSIONS;
-  // Insertion order is creation order: the first entries are the oldest.
-  const entries = new Map<string, Entry>();
-
-  const sweep = () => {
-    const t = now();
-    for (const [id, entry] of entries) if (entry.expiresAt <= t) entries.delete(id);
-    while (entries.size >= max) {
-      const oldest = entries.keys().next().value;
-      if (oldest === undefined) break;
-      entries.delete(oldest);
-    }
-  };
-
-  const parse = (cookie: string | undefined): { lookup: string; key: Buffer } | undefined => {
-    if (!cookie) return undefined;
-    const match = /^([A-Za-z0-9_-]{22})\.([A-Za-z0-9_-]{43})$/.exec(cookie);
-    if (!match) return undefined;
-    return { lookup: digest(match[1] as string), key: Buffer.from(match[2] as string, "base64url") };
-  };
+  const storage = createRedisSessionStorage(options);
 
   return {
     ttlMs: options.ttlMs,
-    get size() {
-      return entries.size;
-    },
-    create(token) {
-      sweep();
-      const id = randomBytes(16).toString("base64url");
-      const key = randomBytes(32);
-      const iv = randomBytes(12);
-      const cipher = createCipheriv("aes-256-gcm", key, iv);
-      const sealed = Buffer.concat([cipher.update(token, "utf8"), cipher.final()]);
-      const csrf = randomBytes(32).toString("base64url");
+    async create(token) {
+      const secrets = newSessionSecrets();
+      const csrf = newCsrfToken();
       const expiresAt = now() + options.ttlMs;
-      entries.set(digest(id), { iv, sealed, tag: cipher.getAuthTag(), csrf, expiresAt });
-      return { cookie: `${id}.${key.toString("base64url")}`, csrf, expiresAt };
+      await storage.put(secrets.lookup, { ...sealToken(token, secrets.key), csrf, expiresAt }, options.ttlMs);
+      return { cookie: secrets.cookie, csrf, expiresAt };
     },
-    open(cookie) {
-      const parsed = parse(cookie);
+    async open(cookie) {
+      const parsed = parseSessionCookie(cookie);
       if (!parsed) return undefined;
-      const entry = entries.get(parsed.lookup);
-      if (!entry) return undefined;
-      if (entry.expiresAt <= now()) {
-        entries.delete(parsed.lookup);
+      const stored = await storage.get(parsed.lookup);
+      if (!stored) return undefined;
+      if (stored.expiresAt <= now()) {
+        // Redis's TTL removes it anyway; this only saves it the wait when clocks disagree.
+        await storage.remove(parsed.lookup).catch(() => undefined);
         return undefined;
       }
-      try {
-        const decipher = createDecipheriv("aes-256-gcm", parsed.key, entry.iv);
-        decipher.setAuthTag(entry.tag);
-        const token = Buffer.concat([decipher.update(entry.sealed), decipher.final()]).toString("utf8");
-        return { token, csrf: entry.csrf, expiresAt: entry.expiresAt };
-      } catch {
-        // The right id with a wrong key: not this session's cookie.
-        return undefined;
-      }
+      const token = unsealToken(stored, parsed.key);
+      // The right id with a wrong key: not this session's cookie.
+      if (token === undefined) return undefined;
+      return { token, csrf: stored.csrf, expiresAt: stored.expiresAt };
     },
-    destroy(cookie) {
-      const parsed = parse(cookie);
-      if (parsed) entries.delete(parsed.lookup);
+    async destroy(cookie) {
+      const parsed = parseSessionCookie(cookie);
+      if (parsed) await storage.remove(parsed.lookup);
     },
+    close: () => storage.close(),
   };
 }
 
@@ -127,8 +113,4 @@ export function csrfMatches(expected: string, sent: string | undefined): boolean
   const a = Buffer.from(expected);
   const b = Buffer.from(sent);
   return a.length === b.length && timingSafeEqual(a, b);
-}
-
-function digest(text: string): string {
-  return createHash("sha256").update(text).digest("base64url");
 }

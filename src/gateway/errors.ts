@@ -2,12 +2,14 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { TRPCError } from "@trpc/server";
 import { type TRPC_ERROR_CODE_KEY, TRPC_ERROR_CODES_BY_KEY } from "@trpc/server/rpc";
 import type { Logger } from "../shared/logger.js";
+import { SessionsUnavailableError } from "./session-redis.js";
 
 /**
  * The one place where service errors become tRPC errors (STYLE.md):
  * NotFound->NOT_FOUND, AlreadyExists->CONFLICT, InvalidArgument->BAD_REQUEST,
  * PermissionDenied->FORBIDDEN, FailedPrecondition->PRECONDITION_FAILED,
- * Unavailable/DeadlineExceeded->SERVICE_UNAVAILABLE (503).
+ * Unavailable/DeadlineExceeded->SERVICE_UNAVAILABLE (503). The console
+ * sessions' Redis being away is a 503 too (SessionsUnavailableError).
  *
  * Unauthenticated is the exception: the gateway authenticates to the service
  * with its own credential, so the service refusing it is the operator's
@@ -35,8 +37,14 @@ export function badInput(field: string, message: string): TRPCError {
   return new TRPCError({ code: "BAD_REQUEST", message: cause.message, cause });
 }
 
-/** Maps a ConnectError from the service; anything else is returned unchanged. */
+/**
+ * Maps a ConnectError from the service, and the console sessions' Redis being
+ * away (503, never a 500: the admin can do nothing but wait, and Bearer calls
+ * still work); anything else is returned unchanged.
+ */
 export function fromServiceError(error: unknown, logger: Logger): unknown {
+  if (error instanceof SessionsUnavailableError)
+    return new TRPCError({ code: "SERVICE_UNAVAILABLE", message: error.message, cause: error });
   if (!(error instanceof ConnectError)) return error;
   const message = error.rawMessage;
   switch (error.code) {

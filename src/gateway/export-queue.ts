@@ -48,7 +48,7 @@ export function createExportQueue(options: { redisUrl: string; prefix: string; l
   const monitor: RedisMonitor = createRedisMonitor({
     redisUrl: options.redisUrl,
     logger,
-    pausedWork: "exports of more than 1,000 rows (which go through the job queue)",
+    pausedWork: "console sessions and exports of more than 1,000 rows (which go through the job queue)",
   });
   const createdAt = Date.now();
   const queue = new Queue(EXPORT_QUEUE, { connection: producerConnection(options.redisUrl), prefix: options.prefix });

@@ -50,7 +50,7 @@ export interface RunningGateway {
 export interface BuiltGateway {
   app: FastifyInstance;
   exports: GatewayExports;
-  /** Releases what build() opened besides the server: the service client, the queue connections. */
+  /** Releases what build() opened besides the server: the service client, the queue and session connections. */
   release(): Promise<void>;
 }
 
@@ -71,7 +71,12 @@ export async function buildGateway(config: Config, options: GatewayOptions): Pro
     serviceToken: options.serviceToken,
     timeoutMs: options.serviceTimeoutMs,
   });
-  const sessions = createSessionStore({ ttlMs: parseDuration(config.KEYWARD_SESSION_TTL) });
+  const sessions = createSessionStore({
+    ttlMs: parseDuration(config.KEYWARD_SESSION_TTL),
+    redisUrl: config.REDIS_URL,
+    prefix: resolveQueuePrefix(config),
+    logger,
+  });
   const webSessionOf = createWebSessions(config, sessions);
   const exportsPart = startGatewayExports(config, {
     logger,
@@ -85,7 +90,7 @@ export async function buildGateway(config: Config, options: GatewayOptions): Pro
     logger,
   });
   const release = async () => {
-    await Promise.all([exportsPart.close(), queueDepth.close()]);
+    await Promise.all([exportsPart.close(), queueDepth.close(), sessions.close()]);
     service.close();
   };
   const metrics = createGatewayMetrics(queueDepth);

@@ -1,5 +1,4 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { randomBytes } from "node:crypto";
 import { accessSync, constants, mkdtempSync, rmSync } from "node:fs";
 import { createServer, request as httpRequest, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -20,6 +19,7 @@ import { type RunningWorkers, startWorkers, type WorkersOptions } from "../../..
 import type { SweepSummary } from "../../../src/workers/sweeps/sweep-report.js";
 import { eventually } from "../../support/eventually.js";
 import { freePort } from "../../support/free-port.js";
+import { dropPrefix, requireRedis, SHARED_REDIS_URL, uniquePrefix } from "../../support/redis.js";
 
 /**
  * The whole export path for real: a key service on a temp data dir (with a
@@ -28,46 +28,7 @@ import { freePort } from "../../support/free-port.js";
  * server receiving the mails.
  */
 
-export const SHARED_REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
-
-/** Fails (never skips) when Redis cannot be reached, saying what to do. */
-export async function requireRedis(url: string = SHARED_REDIS_URL): Promise<void> {
-  const redis = new Redis(url, {
-    lazyConnect: true,
-    connectTimeout: 2_000,
-    maxRetriesPerRequest: 0,
-    retryStrategy: () => null,
-  });
-  redis.on("error", () => undefined);
-  try {
-    await redis.connect();
-    await redis.ping();
-  } catch (error) {
-    throw new Error(
-      `Redis is not reachable at ${url} (${(error as Error).message}). The worker tests need a real Redis: start redis-server, or point REDIS_URL at one.`,
-    );
-  } finally {
-    redis.disconnect();
-  }
-}
-
-/** Deletes every key of a test's queue prefix, so the shared Redis keeps nothing of it. */
-export async function dropPrefix(url: string, prefix: string): Promise<void> {
-  const redis = new Redis(url, { maxRetriesPerRequest: 1, retryStrategy: () => null });
-  redis.on("error", () => undefined);
-  try {
-    let cursor = "0";
-    do {
-      const [next, keys] = await redis.scan(cursor, "MATCH", `${prefix}:*`, "COUNT", 500);
-      cursor = next;
-      if (keys.length > 0) await redis.del(...keys);
-    } while (cursor !== "0");
-  } catch {
-    // Redis already gone (the outage test's own server): nothing to clean.
-  } finally {
-    redis.disconnect();
-  }
-}
+export { dropPrefix, requireRedis, SHARED_REDIS_URL, uniquePrefix };
 
 /**
  * Where test data dirs go: tmpfs when there is one. The service fsyncs every
@@ -81,10 +42,6 @@ function scratchRoot(): string {
   } catch {
     return tmpdir();
   }
-}
-
-export function uniquePrefix(): string {
-  return `kwtest-${randomBytes(5).toString("hex")}`;
 }
 
 /** A pino logger whose lines the test can read. */

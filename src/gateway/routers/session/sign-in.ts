@@ -25,8 +25,9 @@ export const signIn = publicProcedure.input(SignInInputSchema).mutation(async ({
     });
   }
   const principal = await verifyConsoleKey(ctx, input.apiKey);
-  web.sessions.destroy(web.cookie);
-  const session = web.sessions.create(input.apiKey);
+  // Redis down: SessionsUnavailableError, answered 503 (errors.ts), and no cookie is set.
+  await web.sessions.destroy(web.cookie);
+  const session = await web.sessions.create(input.apiKey);
   web.start(session);
   const { email, role, keyId, keyName, scopes } = principal;
   return { email, role, keyId, keyName, scopes, expiresAt: new Date(session.expiresAt).toISOString() };
