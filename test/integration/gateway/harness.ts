@@ -9,6 +9,7 @@ import { ADMIN_SCOPE, MEMBER_SCOPE } from "../../../src/shared/contract/scopes.j
 import { asActor, createServiceClient, type KeyServiceClient } from "../../../src/shared/contract/service-client.js";
 import { createLogger } from "../../../src/shared/logger.js";
 import { eventually as retryUntil } from "../../support/eventually.js";
+import { dropPrefix, uniquePrefix } from "../../support/redis.js";
 
 /**
  * A real key service on a temp data dir and a real gateway in front of it,
@@ -34,8 +35,11 @@ export interface Harness {
 
 export async function startHarness(options: { startGateway?: boolean } = {}): Promise<Harness> {
   const dir = mkdtempSync(join(tmpdir(), "keyward-gateway-"));
+  // A queue prefix of its own: the gateway's console sessions (and any queue) go under it, and close() drops it.
+  const prefix = uniquePrefix();
   const config = loadConfig({
     KEYWARD_DATA_DIR: dir,
+    KEYWARD_QUEUE_PREFIX: prefix,
     KEYWARD_SERVICE_PORT: "0",
     KEYWARD_CONNECT_PORT: "0",
     KEYWARD_GATEWAY_PORT: "0",
@@ -77,6 +81,7 @@ export async function startHarness(options: { startGateway?: boolean } = {}): Pr
         await gateway?.close();
         direct.close();
         await started.close();
+        await dropPrefix(config.REDIS_URL, prefix);
         rmSync(dir, { recursive: true, force: true });
       })();
       return closing;

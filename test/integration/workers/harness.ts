@@ -298,8 +298,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     LOG_LEVEL: "silent",
     ...options.env,
   });
-  // KEYWARD_QUEUE_PREFIX is not in config.ts yet; the gateway and the workers read it from the config object.
-  const config = { ...base, KEYWARD_QUEUE_PREFIX: prefix } as Config;
+  const config: Config = { ...base, KEYWARD_QUEUE_PREFIX: prefix };
   const logger = options.logger ?? pino({ level: "silent" });
   const clock = {
     now: Date.now(),
