@@ -1,6 +1,7 @@
 import { useMutation, useQueryClient } from "@tanstack/react-query";
 import { type FormEvent, useState } from "react";
 import { ErrorNote } from "../components/bits.js";
+import { Crumbs } from "../components/crumbs.js";
 import {
   ClaimsSyntaxError,
   createInput,
@@ -72,9 +73,7 @@ export default function CreateKeyPage() {
   }
   return (
     <section className="narrow">
-      <p className="crumbs">
-        <Link href="/keys">API keys</Link> /
-      </p>
+      <Crumbs href="/keys" label="API keys" />
       <h1>Create API key</h1>
       <form className="card form" onSubmit={submit} noValidate>
         <KeyFields mode="create" values={values} errors={errors} onChange={setValues} />
