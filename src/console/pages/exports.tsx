@@ -1,4 +1,4 @@
-import { keepPreviousData, type UseMutationResult, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { keepPreviousData, type UseMutationResult, useMutation, useQuery } from "@tanstack/react-query";
 import { ErrorNote } from "../components/bits.js";
 import { CardTable } from "../components/card-table.js";
 import { PagedList } from "../components/paged-list.js";
@@ -13,6 +13,7 @@ import {
   relativeTime,
   STATUS_LABELS,
 } from "../format.js";
+import { useInvalidate } from "../hooks/use-invalidate.js";
 import { usePaging } from "../paging.js";
 import { Link } from "../router.js";
 import { useIsAdmin } from "../session.js";
@@ -28,12 +29,12 @@ type StartExport = UseMutationResult<Outputs["exports"]["create"], unknown, Inpu
 
 /** exports.create: at most 1,000 rows download at once; more are written by a worker and mailed as a link. */
 export function useStartExport(): StartExport {
-  const queryClient = useQueryClient();
+  const exportsChanged = useInvalidate(trpc.exports.list.queryKey());
   return useMutation(
     trpc.exports.create.mutationOptions({
       onSuccess: async (answer) => {
         if (answer.downloadUrl) window.location.assign(downloadPath(answer.downloadUrl));
-        await queryClient.invalidateQueries({ queryKey: trpc.exports.list.queryKey() });
+        await exportsChanged();
       },
     }),
   ) as StartExport;

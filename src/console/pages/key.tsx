@@ -1,4 +1,4 @@
-import { keepPreviousData, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { keepPreviousData, useMutation, useQuery } from "@tanstack/react-query";
 import { type FormEvent, lazy, Suspense, useEffect, useMemo, useState } from "react";
 import { VERIFY_CODE_WORDS, type VerifyCodeWord } from "../../shared/contract/words.js";
 import { ErrorNote, Field, Loading } from "../components/bits.js";
@@ -9,6 +9,7 @@ import { Dialog } from "../components/dialog.js";
 import { DialogActions } from "../components/dialog-actions.js";
 import { EnableToggle } from "../components/enable-toggle.js";
 import { FilterSelect } from "../components/filter-select.js";
+import { FormErrorNote } from "../components/form-error-note.js";
 import {
   ClaimsSyntaxError,
   formOfKey,
@@ -22,6 +23,7 @@ import { RelativeTime } from "../components/relative-time.js";
 import { StatusBadge } from "../components/status.js";
 import { TokenOnce } from "../components/token-once.js";
 import { count, duration, OUTCOME_LABELS, PERMISSION_LABELS, plural, relativeTime } from "../format.js";
+import { useInvalidate } from "../hooks/use-invalidate.js";
 import { usePaging } from "../paging.js";
 import { Link, navigate } from "../router.js";
 import { useIsAdmin } from "../session.js";
@@ -111,10 +113,7 @@ export default function KeyPage({ id }: { id: string }) {
   );
 }
 
-function useKeyChanged() {
-  const queryClient = useQueryClient();
-  return () => queryClient.invalidateQueries({ queryKey: trpc.keys.pathKey() });
-}
+const useKeyChanged = () => useInvalidate(trpc.keys.pathKey());
 
 function KeyEnableToggle({ keyItem: k }: { keyItem: Key }) {
   const changed = useKeyChanged();
@@ -385,7 +384,7 @@ function EditForm({ keyItem: k, onDone }: { keyItem: Key; onDone: () => void }) 
   return (
     <form className="form" onSubmit={submit} noValidate>
       <KeyFields mode="edit" values={values} errors={errors} onChange={setValues} />
-      {update.error && Object.keys(errors).length === 0 ? <ErrorNote error={update.error} /> : null}
+      <FormErrorNote error={update.error} fieldErrors={errors} />
       <DialogActions submit="Save" onCancel={onDone} busy={update.isPending} />
     </form>
   );

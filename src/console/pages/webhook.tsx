@@ -7,6 +7,7 @@ import { type DetailRow, DetailsCard, detailRow as row } from "../components/det
 import { Dialog } from "../components/dialog.js";
 import { DialogActions } from "../components/dialog-actions.js";
 import { EnableToggle } from "../components/enable-toggle.js";
+import { FormErrorNote } from "../components/form-error-note.js";
 import { issuesByField } from "../components/key-form.js";
 import { PagedList } from "../components/paged-list.js";
 import { RelativeTime } from "../components/relative-time.js";
@@ -18,6 +19,7 @@ import {
 } from "../components/webhook-form.js";
 import { AttemptOutcome, EventChips, WebhookState } from "../components/webhook-status.js";
 import { count } from "../format.js";
+import { useInvalidate } from "../hooks/use-invalidate.js";
 import { usePaging } from "../paging.js";
 import { navigate } from "../router.js";
 import { useIsAdmin } from "../session.js";
@@ -88,10 +90,7 @@ export default function WebhookPage({ id }: { id: string }) {
   );
 }
 
-function useWebhookChanged() {
-  const queryClient = useQueryClient();
-  return () => queryClient.invalidateQueries({ queryKey: trpc.webhooks.pathKey() });
-}
+const useWebhookChanged = () => useInvalidate(trpc.webhooks.pathKey());
 
 function WebhookEnableToggle({ endpoint: w }: { endpoint: Webhook }) {
   const changed = useWebhookChanged();
@@ -284,7 +283,7 @@ function EditForm({ endpoint: w, onDone }: { endpoint: Webhook; onDone: () => vo
   return (
     <form className="form" onSubmit={submit} noValidate>
       <WebhookFields mode="edit" values={values} errors={errors} onChange={setValues} />
-      {update.error && Object.keys(errors).length === 0 ? <ErrorNote error={update.error} /> : null}
+      <FormErrorNote error={update.error} fieldErrors={errors} />
       <DialogActions submit="Save" onCancel={onDone} busy={update.isPending} />
     </form>
   );

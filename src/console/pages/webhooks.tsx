@@ -1,9 +1,9 @@
-import { keepPreviousData, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { keepPreviousData, useMutation, useQuery } from "@tanstack/react-query";
 import { type FormEvent, useState } from "react";
-import { ErrorNote } from "../components/bits.js";
 import { CardTable } from "../components/card-table.js";
 import { Dialog } from "../components/dialog.js";
 import { DialogActions } from "../components/dialog-actions.js";
+import { FormErrorNote } from "../components/form-error-note.js";
 import { issuesByField } from "../components/key-form.js";
 import { PagedList } from "../components/paged-list.js";
 import { RelativeTime } from "../components/relative-time.js";
@@ -15,6 +15,7 @@ import {
   type WebhookFormValues,
 } from "../components/webhook-form.js";
 import { EventChips, LastDelivery, WebhookState } from "../components/webhook-status.js";
+import { useInvalidate } from "../hooks/use-invalidate.js";
 import { usePaging } from "../paging.js";
 import { Link, navigate } from "../router.js";
 import { useIsAdmin } from "../session.js";
@@ -96,14 +97,14 @@ function WebhooksTable({ endpoints }: { endpoints: Webhook[] }) {
 
 /** Add endpoint: the form, then the signing secret once; closing the dialog forgets it. */
 function AddEndpointDialog({ open, onClose }: { open: boolean; onClose: () => void }) {
-  const queryClient = useQueryClient();
+  const webhooksChanged = useInvalidate(trpc.webhooks.pathKey());
   const [values, setValues] = useState<WebhookFormValues>(EMPTY_WEBHOOK_FORM);
   const [created, setCreated] = useState<{ id: string; secret: string } | null>(null);
   const create = useMutation(
     trpc.webhooks.create.mutationOptions({
       onSuccess: async (answer) => {
         setCreated({ id: answer.endpoint.id, secret: answer.secret });
-        await queryClient.invalidateQueries({ queryKey: trpc.webhooks.pathKey() });
+        await webhooksChanged();
       },
     }),
   );
@@ -142,7 +143,7 @@ function AddEndpointDialog({ open, onClose }: { open: boolean; onClose: () => vo
       ) : (
         <form className="form" onSubmit={submit} noValidate>
           <WebhookFields mode="create" values={values} errors={errors} onChange={setValues} />
-          {create.error && Object.keys(errors).length === 0 ? <ErrorNote error={create.error} /> : null}
+          <FormErrorNote error={create.error} fieldErrors={errors} />
           <DialogActions submit="Add" onCancel={close} busy={create.isPending} />
         </form>
       )}
