@@ -18,3 +18,5 @@ export function usePaging(scope: string) {
     },
   };
 }
+
+export type Paging = ReturnType<typeof usePaging>;

@@ -1,5 +1,6 @@
 import type { ReactNode } from "react";
 import { errorMessage } from "../trpc.js";
+import { FieldError } from "./field-error.js";
 
 export function ErrorNote({ error }: { error: unknown }) {
   if (!error) return null;
@@ -26,37 +27,12 @@ export function Field(props: {
   hint?: ReactNode;
   children: ReactNode;
 }) {
-  const errorId = `${props.htmlFor}-error`;
   return (
     <div className={`field${props.error ? " has-error" : ""}`}>
       <label htmlFor={props.htmlFor}>{props.label}</label>
       {props.children}
       {props.hint ? <p className="hint">{props.hint}</p> : null}
-      {props.error ? (
-        <p className="field-error" id={errorId} role="alert">
-          {props.error}
-        </p>
-      ) : null}
+      <FieldError message={props.error} id={`${props.htmlFor}-error`} />
     </div>
-  );
-}
-
-/** Keyset paging: back through the tokens seen, forward with the answer's next token. */
-export function Pager(props: {
-  hasPrevious: boolean;
-  next: string | null;
-  onPrevious: () => void;
-  onNext: () => void;
-}) {
-  if (!props.hasPrevious && !props.next) return null;
-  return (
-    <nav className="pager" aria-label="Pages">
-      <button type="button" className="button" disabled={!props.hasPrevious} onClick={props.onPrevious}>
-        Previous
-      </button>
-      <button type="button" className="button" disabled={!props.next} onClick={props.onNext}>
-        Next
-      </button>
-    </nav>
   );
 }

@@ -2,6 +2,7 @@ import { PERMISSION_WORDS, type PermissionWord, REFILL_INTERVAL_WORDS } from "..
 import { PERMISSION_LABELS } from "../format.js";
 import type { FieldIssue, Inputs, Key } from "../trpc.js";
 import { Field } from "./bits.js";
+import { FieldError } from "./field-error.js";
 
 /**
  * The fields of a key as a form edits them (create and edit share them),
@@ -337,11 +338,7 @@ export function KeyFields(props: {
         >
           Add rate limit
         </button>
-        {errors.ratelimits ? (
-          <p className="field-error" role="alert">
-            {errors.ratelimits}
-          </p>
-        ) : null}
+        <FieldError message={errors.ratelimits} />
       </fieldset>
       <Field label="Credits" htmlFor={id("remaining")} error={errors.remaining} hint="Uses left. Empty: unlimited.">
         <input

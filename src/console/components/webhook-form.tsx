@@ -1,6 +1,7 @@
 import { WEBHOOK_EVENT_TYPES } from "../../shared/contract/events.js";
 import type { Inputs, Webhook } from "../trpc.js";
 import { Field } from "./bits.js";
+import { FieldError } from "./field-error.js";
 
 /**
  * A webhook endpoint's fields as the add and edit forms show them, and the
@@ -114,11 +115,7 @@ export function WebhookFields(props: {
             </label>
           ))}
         </div>
-        {errors.eventTypes ? (
-          <p className="field-error" role="alert">
-            {errors.eventTypes}
-          </p>
-        ) : null}
+        <FieldError message={errors.eventTypes} />
       </fieldset>
       {props.mode === "edit" ? (
         <label className="check check-enabled">

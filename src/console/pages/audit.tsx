@@ -1,8 +1,10 @@
 import { keepPreviousData, useQuery } from "@tanstack/react-query";
-import { useEffect, useState } from "react";
 import { AUDIT_ACTION_WORDS } from "../../shared/contract/words.js";
-import { ErrorNote, Pager } from "../components/bits.js";
-import { absoluteTime, relativeTime } from "../format.js";
+import { CardTable } from "../components/card-table.js";
+import { FilterSelect } from "../components/filter-select.js";
+import { PagedList } from "../components/paged-list.js";
+import { RelativeTime } from "../components/relative-time.js";
+import { useUrlTextFilters } from "../hooks/use-url-text-filters.js";
 import { usePaging } from "../paging.js";
 import { Link, navigate, useLocation, withQuery } from "../router.js";
 import { trpc } from "../trpc.js";
@@ -29,18 +31,7 @@ export function AuditPage() {
     enabled: validKey,
   });
 
-  const [keyDraft, setKeyDraft] = useState(keyId ?? "");
-  const [actorDraft, setActorDraft] = useState(actor ?? "");
-  useEffect(() => setKeyDraft(keyId ?? ""), [keyId]);
-  useEffect(() => setActorDraft(actor ?? ""), [actor]);
-  useEffect(() => {
-    const timer = setTimeout(() => {
-      if (keyDraft.trim() !== (keyId ?? "") || actorDraft.trim() !== (actor ?? "")) {
-        navigate(withQuery(location, { key: keyDraft.trim(), actor: actorDraft.trim() }), { replace: true });
-      }
-    }, 400);
-    return () => clearTimeout(timer);
-  }, [keyDraft, actorDraft, keyId, actor, location]);
+  const [drafts, setDraft] = useUrlTextFilters({ key: keyId, actor }, 400);
 
   return (
     <section>
@@ -50,74 +41,54 @@ export function AuditPage() {
       <form className="filters" aria-label="Filters" onSubmit={(e) => e.preventDefault()}>
         <label>
           <span>Key id</span>
-          <input value={keyDraft} placeholder="0190…" onChange={(e) => setKeyDraft(e.target.value)} />
+          <input value={drafts.key} placeholder="0190…" onChange={(e) => setDraft("key", e.target.value)} />
         </label>
         <label>
           <span>Actor</span>
-          <input value={actorDraft} placeholder="ops@example.com" onChange={(e) => setActorDraft(e.target.value)} />
+          <input
+            value={drafts.actor}
+            placeholder="ops@example.com"
+            onChange={(e) => setDraft("actor", e.target.value)}
+          />
         </label>
-        <label>
-          <span>Action</span>
-          <select value={action ?? ""} onChange={(e) => navigate(withQuery(location, { action: e.target.value }))}>
-            <option value="">Any action</option>
-            {AUDIT_ACTION_WORDS.map((a) => (
-              <option key={a} value={a}>
-                {a}
-              </option>
-            ))}
-          </select>
-        </label>
+        <FilterSelect
+          label="Action"
+          anyLabel="Any action"
+          value={action}
+          choices={AUDIT_ACTION_WORDS}
+          labelOf={(a) => a}
+          onChange={(a) => navigate(withQuery(location, { action: a }))}
+        />
       </form>
       {!validKey ? <p className="error">A key id is a UUID, e.g. 0190d3c2-…</p> : null}
-      <ErrorNote error={events.error} />
-      {events.data?.events.length === 0 ? <p className="empty">No audit events match.</p> : null}
-      {events.data && events.data.events.length > 0 ? (
-        <div className="table-wrap">
-          <table className="table cards">
-            <thead>
-              <tr>
-                <th scope="col">When</th>
-                <th scope="col">Actor</th>
-                <th scope="col">Action</th>
-                <th scope="col">Key</th>
-                <th scope="col">What</th>
+      <PagedList query={events} items={events.data?.events} paging={paging} empty="No audit events match.">
+        {(list) => (
+          <CardTable columns={["When", "Actor", "Action", "Key", "What"]}>
+            {list.map((e) => (
+              <tr key={e.id}>
+                <td data-label="When">
+                  <RelativeTime time={e.time} />
+                </td>
+                <td data-label="Actor">{e.actor}</td>
+                <td data-label="Action">
+                  <code>{e.action}</code>
+                </td>
+                <td data-label="Key">
+                  {e.keyId ? (
+                    <Link href={`/keys/${e.keyId}`}>{e.keyId.slice(0, 8)}…</Link>
+                  ) : (
+                    <span className="muted">—</span>
+                  )}
+                </td>
+                <td data-label="What">
+                  {e.summary}
+                  {e.changedFields.length ? <span className="sub">changed: {e.changedFields.join(", ")}</span> : null}
+                </td>
               </tr>
-            </thead>
-            <tbody>
-              {events.data.events.map((e) => (
-                <tr key={e.id}>
-                  <td data-label="When">
-                    <time dateTime={e.time ?? undefined} title={absoluteTime(e.time)}>
-                      {relativeTime(e.time)}
-                    </time>
-                  </td>
-                  <td data-label="Actor">{e.actor}</td>
-                  <td data-label="Action">
-                    <code>{e.action}</code>
-                  </td>
-                  <td data-label="Key">
-                    {e.keyId ? (
-                      <Link href={`/keys/${e.keyId}`}>{e.keyId.slice(0, 8)}…</Link>
-                    ) : (
-                      <span className="muted">—</span>
-                    )}
-                  </td>
-                  <td data-label="What">
-                    {e.summary}
-                    {e.changedFields.length ? <span className="sub">changed: {e.changedFields.join(", ")}</span> : null}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      ) : null}
-      <Pager
-        hasPrevious={paging.hasPrevious}
-        next={events.data?.nextPageToken ?? null}
-        onPrevious={paging.previous}
-        onNext={() => paging.next(events.data?.nextPageToken ?? null)}
-      />
+            ))}
+          </CardTable>
+        )}
+      </PagedList>
     </section>
   );
 }

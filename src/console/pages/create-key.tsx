@@ -1,6 +1,7 @@
-import { useMutation, useQueryClient } from "@tanstack/react-query";
+import { useMutation } from "@tanstack/react-query";
 import { type FormEvent, useState } from "react";
-import { ErrorNote } from "../components/bits.js";
+import { Crumbs } from "../components/crumbs.js";
+import { FormErrorNote } from "../components/form-error-note.js";
 import {
   ClaimsSyntaxError,
   createInput,
@@ -10,6 +11,7 @@ import {
   type KeyFormValues,
 } from "../components/key-form.js";
 import { TokenOnce } from "../components/token-once.js";
+import { useInvalidate } from "../hooks/use-invalidate.js";
 import { Link, navigate } from "../router.js";
 import { useIsAdmin } from "../session.js";
 import { fieldIssues, trpc } from "../trpc.js";
@@ -17,7 +19,7 @@ import { fieldIssues, trpc } from "../trpc.js";
 /** Create API key: the token is shown once, then forgotten when the panel closes. */
 export default function CreateKeyPage() {
   const admin = useIsAdmin();
-  const queryClient = useQueryClient();
+  const keysChanged = useInvalidate(trpc.keys.pathKey());
   const [values, setValues] = useState<KeyFormValues>(EMPTY_KEY_FORM);
   const [localErrors, setLocalErrors] = useState<Record<string, string>>({});
   const [created, setCreated] = useState<{ id: string; name: string; token: string } | null>(null);
@@ -25,7 +27,7 @@ export default function CreateKeyPage() {
     trpc.keys.create.mutationOptions({
       onSuccess: async (answer) => {
         setCreated({ id: answer.key.id, name: answer.key.name, token: answer.token });
-        await queryClient.invalidateQueries({ queryKey: trpc.keys.pathKey() });
+        await keysChanged();
       },
     }),
   );
@@ -72,13 +74,11 @@ export default function CreateKeyPage() {
   }
   return (
     <section className="narrow">
-      <p className="crumbs">
-        <Link href="/keys">API keys</Link> /
-      </p>
+      <Crumbs href="/keys" label="API keys" />
       <h1>Create API key</h1>
       <form className="card form" onSubmit={submit} noValidate>
         <KeyFields mode="create" values={values} errors={errors} onChange={setValues} />
-        {create.error && Object.keys(errors).length === 0 ? <ErrorNote error={create.error} /> : null}
+        <FormErrorNote error={create.error} fieldErrors={errors} />
         <div className="actions">
           <Link href="/keys" className="button ghost">
             Cancel

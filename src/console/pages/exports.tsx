@@ -1,5 +1,8 @@
-import { keepPreviousData, type UseMutationResult, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { ErrorNote, Pager } from "../components/bits.js";
+import { keepPreviousData, type UseMutationResult, useMutation, useQuery } from "@tanstack/react-query";
+import { ErrorNote } from "../components/bits.js";
+import { CardTable } from "../components/card-table.js";
+import { PagedList } from "../components/paged-list.js";
+import { RelativeTime } from "../components/relative-time.js";
 import {
   absoluteTime,
   bytes,
@@ -10,6 +13,7 @@ import {
   relativeTime,
   STATUS_LABELS,
 } from "../format.js";
+import { useInvalidate } from "../hooks/use-invalidate.js";
 import { usePaging } from "../paging.js";
 import { Link } from "../router.js";
 import { useIsAdmin } from "../session.js";
@@ -25,12 +29,12 @@ type StartExport = UseMutationResult<Outputs["exports"]["create"], unknown, Inpu
 
 /** exports.create: at most 1,000 rows download at once; more are written by a worker and mailed as a link. */
 export function useStartExport(): StartExport {
-  const queryClient = useQueryClient();
+  const exportsChanged = useInvalidate(trpc.exports.list.queryKey());
   return useMutation(
     trpc.exports.create.mutationOptions({
       onSuccess: async (answer) => {
         if (answer.downloadUrl) window.location.assign(downloadPath(answer.downloadUrl));
-        await queryClient.invalidateQueries({ queryKey: trpc.exports.list.queryKey() });
+        await exportsChanged();
       },
     }),
   ) as StartExport;
@@ -84,41 +88,26 @@ export function ExportsPage() {
         download at once; larger ones are mailed as a link. Files are kept for 7 days
         {admin ? "." : "; only admins can download them."}
       </p>
-      <ErrorNote error={exportsList.error} />
-      {exportsList.data?.exports.length === 0 ? <p className="empty">No exports yet.</p> : null}
-      {exportsList.data && exportsList.data.exports.length > 0 ? (
-        <div className="table-wrap">
-          <table className="table cards">
-            <thead>
-              <tr>
-                <th scope="col">Created</th>
-                <th scope="col">What</th>
-                <th scope="col">State</th>
-                <th scope="col" className="num">
-                  Rows
-                </th>
-                <th scope="col" className="num">
-                  Size
-                </th>
-                <th scope="col">Asked by</th>
-                <th scope="col">Expires</th>
-                {admin ? <th scope="col">Download</th> : null}
-              </tr>
-            </thead>
-            <tbody>
-              {exportsList.data.exports.map((e) => (
-                <ExportRow key={e.id} entry={e} admin={admin} />
-              ))}
-            </tbody>
-          </table>
-        </div>
-      ) : null}
-      <Pager
-        hasPrevious={paging.hasPrevious}
-        next={exportsList.data?.nextPageToken ?? null}
-        onPrevious={paging.previous}
-        onNext={() => paging.next(exportsList.data?.nextPageToken ?? null)}
-      />
+      <PagedList query={exportsList} items={exportsList.data?.exports} paging={paging} empty="No exports yet.">
+        {(list) => (
+          <CardTable
+            columns={[
+              "Created",
+              "What",
+              "State",
+              { label: "Rows", numeric: true },
+              { label: "Size", numeric: true },
+              "Asked by",
+              "Expires",
+              admin && "Download",
+            ]}
+          >
+            {list.map((e) => (
+              <ExportRow key={e.id} entry={e} admin={admin} />
+            ))}
+          </CardTable>
+        )}
+      </PagedList>
     </section>
   );
 }
@@ -129,9 +118,7 @@ function ExportRow({ entry: e, admin }: { entry: ExportEntry; admin: boolean }) 
   return (
     <tr className={expired ? "row-expired" : undefined}>
       <td data-label="Created">
-        <time dateTime={e.createTime ?? undefined} title={absoluteTime(e.createTime)}>
-          {relativeTime(e.createTime)}
-        </time>
+        <RelativeTime time={e.createTime} />
       </td>
       <td data-label="What">
         {e.resource === "key_logs" ? "Request logs" : "API keys"}

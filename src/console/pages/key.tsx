@@ -1,8 +1,15 @@
-import { keepPreviousData, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { type FormEvent, lazy, type ReactNode, Suspense, useEffect, useMemo, useState } from "react";
+import { keepPreviousData, useMutation, useQuery } from "@tanstack/react-query";
+import { type FormEvent, lazy, Suspense, useEffect, useMemo, useState } from "react";
 import { VERIFY_CODE_WORDS, type VerifyCodeWord } from "../../shared/contract/words.js";
-import { ErrorNote, Field, Loading, Pager } from "../components/bits.js";
+import { ErrorNote, Field, Loading } from "../components/bits.js";
+import { CardTable } from "../components/card-table.js";
+import { Crumbs } from "../components/crumbs.js";
+import { type DetailRow, DetailsCard, detailRow as row } from "../components/details-card.js";
 import { Dialog } from "../components/dialog.js";
+import { DialogActions } from "../components/dialog-actions.js";
+import { EnableToggle } from "../components/enable-toggle.js";
+import { FilterSelect } from "../components/filter-select.js";
+import { FormErrorNote } from "../components/form-error-note.js";
 import {
   ClaimsSyntaxError,
   formOfKey,
@@ -11,9 +18,12 @@ import {
   type KeyFormValues,
   updateInput,
 } from "../components/key-form.js";
+import { PagedList } from "../components/paged-list.js";
+import { RelativeTime } from "../components/relative-time.js";
 import { StatusBadge } from "../components/status.js";
 import { TokenOnce } from "../components/token-once.js";
-import { absoluteTime, count, duration, OUTCOME_LABELS, PERMISSION_LABELS, plural, relativeTime } from "../format.js";
+import { count, duration, OUTCOME_LABELS, PERMISSION_LABELS, plural, relativeTime } from "../format.js";
+import { useInvalidate } from "../hooks/use-invalidate.js";
 import { usePaging } from "../paging.js";
 import { Link, navigate } from "../router.js";
 import { useIsAdmin } from "../session.js";
@@ -33,9 +43,7 @@ export default function KeyPage({ id }: { id: string }) {
   if (key.error || !key.data) {
     return (
       <section>
-        <p className="crumbs">
-          <Link href="/keys">API keys</Link> /
-        </p>
+        <Crumbs href="/keys" label="API keys" />
         <h1>API key</h1>
         <ErrorNote error={key.error} />
       </section>
@@ -45,9 +53,7 @@ export default function KeyPage({ id }: { id: string }) {
   const revoked = k.status === "revoked";
   return (
     <section>
-      <p className="crumbs">
-        <Link href="/keys">API keys</Link> /
-      </p>
+      <Crumbs href="/keys" label="API keys" />
       <div className="page-head">
         <div>
           <h1 className="key-title">{k.name}</h1>
@@ -63,7 +69,7 @@ export default function KeyPage({ id }: { id: string }) {
             <button type="button" className="button" onClick={() => setDialog("rotate")}>
               Rotate
             </button>
-            <EnableToggle keyItem={k} />
+            <KeyEnableToggle keyItem={k} />
             <button type="button" className="button danger" onClick={() => setDialog("delete")}>
               Delete
             </button>
@@ -107,34 +113,23 @@ export default function KeyPage({ id }: { id: string }) {
   );
 }
 
-function useKeyChanged() {
-  const queryClient = useQueryClient();
-  return () => queryClient.invalidateQueries({ queryKey: trpc.keys.pathKey() });
-}
+const useKeyChanged = () => useInvalidate(trpc.keys.pathKey());
 
-function EnableToggle({ keyItem: k }: { keyItem: Key }) {
+function KeyEnableToggle({ keyItem: k }: { keyItem: Key }) {
   const changed = useKeyChanged();
   const toggle = useMutation(trpc.keys.update.mutationOptions({ onSuccess: changed }));
   return (
-    <>
-      <button
-        type="button"
-        className="button"
-        disabled={toggle.isPending}
-        onClick={() => toggle.mutate({ id: k.id, enabled: !k.enabled, etag: k.etag })}
-      >
-        {k.enabled ? "Disable" : "Enable"}
-      </button>
-      {toggle.error ? <ErrorNote error={toggle.error} /> : null}
-    </>
+    <EnableToggle
+      enabled={k.enabled}
+      busy={toggle.isPending}
+      error={toggle.error}
+      onToggle={() => toggle.mutate({ id: k.id, enabled: !k.enabled, etag: k.etag })}
+    />
   );
 }
 
-type Row = { label: string; value: ReactNode };
-const row = (label: string, value: ReactNode): Row => ({ label, value });
-
 function KeyDetails({ keyItem: k }: { keyItem: Key }) {
-  const rows: Row[] = [
+  const rows: DetailRow[] = [
     row(
       "ID",
       <span key="v" className="mono">
@@ -155,34 +150,12 @@ function KeyDetails({ keyItem: k }: { keyItem: Key }) {
           ))
         : "—",
     ),
-    row(
-      "Created",
-      <time key="v" title={absoluteTime(k.createTime)}>
-        {relativeTime(k.createTime)}
-      </time>,
-    ),
+    row("Created", <RelativeTime key="v" time={k.createTime} />),
     row("Created by", k.createdBy ?? "—"),
-    row(
-      "Updated",
-      <time key="v" title={absoluteTime(k.updateTime)}>
-        {relativeTime(k.updateTime)}
-      </time>,
-    ),
-    row(
-      "Last used",
-      <time title={absoluteTime(k.lastUsedTime, "never used")}>{relativeTime(k.lastUsedTime, "never")}</time>,
-    ),
+    row("Updated", <RelativeTime key="v" time={k.updateTime} />),
+    row("Last used", <RelativeTime time={k.lastUsedTime} never="never" neverTitle="never used" />),
     row("Requests", count(k.requestCount)),
-    row(
-      "Expires",
-      k.expireTime ? (
-        <time key="v" title={absoluteTime(k.expireTime)}>
-          {relativeTime(k.expireTime)}
-        </time>
-      ) : (
-        "never"
-      ),
-    ),
+    row("Expires", k.expireTime ? <RelativeTime key="v" time={k.expireTime} /> : "never"),
     row("Enabled", k.enabled ? "Yes" : "No"),
     row("Allowed CIDRs", k.allowedCidrs.length ? k.allowedCidrs.join(", ") : "any address"),
     row(
@@ -227,29 +200,9 @@ function KeyDetails({ keyItem: k }: { keyItem: Key }) {
         </Link>,
       ),
     );
-  if (k.revokeTime)
-    rows.push(
-      row(
-        "Revoked",
-        <time key="v" title={absoluteTime(k.revokeTime)}>
-          {relativeTime(k.revokeTime)}
-        </time>,
-      ),
-    );
+  if (k.revokeTime) rows.push(row("Revoked", <RelativeTime key="v" time={k.revokeTime} />));
   if (k.revocationReason) rows.push(row("Revocation reason", k.revocationReason));
-  return (
-    <section className="card" aria-labelledby="details-heading">
-      <h2 id="details-heading">Details</h2>
-      <dl className="details">
-        {rows.map(({ label, value }) => (
-          <div key={label}>
-            <dt>{label}</dt>
-            <dd>{value}</dd>
-          </div>
-        ))}
-      </dl>
-    </section>
-  );
+  return <DetailsCard rows={rows} />;
 }
 
 type Granularity = "hour" | "day";
@@ -340,17 +293,15 @@ function Logs({ keyItem: k, admin }: { keyItem: Key; admin: boolean }) {
       <div className="section-head">
         <h2 id="logs-heading">Request logs</h2>
         <div className="actions">
-          <label className="inline">
-            <span>Outcome</span>
-            <select value={code} onChange={(e) => setCode(e.target.value as VerifyCodeWord | "")}>
-              <option value="">Any outcome</option>
-              {VERIFY_CODE_WORDS.map((c) => (
-                <option key={c} value={c}>
-                  {OUTCOME_LABELS[c]}
-                </option>
-              ))}
-            </select>
-          </label>
+          <FilterSelect
+            className="inline"
+            label="Outcome"
+            anyLabel="Any outcome"
+            value={code}
+            choices={VERIFY_CODE_WORDS}
+            labelOf={(c) => OUTCOME_LABELS[c]}
+            onChange={setCode}
+          />
           {admin ? (
             <button
               type="button"
@@ -366,56 +317,38 @@ function Logs({ keyItem: k, admin }: { keyItem: Key; admin: boolean }) {
         </div>
       </div>
       <ExportResult state={startExport} />
-      <ErrorNote error={logs.error} />
-      {logs.data?.logs.length === 0 ? (
-        <p className="empty">No requests{code ? " with this outcome" : ""} yet.</p>
-      ) : null}
-      {logs.data && logs.data.logs.length > 0 ? (
-        <div className="table-wrap">
-          <table className="table cards">
-            <thead>
-              <tr>
-                <th scope="col">Time</th>
-                <th scope="col">Outcome</th>
-                <th scope="col">IP</th>
-                <th scope="col">Request</th>
-                <th scope="col">User agent</th>
+      <PagedList
+        query={logs}
+        items={logs.data?.logs}
+        paging={paging}
+        empty={`No requests${code ? " with this outcome" : ""} yet.`}
+      >
+        {(list) => (
+          <CardTable columns={["Time", "Outcome", "IP", "Request", "User agent"]}>
+            {list.map((l) => (
+              <tr key={l.id}>
+                <td data-label="Time">
+                  <RelativeTime time={l.time} />
+                </td>
+                <td data-label="Outcome">
+                  <span className={`outcome ${l.code === "valid" ? "outcome-ok" : "outcome-bad"}`}>
+                    {l.code ? OUTCOME_LABELS[l.code] : "—"}
+                  </span>
+                </td>
+                <td data-label="IP" className="mono">
+                  {l.ip ?? "—"}
+                </td>
+                <td data-label="Request" className="mono">
+                  {[l.method, l.path].filter(Boolean).join(" ") || "—"}
+                </td>
+                <td data-label="User agent" className="ua">
+                  {l.userAgent ?? "—"}
+                </td>
               </tr>
-            </thead>
-            <tbody>
-              {logs.data.logs.map((l) => (
-                <tr key={l.id}>
-                  <td data-label="Time">
-                    <time dateTime={l.time ?? undefined} title={absoluteTime(l.time)}>
-                      {relativeTime(l.time)}
-                    </time>
-                  </td>
-                  <td data-label="Outcome">
-                    <span className={`outcome ${l.code === "valid" ? "outcome-ok" : "outcome-bad"}`}>
-                      {l.code ? OUTCOME_LABELS[l.code] : "—"}
-                    </span>
-                  </td>
-                  <td data-label="IP" className="mono">
-                    {l.ip ?? "—"}
-                  </td>
-                  <td data-label="Request" className="mono">
-                    {[l.method, l.path].filter(Boolean).join(" ") || "—"}
-                  </td>
-                  <td data-label="User agent" className="ua">
-                    {l.userAgent ?? "—"}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      ) : null}
-      <Pager
-        hasPrevious={paging.hasPrevious}
-        next={logs.data?.nextPageToken ?? null}
-        onPrevious={paging.previous}
-        onNext={() => paging.next(logs.data?.nextPageToken ?? null)}
-      />
+            ))}
+          </CardTable>
+        )}
+      </PagedList>
     </section>
   );
 }
@@ -451,15 +384,8 @@ function EditForm({ keyItem: k, onDone }: { keyItem: Key; onDone: () => void }) 
   return (
     <form className="form" onSubmit={submit} noValidate>
       <KeyFields mode="edit" values={values} errors={errors} onChange={setValues} />
-      {update.error && Object.keys(errors).length === 0 ? <ErrorNote error={update.error} /> : null}
-      <div className="actions">
-        <button type="button" className="button ghost" onClick={onDone}>
-          Cancel
-        </button>
-        <button type="submit" className="button primary" disabled={update.isPending}>
-          Save
-        </button>
-      </div>
+      <FormErrorNote error={update.error} fieldErrors={errors} />
+      <DialogActions submit="Save" onCancel={onDone} busy={update.isPending} />
     </form>
   );
 }
@@ -524,14 +450,7 @@ function RotateForm({ keyItem: k, onDone }: { keyItem: Key; onDone: () => void }
         </select>
       </Field>
       <ErrorNote error={rotate.error} />
-      <div className="actions">
-        <button type="button" className="button ghost" onClick={onDone}>
-          Cancel
-        </button>
-        <button type="submit" className="button primary" disabled={rotate.isPending}>
-          Rotate
-        </button>
-      </div>
+      <DialogActions submit="Rotate" onCancel={onDone} busy={rotate.isPending} />
     </form>
   );
 }
@@ -568,14 +487,7 @@ function DeleteForm({ keyItem: k, onDone }: { keyItem: Key; onDone: () => void }
         <input id="delete-confirm" autoComplete="off" value={typed} onChange={(e) => setTyped(e.target.value)} />
       </Field>
       <ErrorNote error={remove.error} />
-      <div className="actions">
-        <button type="button" className="button ghost" onClick={onDone}>
-          Cancel
-        </button>
-        <button type="submit" className="button danger" disabled={!confirmed || remove.isPending}>
-          Delete API key
-        </button>
-      </div>
+      <DialogActions submit="Delete API key" onCancel={onDone} busy={remove.isPending} disabled={!confirmed} danger />
     </form>
   );
 }

@@ -1,14 +1,17 @@
 import { keepPreviousData, useQuery } from "@tanstack/react-query";
-import { useEffect, useState } from "react";
 import {
   KEY_STATUS_WORDS,
   type KeyStatusWord,
   PERMISSION_WORDS,
   type PermissionWord,
 } from "../../shared/contract/words.js";
-import { ErrorNote, Pager } from "../components/bits.js";
+import { CardTable } from "../components/card-table.js";
+import { FilterSelect } from "../components/filter-select.js";
+import { PagedList } from "../components/paged-list.js";
+import { RelativeTime } from "../components/relative-time.js";
 import { StatusBadge } from "../components/status.js";
-import { absoluteTime, count, PERMISSION_LABELS, relativeTime, STATUS_LABELS } from "../format.js";
+import { count, PERMISSION_LABELS, STATUS_LABELS } from "../format.js";
+import { useUrlTextFilters } from "../hooks/use-url-text-filters.js";
 import { usePaging } from "../paging.js";
 import { Link, navigate, useLocation, withQuery } from "../router.js";
 import { useIsAdmin } from "../session.js";
@@ -54,19 +57,8 @@ export function KeysPage() {
   const counts = useQuery(trpc.keys.counts.queryOptions(filters));
   const startExport = useStartExport();
 
-  const [nameDraft, setNameDraft] = useState(name ?? "");
-  const [subjectDraft, setSubjectDraft] = useState(subject ?? "");
-  useEffect(() => setNameDraft(name ?? ""), [name]);
-  useEffect(() => setSubjectDraft(subject ?? ""), [subject]);
   // Typing narrows the list after a pause; the URL keeps the filter.
-  useEffect(() => {
-    const timer = setTimeout(() => {
-      if (nameDraft.trim() !== (name ?? "") || subjectDraft.trim() !== (subject ?? "")) {
-        navigate(withQuery(location, { name: nameDraft.trim(), subject: subjectDraft.trim() }), { replace: true });
-      }
-    }, 300);
-    return () => clearTimeout(timer);
-  }, [nameDraft, subjectDraft, name, subject, location]);
+  const [drafts, setDraft] = useUrlTextFilters({ name, subject }, 300);
 
   const setFilter = (changes: Record<string, string | undefined>) => navigate(withQuery(location, changes));
   const total = counts.data ? Object.values(counts.data).reduce((a, b) => a + b, 0) : undefined;
@@ -123,121 +115,94 @@ export function KeysPage() {
           <span>Name</span>
           <input
             type="search"
-            value={nameDraft}
+            value={drafts.name}
             placeholder="Search names"
-            onChange={(e) => setNameDraft(e.target.value)}
+            onChange={(e) => setDraft("name", e.target.value)}
           />
         </label>
-        <label>
-          <span>Status</span>
-          <select value={status ?? ""} onChange={(e) => setFilter({ status: e.target.value })}>
-            <option value="">Any status</option>
-            {KEY_STATUS_WORDS.map((s) => (
-              <option key={s} value={s}>
-                {STATUS_LABELS[s]}
-              </option>
-            ))}
-          </select>
-        </label>
-        <label>
-          <span>Permission</span>
-          <select value={permission ?? ""} onChange={(e) => setFilter({ permission: e.target.value })}>
-            <option value="">Any permission</option>
-            {PERMISSION_WORDS.map((p) => (
-              <option key={p} value={p}>
-                {PERMISSION_LABELS[p]}
-              </option>
-            ))}
-          </select>
-        </label>
+        <FilterSelect
+          label="Status"
+          anyLabel="Any status"
+          value={status}
+          choices={KEY_STATUS_WORDS}
+          labelOf={(s) => STATUS_LABELS[s]}
+          onChange={(s) => setFilter({ status: s })}
+        />
+        <FilterSelect
+          label="Permission"
+          anyLabel="Any permission"
+          value={permission}
+          choices={PERMISSION_WORDS}
+          labelOf={(p) => PERMISSION_LABELS[p]}
+          onChange={(p) => setFilter({ permission: p })}
+        />
         <label>
           <span>Subject</span>
-          <input value={subjectDraft} placeholder="user_123" onChange={(e) => setSubjectDraft(e.target.value)} />
+          <input value={drafts.subject} placeholder="user_123" onChange={(e) => setDraft("subject", e.target.value)} />
         </label>
       </form>
 
-      <ErrorNote error={keys.error} />
-      {keys.data ? (
-        <KeysTable keys={keys.data.keys} />
-      ) : keys.isPending ? (
-        <p className="muted">Loading API keys…</p>
-      ) : null}
-      {keys.data && keys.data.keys.length === 0 ? (
-        <p className="empty">
-          {status || permission || subject || name ? "No API key matches these filters." : "No API keys yet."}
-        </p>
-      ) : null}
-      <Pager
-        hasPrevious={paging.hasPrevious}
-        next={keys.data?.nextPageToken ?? null}
-        onPrevious={paging.previous}
-        onNext={() => paging.next(keys.data?.nextPageToken ?? null)}
-      />
+      <PagedList
+        query={keys}
+        items={keys.data?.keys}
+        paging={paging}
+        loading="Loading API keys…"
+        empty={status || permission || subject || name ? "No API key matches these filters." : "No API keys yet."}
+        headsWhenEmpty
+      >
+        {(list) => <KeysTable keys={list} />}
+      </PagedList>
     </section>
   );
 }
 
 function KeysTable({ keys }: { keys: Key[] }) {
   return (
-    <div className="table-wrap">
-      <table className="table cards">
-        <thead>
-          <tr>
-            <th scope="col">Name</th>
-            <th scope="col">Token</th>
-            <th scope="col">Permission</th>
-            <th scope="col">Domain</th>
-            <th scope="col">Subject</th>
-            <th scope="col">Created</th>
-            <th scope="col">Last used</th>
-            <th scope="col" className="num">
-              Requests
-            </th>
-            <th scope="col">Status</th>
-          </tr>
-        </thead>
-        <tbody>
-          {keys.map((key) => (
-            <tr key={key.id}>
-              <td data-label="Name" className="name-cell">
-                <Link href={`/keys/${key.id}`}>{key.name}</Link>
-                {key.rotatedToId && key.status !== "revoked" ? (
-                  <span className="sub">
-                    Rotated, in grace · <Link href={`/keys/${key.rotatedToId}`}>successor</Link>
-                  </span>
-                ) : null}
-              </td>
-              <td data-label="Token" className="mono">
-                {key.tokenHint}
-              </td>
-              <td data-label="Permission">{PERMISSION_LABELS[key.permission]}</td>
-              <td data-label="Domain">{key.domainId ?? <span className="muted">—</span>}</td>
-              <td data-label="Subject">{key.subject ?? <span className="muted">—</span>}</td>
-              <td data-label="Created">
-                <time dateTime={key.createTime ?? undefined} title={absoluteTime(key.createTime)}>
-                  {relativeTime(key.createTime)}
-                </time>
-              </td>
-              <td data-label="Last used">
-                <time dateTime={key.lastUsedTime ?? undefined} title={absoluteTime(key.lastUsedTime, "never used")}>
-                  {relativeTime(key.lastUsedTime, "never")}
-                </time>
-              </td>
-              <td data-label="Requests" className="num">
-                <Link
-                  href={`/keys/${key.id}#logs`}
-                  aria-label={`${count(key.requestCount)} requests: logs of ${key.name}`}
-                >
-                  {count(key.requestCount)}
-                </Link>
-              </td>
-              <td data-label="Status">
-                <StatusBadge keyItem={key} />
-              </td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
-    </div>
+    <CardTable
+      columns={[
+        "Name",
+        "Token",
+        "Permission",
+        "Domain",
+        "Subject",
+        "Created",
+        "Last used",
+        { label: "Requests", numeric: true },
+        "Status",
+      ]}
+    >
+      {keys.map((key) => (
+        <tr key={key.id}>
+          <td data-label="Name" className="name-cell">
+            <Link href={`/keys/${key.id}`}>{key.name}</Link>
+            {key.rotatedToId && key.status !== "revoked" ? (
+              <span className="sub">
+                Rotated, in grace · <Link href={`/keys/${key.rotatedToId}`}>successor</Link>
+              </span>
+            ) : null}
+          </td>
+          <td data-label="Token" className="mono">
+            {key.tokenHint}
+          </td>
+          <td data-label="Permission">{PERMISSION_LABELS[key.permission]}</td>
+          <td data-label="Domain">{key.domainId ?? <span className="muted">—</span>}</td>
+          <td data-label="Subject">{key.subject ?? <span className="muted">—</span>}</td>
+          <td data-label="Created">
+            <RelativeTime time={key.createTime} />
+          </td>
+          <td data-label="Last used">
+            <RelativeTime time={key.lastUsedTime} never="never" neverTitle="never used" />
+          </td>
+          <td data-label="Requests" className="num">
+            <Link href={`/keys/${key.id}#logs`} aria-label={`${count(key.requestCount)} requests: logs of ${key.name}`}>
+              {count(key.requestCount)}
+            </Link>
+          </td>
+          <td data-label="Status">
+            <StatusBadge keyItem={key} />
+          </td>
+        </tr>
+      ))}
+    </CardTable>
   );
 }

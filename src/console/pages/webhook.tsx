@@ -1,8 +1,16 @@
 import { keepPreviousData, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { type FormEvent, type ReactNode, useState } from "react";
-import { ErrorNote, Loading, Pager } from "../components/bits.js";
+import { type FormEvent, useState } from "react";
+import { ErrorNote, Loading } from "../components/bits.js";
+import { CardTable } from "../components/card-table.js";
+import { Crumbs } from "../components/crumbs.js";
+import { type DetailRow, DetailsCard, detailRow as row } from "../components/details-card.js";
 import { Dialog } from "../components/dialog.js";
+import { DialogActions } from "../components/dialog-actions.js";
+import { EnableToggle } from "../components/enable-toggle.js";
+import { FormErrorNote } from "../components/form-error-note.js";
 import { issuesByField } from "../components/key-form.js";
+import { PagedList } from "../components/paged-list.js";
+import { RelativeTime } from "../components/relative-time.js";
 import {
   formOfWebhook,
   updateWebhookInput,
@@ -10,9 +18,10 @@ import {
   type WebhookFormValues,
 } from "../components/webhook-form.js";
 import { AttemptOutcome, EventChips, WebhookState } from "../components/webhook-status.js";
-import { absoluteTime, count, relativeTime } from "../format.js";
+import { count } from "../format.js";
+import { useInvalidate } from "../hooks/use-invalidate.js";
 import { usePaging } from "../paging.js";
-import { Link, navigate } from "../router.js";
+import { navigate } from "../router.js";
 import { useIsAdmin } from "../session.js";
 import { errorMessage, fieldIssues, trpc, type Webhook, type WebhookAttempt } from "../trpc.js";
 
@@ -29,9 +38,7 @@ export default function WebhookPage({ id }: { id: string }) {
   if (endpoint.error || !endpoint.data) {
     return (
       <section>
-        <p className="crumbs">
-          <Link href="/webhooks">Webhooks</Link> /
-        </p>
+        <Crumbs href="/webhooks" label="Webhooks" />
         <h1>Webhook endpoint</h1>
         <ErrorNote error={endpoint.error} />
       </section>
@@ -40,9 +47,7 @@ export default function WebhookPage({ id }: { id: string }) {
   const w = endpoint.data;
   return (
     <section>
-      <p className="crumbs">
-        <Link href="/webhooks">Webhooks</Link> /
-      </p>
+      <Crumbs href="/webhooks" label="Webhooks" />
       <div className="page-head webhook-head">
         <div className="page-title">
           <h1 className="key-title webhook-title">{w.url}</h1>
@@ -55,7 +60,7 @@ export default function WebhookPage({ id }: { id: string }) {
             <button type="button" className="button" onClick={() => setDialog("edit")}>
               Edit
             </button>
-            <EnableToggle endpoint={w} />
+            <WebhookEnableToggle endpoint={w} />
             <button type="button" className="button danger" onClick={() => setDialog("delete")}>
               Delete
             </button>
@@ -85,42 +90,25 @@ export default function WebhookPage({ id }: { id: string }) {
   );
 }
 
-function useWebhookChanged() {
-  const queryClient = useQueryClient();
-  return () => queryClient.invalidateQueries({ queryKey: trpc.webhooks.pathKey() });
-}
+const useWebhookChanged = () => useInvalidate(trpc.webhooks.pathKey());
 
-function EnableToggle({ endpoint: w }: { endpoint: Webhook }) {
+function WebhookEnableToggle({ endpoint: w }: { endpoint: Webhook }) {
   const changed = useWebhookChanged();
   const toggle = useMutation(trpc.webhooks.update.mutationOptions({ onSuccess: changed }));
   return (
-    <>
-      <button
-        type="button"
-        className="button"
-        disabled={toggle.isPending}
-        onClick={() => toggle.mutate({ id: w.id, enabled: !w.enabled })}
-      >
-        {w.enabled ? "Disable" : "Enable"}
-      </button>
-      {toggle.error ? <ErrorNote error={toggle.error} /> : null}
-    </>
+    <EnableToggle
+      enabled={w.enabled}
+      busy={toggle.isPending}
+      error={toggle.error}
+      onToggle={() => toggle.mutate({ id: w.id, enabled: !w.enabled })}
+    />
   );
 }
 
-type Row = { label: string; value: ReactNode };
-const row = (label: string, value: ReactNode): Row => ({ label, value });
-const when = (iso: string | null, fallback = "—") =>
-  iso ? (
-    <time dateTime={iso} title={absoluteTime(iso)}>
-      {relativeTime(iso)}
-    </time>
-  ) : (
-    fallback
-  );
+const when = (iso: string | null) => (iso ? <RelativeTime time={iso} /> : "—");
 
 function WebhookDetails({ endpoint: w }: { endpoint: Webhook }) {
-  const rows: Row[] = [
+  const rows: DetailRow[] = [
     row("ID", <span className="mono">{w.id}</span>),
     row("URL", <span className="mono">{w.url}</span>),
     row("Description", w.description ?? "—"),
@@ -133,19 +121,7 @@ function WebhookDetails({ endpoint: w }: { endpoint: Webhook }) {
     row("Disabled because", w.disabledReason ?? "—"),
     row("Signing secret", <span className="muted">shown once when the endpoint was added</span>),
   ];
-  return (
-    <section className="card" aria-labelledby="details-heading">
-      <h2 id="details-heading">Details</h2>
-      <dl className="details">
-        {rows.map(({ label, value }) => (
-          <div key={label}>
-            <dt>{label}</dt>
-            <dd>{value}</dd>
-          </div>
-        ))}
-      </dl>
-    </section>
-  );
+  return <DetailsCard rows={rows} />;
 }
 
 function Attempts({ endpoint: w, admin }: { endpoint: Webhook; admin: boolean }) {
@@ -173,7 +149,6 @@ function Attempts({ endpoint: w, admin }: { endpoint: Webhook; admin: boolean })
       },
     }),
   );
-  const list = attempts.data?.attempts ?? [];
   return (
     <section className="card" id="attempts" aria-labelledby="attempts-heading">
       <div className="section-head">
@@ -206,51 +181,37 @@ function Attempts({ endpoint: w, admin }: { endpoint: Webhook; admin: boolean })
           </p>
         ) : null}
       </div>
-      <ErrorNote error={attempts.error} />
-      {attempts.data && list.length === 0 ? <p className="empty">No delivery attempts yet.</p> : null}
-      {attempts.isPending ? <p className="muted">Loading delivery attempts…</p> : null}
-      {list.length > 0 ? (
-        <div className="table-wrap">
-          <table className="table cards">
-            <thead>
-              <tr>
-                <th scope="col">Time</th>
-                <th scope="col">Event</th>
-                <th scope="col">Status</th>
-                <th scope="col" className="num">
-                  Response
-                </th>
-                <th scope="col" className="num">
-                  Duration
-                </th>
-                <th scope="col">Error</th>
-                {admin ? (
-                  <th scope="col">
-                    <span className="visually-hidden">Actions</span>
-                  </th>
-                ) : null}
-              </tr>
-            </thead>
-            <tbody>
-              {list.map((a) => (
-                <AttemptRow
-                  key={a.id}
-                  attempt={a}
-                  admin={admin}
-                  canResend={w.enabled && !resend.isPending}
-                  onResend={() => resend.mutate({ endpointId: w.id, eventId: a.eventId })}
-                />
-              ))}
-            </tbody>
-          </table>
-        </div>
-      ) : null}
-      <Pager
-        hasPrevious={paging.hasPrevious}
-        next={attempts.data?.nextPageToken ?? null}
-        onPrevious={paging.previous}
-        onNext={() => paging.next(attempts.data?.nextPageToken ?? null)}
-      />
+      <PagedList
+        query={attempts}
+        items={attempts.data?.attempts}
+        paging={paging}
+        loading="Loading delivery attempts…"
+        empty="No delivery attempts yet."
+      >
+        {(list) => (
+          <CardTable
+            columns={[
+              "Time",
+              "Event",
+              "Status",
+              { label: "Response", numeric: true },
+              { label: "Duration", numeric: true },
+              "Error",
+              admin && { label: "Actions", hiddenLabel: true },
+            ]}
+          >
+            {list.map((a) => (
+              <AttemptRow
+                key={a.id}
+                attempt={a}
+                admin={admin}
+                canResend={w.enabled && !resend.isPending}
+                onResend={() => resend.mutate({ endpointId: w.id, eventId: a.eventId })}
+              />
+            ))}
+          </CardTable>
+        )}
+      </PagedList>
     </section>
   );
 }
@@ -260,9 +221,7 @@ function AttemptRow(props: { attempt: WebhookAttempt; admin: boolean; canResend:
   return (
     <tr>
       <td data-label="Time">
-        <time dateTime={a.time ?? undefined} title={absoluteTime(a.time)}>
-          {relativeTime(a.time)}
-        </time>
+        <RelativeTime time={a.time} />
       </td>
       <td data-label="Event" className="event-cell">
         <code>{a.eventType}</code>
@@ -324,15 +283,8 @@ function EditForm({ endpoint: w, onDone }: { endpoint: Webhook; onDone: () => vo
   return (
     <form className="form" onSubmit={submit} noValidate>
       <WebhookFields mode="edit" values={values} errors={errors} onChange={setValues} />
-      {update.error && Object.keys(errors).length === 0 ? <ErrorNote error={update.error} /> : null}
-      <div className="actions">
-        <button type="button" className="button ghost" onClick={onDone}>
-          Cancel
-        </button>
-        <button type="submit" className="button primary" disabled={update.isPending}>
-          Save
-        </button>
-      </div>
+      <FormErrorNote error={update.error} fieldErrors={errors} />
+      <DialogActions submit="Save" onCancel={onDone} busy={update.isPending} />
     </form>
   );
 }
@@ -362,14 +314,7 @@ function DeleteForm({ endpoint: w, onDone }: { endpoint: Webhook; onDone: () => 
         gets no more events. This cannot be undone.
       </p>
       <ErrorNote error={remove.error} />
-      <div className="actions">
-        <button type="button" className="button ghost" onClick={onDone}>
-          Cancel
-        </button>
-        <button type="submit" className="button danger" disabled={remove.isPending}>
-          Delete endpoint
-        </button>
-      </div>
+      <DialogActions submit="Delete endpoint" onCancel={onDone} busy={remove.isPending} danger />
     </form>
   );
 }

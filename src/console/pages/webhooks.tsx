@@ -1,8 +1,12 @@
-import { keepPreviousData, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { keepPreviousData, useMutation, useQuery } from "@tanstack/react-query";
 import { type FormEvent, useState } from "react";
-import { ErrorNote, Pager } from "../components/bits.js";
+import { CardTable } from "../components/card-table.js";
 import { Dialog } from "../components/dialog.js";
+import { DialogActions } from "../components/dialog-actions.js";
+import { FormErrorNote } from "../components/form-error-note.js";
 import { issuesByField } from "../components/key-form.js";
+import { PagedList } from "../components/paged-list.js";
+import { RelativeTime } from "../components/relative-time.js";
 import { TokenOnce } from "../components/token-once.js";
 import {
   createWebhookInput,
@@ -11,7 +15,7 @@ import {
   type WebhookFormValues,
 } from "../components/webhook-form.js";
 import { EventChips, LastDelivery, WebhookState } from "../components/webhook-status.js";
-import { absoluteTime, relativeTime } from "../format.js";
+import { useInvalidate } from "../hooks/use-invalidate.js";
 import { usePaging } from "../paging.js";
 import { Link, navigate } from "../router.js";
 import { useIsAdmin } from "../session.js";
@@ -47,21 +51,15 @@ export default function WebhooksPage() {
         ) : null}
       </div>
 
-      <ErrorNote error={endpoints.error} />
-      {endpoints.data && endpoints.data.endpoints.length > 0 ? (
-        <WebhooksTable endpoints={endpoints.data.endpoints} />
-      ) : endpoints.isPending ? (
-        <p className="muted">Loading webhook endpoints…</p>
-      ) : null}
-      {endpoints.data && endpoints.data.endpoints.length === 0 ? (
-        <p className="empty">No webhook endpoints yet{admin ? ": add one to hear of key changes." : "."}</p>
-      ) : null}
-      <Pager
-        hasPrevious={paging.hasPrevious}
-        next={endpoints.data?.nextPageToken ?? null}
-        onPrevious={paging.previous}
-        onNext={() => paging.next(endpoints.data?.nextPageToken ?? null)}
-      />
+      <PagedList
+        query={endpoints}
+        items={endpoints.data?.endpoints}
+        paging={paging}
+        loading="Loading webhook endpoints…"
+        empty={`No webhook endpoints yet${admin ? ": add one to hear of key changes." : "."}`}
+      >
+        {(list) => <WebhooksTable endpoints={list} />}
+      </PagedList>
 
       {admin ? <AddEndpointDialog open={adding} onClose={() => setAdding(false)} /> : null}
     </section>
@@ -70,59 +68,43 @@ export default function WebhooksPage() {
 
 function WebhooksTable({ endpoints }: { endpoints: Webhook[] }) {
   return (
-    <div className="table-wrap">
-      <table className="table cards">
-        <thead>
-          <tr>
-            <th scope="col">URL</th>
-            <th scope="col">Description</th>
-            <th scope="col">Events</th>
-            <th scope="col">State</th>
-            <th scope="col">Created</th>
-            <th scope="col">Latest delivery</th>
-          </tr>
-        </thead>
-        <tbody>
-          {endpoints.map((w) => (
-            <tr key={w.id}>
-              <td data-label="URL" className="name-cell url-cell">
-                <Link href={`/webhooks/${w.id}`} className="mono">
-                  {w.url}
-                </Link>
-              </td>
-              <td data-label="Description">{w.description ?? <span className="muted">—</span>}</td>
-              <td data-label="Events">
-                <EventChips eventTypes={w.eventTypes} />
-              </td>
-              <td data-label="State">
-                <WebhookState endpoint={w} />
-              </td>
-              <td data-label="Created">
-                <time dateTime={w.createTime ?? undefined} title={absoluteTime(w.createTime)}>
-                  {relativeTime(w.createTime)}
-                </time>
-              </td>
-              <td data-label="Latest delivery">
-                <LastDelivery endpointId={w.id} />
-              </td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
-    </div>
+    <CardTable columns={["URL", "Description", "Events", "State", "Created", "Latest delivery"]}>
+      {endpoints.map((w) => (
+        <tr key={w.id}>
+          <td data-label="URL" className="name-cell url-cell">
+            <Link href={`/webhooks/${w.id}`} className="mono">
+              {w.url}
+            </Link>
+          </td>
+          <td data-label="Description">{w.description ?? <span className="muted">—</span>}</td>
+          <td data-label="Events">
+            <EventChips eventTypes={w.eventTypes} />
+          </td>
+          <td data-label="State">
+            <WebhookState endpoint={w} />
+          </td>
+          <td data-label="Created">
+            <RelativeTime time={w.createTime} />
+          </td>
+          <td data-label="Latest delivery">
+            <LastDelivery endpointId={w.id} />
+          </td>
+        </tr>
+      ))}
+    </CardTable>
   );
 }
 
 /** Add endpoint: the form, then the signing secret once; closing the dialog forgets it. */
 function AddEndpointDialog({ open, onClose }: { open: boolean; onClose: () => void }) {
-  const queryClient = useQueryClient();
+  const webhooksChanged = useInvalidate(trpc.webhooks.pathKey());
   const [values, setValues] = useState<WebhookFormValues>(EMPTY_WEBHOOK_FORM);
   const [created, setCreated] = useState<{ id: string; secret: string } | null>(null);
   const create = useMutation(
     trpc.webhooks.create.mutationOptions({
       onSuccess: async (answer) => {
         setCreated({ id: answer.endpoint.id, secret: answer.secret });
-        await queryClient.invalidateQueries({ queryKey: trpc.webhooks.pathKey() });
+        await webhooksChanged();
       },
     }),
   );
@@ -161,15 +143,8 @@ function AddEndpointDialog({ open, onClose }: { open: boolean; onClose: () => vo
       ) : (
         <form className="form" onSubmit={submit} noValidate>
           <WebhookFields mode="create" values={values} errors={errors} onChange={setValues} />
-          {create.error && Object.keys(errors).length === 0 ? <ErrorNote error={create.error} /> : null}
-          <div className="actions">
-            <button type="button" className="button ghost" onClick={close}>
-              Cancel
-            </button>
-            <button type="submit" className="button primary" disabled={create.isPending}>
-              Add
-            </button>
-          </div>
+          <FormErrorNote error={create.error} fieldErrors={errors} />
+          <DialogActions submit="Add" onCancel={close} busy={create.isPending} />
         </form>
       )}
     </Dialog>
