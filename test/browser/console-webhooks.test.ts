@@ -228,6 +228,8 @@ describe("the console's webhooks", { timeout: 60_000 }, () => {
     await p.getByRole("dialog", { name: "Edit endpoint" }).waitFor({ state: "hidden" });
     await tabTo(p, "Delete");
     await p.keyboard.press("Enter");
+    // Tabbing before the dialog is open walks the page behind it (seen on a loaded machine).
+    await p.getByRole("dialog", { name: "Delete endpoint" }).waitFor();
     await tabTo(p, "Delete endpoint");
     await p.keyboard.press("Enter");
     await heading(p, "Webhooks").waitFor();
