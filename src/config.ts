@@ -1,5 +1,6 @@
 import { resolve } from "node:path";
 import { z } from "zod";
+import { normalizeCidr } from "./shared/cidr.js";
 
 const port = (fallback: number) =>
   z.coerce.number({ error: "must be a port number (0-65535)" }).int().min(0).max(65535).default(fallback);
@@ -94,6 +95,24 @@ export const ConfigSchema = z.object({
         z.string().refine(isOrigin, "each entry must be an origin such as https://console.example.com (no path, no *)"),
       ),
     ),
+  // Addresses webhook deliveries never connect to: link-local (the cloud metadata services at
+  // 169.254.169.254 among them), AWS's IPv6 metadata address, "this network". "" for none.
+  KEYWARD_WEBHOOK_DENY_CIDRS: z
+    .string()
+    .default("169.254.0.0/16,fe80::/10,fd00:ec2::254/128,0.0.0.0/8")
+    .transform((text, ctx): string[] => {
+      const entries = text
+        .split(",")
+        .map((part) => part.trim())
+        .filter((part) => part !== "");
+      const bad = entries.filter((entry) => normalizeCidr(entry) === null);
+      if (bad.length === 0) return entries.map((entry) => normalizeCidr(entry) as string);
+      ctx.addIssue({
+        code: "custom",
+        message: `not an address or CIDR: ${bad.join(", ")} (comma-separated, "" for none)`,
+      });
+      return z.NEVER;
+    }),
   KEYWARD_RATELIMIT_REDIS: flag(false),
   KEYWARD_RATELIMIT_ON_REDIS_DOWN: z.enum(["open", "closed"]).default("open"),
   KEYWARD_RATELIMIT_REDIS_TIMEOUT_MS: z.coerce.number().int().min(1).max(10_000).default(100),

@@ -36,6 +36,23 @@ describe("configuration", () => {
     }
   });
 
+  it("keeps webhooks off link-local and the cloud metadata addresses unless told otherwise", () => {
+    expect(loadConfig({}).KEYWARD_WEBHOOK_DENY_CIDRS).toEqual([
+      "169.254.0.0/16",
+      "fe80::/10",
+      "fd00:ec2::254/128",
+      "0.0.0.0/8",
+    ]);
+    expect(loadConfig({ KEYWARD_WEBHOOK_DENY_CIDRS: "" }).KEYWARD_WEBHOOK_DENY_CIDRS).toEqual([]);
+    expect(loadConfig({ KEYWARD_WEBHOOK_DENY_CIDRS: " 127.0.0.0/8, ::1 ," }).KEYWARD_WEBHOOK_DENY_CIDRS).toEqual([
+      "127.0.0.0/8",
+      "::1/128",
+    ]);
+    expect(() => loadConfig({ KEYWARD_WEBHOOK_DENY_CIDRS: "10.0.0.0/8,metadata.internal,10.0.0.0/33" })).toThrow(
+      /KEYWARD_WEBHOOK_DENY_CIDRS: not an address or CIDR: metadata\.internal, 10\.0\.0\.0\/33/,
+    );
+  });
+
   it("is documented: every variable has a row in the README", () => {
     const readme = readFileSync(new URL("../../README.md", import.meta.url), "utf8");
     for (const name of Object.keys(ConfigSchema.shape)) expect(readme, name).toContain(`| \`${name}\` |`);

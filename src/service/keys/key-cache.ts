@@ -1,5 +1,5 @@
 import { LRUCache } from "lru-cache";
-import { CidrMatcher } from "./cidr.js";
+import { CidrMatcher } from "../../shared/cidr.js";
 import type { VerifiableKey } from "./model.js";
 
 /** Beyond this many scopes a Set answers faster than scanning the array. */

@@ -1,4 +1,4 @@
-import { normalizeCidr } from "./cidr.js";
+import { normalizeCidr } from "../../shared/cidr.js";
 import { ValidationError } from "./errors.js";
 import type { JsonObject, Permission, RateLimitRule, RefillRule } from "./model.js";
 

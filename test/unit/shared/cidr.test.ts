@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { CidrMatcher, normalizeCidr } from "../../../src/service/keys/cidr.js";
+import { CidrMatcher, normalizeCidr } from "../../../src/shared/cidr.js";
 
 describe("CIDR allowlists", () => {
   it("normalise addresses and ranges and refuse anything else", () => {
@@ -19,6 +19,9 @@ describe("CIDR allowlists", () => {
     expect(m.matches("2001:db8:1::5")).toBe(true);
     expect(m.matches("2001:db9::1")).toBe(false);
     expect(m.matches("::ffff:10.1.1.1")).toBe(true);
+    // The same address as URLs write it (new URL("http://[::ffff:10.1.1.1]/").hostname).
+    expect(m.matches("::ffff:a01:101")).toBe(true);
+    expect(m.matches("::ffff:b00:1")).toBe(false);
     expect(m.matches("not an ip")).toBe(false);
   });
 });

@@ -13,7 +13,7 @@ export function normalizeCidr(text: string): string | null {
   return `${address.toLowerCase()}/${prefix}`;
 }
 
-/** Matches addresses against a key's allowed CIDRs; built once per cached key. */
+/** Matches addresses against a list of CIDRs: a key's allowlist (built once per cached key), the webhook deny list. */
 export class CidrMatcher {
   private readonly list = new BlockList();
 
