@@ -65,7 +65,12 @@ export async function startService(config: Config, options: StartServiceOptions 
     onExportFinished: (state, seconds) => metrics.observeExport(state, seconds),
     onEvents: () => signal.notify(),
   });
-  const webhooks = createWebhooksApi({ store, now: options.clock ?? Date.now, signal });
+  const webhooks = createWebhooksApi({
+    store,
+    now: options.clock ?? Date.now,
+    signal,
+    denyCidrs: config.KEYWARD_WEBHOOK_DENY_CIDRS,
+  });
   let follower: ChangeFollower | undefined;
   const metrics = createServiceMetrics(
     () => keys.cacheStats(),

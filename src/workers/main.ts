@@ -30,6 +30,7 @@ import { createMailer } from "./mail/mailer.js";
 import { createSweepProcessor } from "./sweeps/sweep-job.js";
 import type { SweepSummary } from "./sweeps/sweep-report.js";
 import { scheduleSweeps } from "./sweeps/sweep-scheduler.js";
+import { createAddressGuard } from "./webhooks/address-guard.js";
 import {
   createDeliveryFailureHandler,
   createDeliveryProcessor,
@@ -37,6 +38,7 @@ import {
 } from "./webhooks/delivery-job.js";
 import { createNoticeMailProcessor } from "./webhooks/mail-job.js";
 import { type Relay, startRelay } from "./webhooks/relay.js";
+import { createWebhookSender } from "./webhooks/webhook-sender.js";
 
 export interface WorkersOptions {
   logger: Logger;
@@ -156,10 +158,12 @@ export async function startWorkers(config: Config, options: WorkersOptions): Pro
 
   const webhookQueue = new Queue(WEBHOOK_QUEUE, { connection, prefix });
   const retryDelays = options.webhookRetryDelaysMs ?? WEBHOOK_RETRY_DELAYS_MS;
+  const webhookSender = createWebhookSender(createAddressGuard(config.KEYWARD_WEBHOOK_DENY_CIDRS));
   const deliveryDeps: DeliveryJobDeps = {
     service: service.client,
     queue: webhookQueue,
     logger: logger.child({ job: "webhook" }),
+    sender: webhookSender,
     timeoutMs: options.webhookTimeoutMs ?? 15_000,
   };
   const deliver = createDeliveryProcessor(deliveryDeps);
@@ -282,6 +286,7 @@ export async function startWorkers(config: Config, options: WorkersOptions): Pro
         await closeBullmq(sweepQueue, { ...part("sweep queue"), isWorker: false });
         await closeBullmq(webhookQueue, { ...part("webhook queue"), isWorker: false });
         await monitor.close();
+        webhookSender.close();
         mailer.close();
         service.close();
         logger.info("workers stopped");

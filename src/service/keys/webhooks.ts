@@ -1,6 +1,8 @@
 import { randomBytes } from "node:crypto";
+import { isIP } from "node:net";
 import { Webhook } from "standardwebhooks";
 import { uuidv7 } from "uuidv7";
+import { CidrMatcher } from "../../shared/cidr.js";
 import { isWebhookEventType, WEBHOOK_EVENT_TYPES } from "../../shared/contract/events.js";
 import type { EventSignal } from "../events/event-signal.js";
 import { endpointData, eventBody, newEvent } from "../events/payloads.js";
@@ -90,6 +92,8 @@ interface Deps {
   store: KeyStore;
   now: () => number;
   signal: EventSignal;
+  /** KEYWARD_WEBHOOK_DENY_CIDRS: an endpoint URL naming such an address is refused (the workers check names at delivery). */
+  denyCidrs: readonly string[];
   /** Milliseconds since the epoch by the wall clock: signatures carry it, receivers check it against theirs. */
   wallClock?: () => number;
 }
@@ -99,8 +103,11 @@ export function newWebhookSecret(): string {
   return `whsec_${randomBytes(32).toString("base64")}`;
 }
 
-/** http(s) only, no credentials, no fragment; the message never repeats the URL (it may hold a query secret). */
-export function validateWebhookUrl(value: string | undefined, field = "url"): string {
+/**
+ * http(s) only, no credentials, no fragment, no literal address in the deny
+ * list; the message never repeats the URL (it may hold a query secret).
+ */
+export function validateWebhookUrl(value: string | undefined, denied: CidrMatcher, field = "url"): string {
   const text = (value ?? "").trim();
   if (text === "") throw new ValidationError(field, "is required");
   if (text.length > MAX_URL_LENGTH) throw new ValidationError(field, `must be at most ${MAX_URL_LENGTH} characters`);
@@ -121,6 +128,11 @@ export function validateWebhookUrl(value: string | undefined, field = "url"): st
   }
   if (url.hostname === "") throw new ValidationError(field, "must name a host");
   if (url.hash !== "") throw new ValidationError(field, "must not have a #fragment");
+  // Host names are not resolved here: what they resolve to may change, so the workers check it at each delivery.
+  const address = url.hostname.replace(/^\[(.*)\]$/, "$1");
+  if (isIP(address) !== 0 && denied.matches(address)) {
+    throw new ValidationError(field, `${address} is in KEYWARD_WEBHOOK_DENY_CIDRS: webhooks are never sent there`);
+  }
   return url.href;
 }
 
@@ -160,7 +172,8 @@ function int(value: number, field: string, min: number, max: number): number {
 }
 
 /** Webhook endpoints, their deliveries and attempts, kept by the service like keys. */
-export function createWebhooksApi({ store, now, signal, wallClock = Date.now }: Deps): WebhooksApi {
+export function createWebhooksApi({ store, now, signal, denyCidrs, wallClock = Date.now }: Deps): WebhooksApi {
+  const denied = new CidrMatcher(denyCidrs);
   function audit(actor: Actor, action: AuditAction, summary: string, changed: string[] = []): AuditEntry {
     return {
       at: now(),
@@ -182,7 +195,7 @@ export function createWebhooksApi({ store, now, signal, wallClock = Date.now }: 
 
   return {
     async createEndpoint(input, actor) {
-      const url = validateWebhookUrl(input.url);
+      const url = validateWebhookUrl(input.url, denied);
       const description = validateDescription(input.description);
       const eventTypes = validateEventTypes(input.eventTypes);
       const at = now();
@@ -235,7 +248,7 @@ export function createWebhooksApi({ store, now, signal, wallClock = Date.now }: 
       });
       const current = await load(id);
       const next: WebhookEndpointRecord = { ...current, updatedAt: now(), version: current.version + 1 };
-      if (fields.has("url")) next.url = validateWebhookUrl(input.url);
+      if (fields.has("url")) next.url = validateWebhookUrl(input.url, denied);
       if (fields.has("description")) next.description = validateDescription(input.description);
       if (fields.has("event_types")) next.eventTypes = validateEventTypes(input.eventTypes);
       if (fields.has("enabled")) {

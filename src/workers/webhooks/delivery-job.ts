@@ -7,11 +7,15 @@ import {
   WebhookDeliveryJobDataSchema,
   webhookDeliveryJobOptions,
 } from "../../shared/queues/queues.js";
+import { DeniedAddressError } from "./address-guard.js";
+import type { WebhookSender } from "./webhook-sender.js";
 
 export interface DeliveryJobDeps {
   service: KeyServiceClient;
   queue: Queue;
   logger: Logger;
+  /** POSTs to the endpoints, never to an address in KEYWARD_WEBHOOK_DENY_CIDRS. */
+  sender: WebhookSender;
   /** How long an endpoint has to answer; default 15 s. */
   timeoutMs: number;
 }
@@ -27,8 +31,12 @@ const USER_AGENT = "Keyward-Webhooks/1";
  * One attempt of one delivery: the service signs the event now (the secret
  * never leaves it), the worker POSTs it, the service records the attempt.
  * A 2xx is success; anything else (another status, a redirect, a timeout, a
- * refused connection) fails the attempt, and BullMQ retries the job on the
- * webhook schedule until its last attempt, which ends the delivery as failed.
+ * refused connection, an address in the deny list) fails the attempt, and
+ * BullMQ retries the job on the webhook schedule until its last attempt,
+ * which ends the delivery as failed. A denied address is retried like a
+ * refused connection rather than ended at once: the name may resolve
+ * elsewhere once its DNS is fixed, or the operator correct the deny list,
+ * and the event then arrives instead of being lost; a retry costs one lookup.
  * The next delivery of the same endpoint and key is queued as soon as this
  * one ends, so a key's events reach an endpoint in order.
  */
@@ -47,16 +55,12 @@ export function createDeliveryProcessor(deps: DeliveryJobDeps) {
     let status = 0;
     let error = "";
     try {
-      const response = await fetch(prepared.url, {
-        method: "POST",
-        headers: { ...prepared.headers, "content-type": "application/json", "user-agent": USER_AGENT },
-        body: prepared.body,
-        redirect: "manual",
-        signal: AbortSignal.timeout(deps.timeoutMs),
-      });
-      status = response.status;
-      // The answer's body is not kept; reading it lets the connection be reused.
-      await response.arrayBuffer().catch(() => undefined);
+      status = await deps.sender.post(
+        prepared.url,
+        prepared.body,
+        { ...prepared.headers, "content-type": "application/json", "user-agent": USER_AGENT },
+        AbortSignal.timeout(deps.timeoutMs),
+      );
       if (status < 200 || status > 299) error = `the endpoint answered HTTP ${status}`;
     } catch (cause) {
       error = describeFailure(cause, deps.timeoutMs);
@@ -138,14 +142,15 @@ async function call<T>(request: () => Promise<T>): Promise<T> {
 
 /** One line for the attempt's record: never the URL (its query may hold a secret of the receiver's). */
 function describeFailure(cause: unknown, timeoutMs: number): string {
-  const error = cause as { name?: string; message?: string; cause?: { code?: string; message?: string } };
+  if (cause instanceof DeniedAddressError) return cause.message;
+  const error = cause as { name?: string; code?: string };
   if (error?.name === "TimeoutError" || error?.name === "AbortError") {
     return `no answer within ${Math.round(timeoutMs / 1000)} s`;
   }
-  const code = error?.cause?.code;
+  const code = error?.code;
   if (code === "ECONNREFUSED") return "connection refused";
   if (code === "ENOTFOUND" || code === "EAI_AGAIN") return "the host name does not resolve";
-  if (code === "ECONNRESET" || code === "UND_ERR_SOCKET") return "the connection was closed before an answer";
+  if (code === "ECONNRESET") return "the connection was closed before an answer";
   if (code) return `network error (${code})`;
   return "network error";
 }
