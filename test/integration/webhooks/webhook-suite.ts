@@ -117,6 +117,41 @@ export function webhookSuite(label: string, databaseUrl?: () => string): void {
       stranger.close();
     });
 
+    it("refuses endpoint URLs naming a cloud metadata address, on creation and update; internal ones are fine", async () => {
+      const denied = [
+        ["http://169.254.169.254/latest/meta-data/", "169.254.169.254"],
+        ["http://[fd00:ec2::254]/", "fd00:ec2::254"],
+        // URLs write IPv4-mapped IPv6 in hex: ::ffff:a9fe:a9fe is 169.254.169.254.
+        ["http://[::ffff:169.254.169.254]/", "::ffff:a9fe:a9fe"],
+      ];
+      const refusal = (address: string) => ({
+        code: Code.InvalidArgument,
+        message: `url: ${address} is in KEYWARD_WEBHOOK_DENY_CIDRS: webhooks are never sent there`,
+      });
+      for (const [url, address] of denied as [string, string][]) {
+        expect(await codeOf(s.direct.createWebhookEndpoint({ url }, admin)), url).toEqual(refusal(address));
+      }
+      // Disabled: nothing is sent to them while the other tests run.
+      const ids: string[] = [];
+      for (const url of ["http://10.1.2.3/hook", "http://127.0.0.1:1234/"]) {
+        const created = await s.direct.createWebhookEndpoint({ url, enabled: false }, admin);
+        expect(created.endpoint?.url).toBe(url);
+        ids.push(created.endpoint?.id as string);
+      }
+      const [id] = ids as [string];
+      for (const [url, address] of denied as [string, string][]) {
+        const update = s.direct.updateWebhookEndpoint({ id, updateMask: { paths: ["url"] }, url }, admin);
+        expect(await codeOf(update), url).toEqual(refusal(address));
+      }
+      expect((await s.direct.getWebhookEndpoint({ id })).endpoint?.url).toBe("http://10.1.2.3/hook");
+      const moved = await s.direct.updateWebhookEndpoint(
+        { id, updateMask: { paths: ["url"] }, url: "http://127.0.0.1:1234/" },
+        admin,
+      );
+      expect(moved.endpoint?.url).toBe("http://127.0.0.1:1234/");
+      for (const endpoint of ids) await s.direct.deleteWebhookEndpoint({ id: endpoint }, admin);
+    });
+
     it("registers an endpoint whose Standard Webhooks secret is shown once, then never", async () => {
       const created = await s.direct.createWebhookEndpoint({ url: receiver.url, description: "all events" }, admin);
       endpointId = created.endpoint?.id as string;
@@ -310,6 +345,20 @@ export function webhookSuite(label: string, databaseUrl?: () => string): void {
         expect(await codeOf(s.direct.getWebhookEndpoint({ id }))).toMatchObject({ code: Code.NotFound });
       } finally {
         await picky.close();
+      }
+    });
+
+    it("delivers to an endpoint named by a host name, resolved through the deny list's guard", async () => {
+      const named = await startReceiver();
+      try {
+        const url = named.url.replace("://127.0.0.1:", "://localhost:");
+        const created = await s.direct.createWebhookEndpoint({ url, eventTypes: ["key.created"] }, admin);
+        const keyId = await createKey("by name");
+        const [request] = await named.waitFor(1, forKey(keyId));
+        expect(() => verify(created.secret, request)).not.toThrow();
+        await s.direct.deleteWebhookEndpoint({ id: created.endpoint?.id as string }, admin);
+      } finally {
+        await named.close();
       }
     });
 

@@ -274,6 +274,8 @@ export interface StackOptions {
   workers?: boolean;
   workerOptions?: Partial<WorkersOptions>;
   env?: Record<string, string>;
+  /** Variables the workers alone see on top of `env`, as a workers process of its own would (the service does not). */
+  workerEnv?: Record<string, string>;
   logger?: Logger;
   /** Start even though Redis is down (the outage tests). */
   redisMayBeDown?: boolean;
@@ -286,7 +288,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const prefix = uniquePrefix();
   const smtp = await startSmtpSink();
   const gatewayPort = await freePort();
-  const base = loadConfig({
+  const env = {
     KEYWARD_DATA_DIR: dataDir,
     KEYWARD_SERVICE_PORT: "0",
     KEYWARD_CONNECT_PORT: "0",
@@ -297,8 +299,11 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     KEYWARD_MAIL_FROM: "Keyward <keyward@example.com>",
     LOG_LEVEL: "silent",
     ...options.env,
-  });
-  const config: Config = { ...base, KEYWARD_QUEUE_PREFIX: prefix };
+  };
+  const config: Config = { ...loadConfig(env), KEYWARD_QUEUE_PREFIX: prefix };
+  const workerConfig: Config = options.workerEnv
+    ? { ...loadConfig({ ...env, ...options.workerEnv }), KEYWARD_QUEUE_PREFIX: prefix }
+    : config;
   const logger = options.logger ?? pino({ level: "silent" });
   const clock = {
     now: Date.now(),
@@ -358,7 +363,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       return ids;
     },
     async startWorkers(overrides = {}) {
-      const workers = await startWorkers(config, {
+      const workers = await startWorkers(workerConfig, {
         logger,
         serviceToken: service.serviceToken,
         serviceUrl,
