@@ -8,6 +8,7 @@ import { type DetailRow, DetailsCard, detailRow as row } from "../components/det
 import { Dialog } from "../components/dialog.js";
 import { DialogActions } from "../components/dialog-actions.js";
 import { EnableToggle } from "../components/enable-toggle.js";
+import { ExportResult } from "../components/export-result.js";
 import { FilterSelect } from "../components/filter-select.js";
 import { FormErrorNote } from "../components/form-error-note.js";
 import {
@@ -24,11 +25,11 @@ import { StatusBadge } from "../components/status.js";
 import { TokenOnce } from "../components/token-once.js";
 import { count, duration, OUTCOME_LABELS, PERMISSION_LABELS, plural, relativeTime } from "../format.js";
 import { useInvalidate } from "../hooks/use-invalidate.js";
+import { useStartExport } from "../hooks/use-start-export.js";
 import { usePaging } from "../paging.js";
 import { Link, navigate } from "../router.js";
 import { useIsAdmin } from "../session.js";
 import { fieldIssues, type Key, trpc } from "../trpc.js";
-import { ExportResult, useStartExport } from "./exports.js";
 
 const UsageChart = lazy(() => import("../components/usage-chart.js"));
 
