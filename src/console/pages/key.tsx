@@ -131,12 +131,7 @@ function KeyEnableToggle({ keyItem: k }: { keyItem: Key }) {
 
 function KeyDetails({ keyItem: k }: { keyItem: Key }) {
   const rows: DetailRow[] = [
-    row(
-      "ID",
-      <span key="v" className="mono">
-        {k.id}
-      </span>,
-    ),
+    row("ID", <span className="mono">{k.id}</span>),
     row("Description", k.description ?? "—"),
     row("Permission", PERMISSION_LABELS[k.permission]),
     row("Domain", k.domainId ?? "—"),
@@ -151,12 +146,12 @@ function KeyDetails({ keyItem: k }: { keyItem: Key }) {
           ))
         : "—",
     ),
-    row("Created", <RelativeTime key="v" time={k.createTime} />),
+    row("Created", <RelativeTime time={k.createTime} />),
     row("Created by", k.createdBy ?? "—"),
-    row("Updated", <RelativeTime key="v" time={k.updateTime} />),
+    row("Updated", <RelativeTime time={k.updateTime} />),
     row("Last used", <RelativeTime time={k.lastUsedTime} never="never" neverTitle="never used" />),
     row("Requests", count(k.requestCount)),
-    row("Expires", k.expireTime ? <RelativeTime key="v" time={k.expireTime} /> : "never"),
+    row("Expires", k.expireTime ? <RelativeTime time={k.expireTime} /> : "never"),
     row("Enabled", k.enabled ? "Yes" : "No"),
     row("Allowed CIDRs", k.allowedCidrs.length ? k.allowedCidrs.join(", ") : "any address"),
     row(
@@ -172,36 +167,11 @@ function KeyDetails({ keyItem: k }: { keyItem: Key }) {
         ? `${count(k.refill.amount)} ${k.refill.interval === "monthly" ? `monthly${k.refill.dayOfMonth ? ` on day ${k.refill.dayOfMonth}` : ""}` : "daily"}`
         : "none",
     ),
-    row(
-      "Claims",
-      k.claims ? (
-        <code key="v" className="mono claims">
-          {JSON.stringify(k.claims)}
-        </code>
-      ) : (
-        "—"
-      ),
-    ),
+    row("Claims", k.claims ? <code className="mono claims">{JSON.stringify(k.claims)}</code> : "—"),
   ];
-  if (k.rotatedFromId)
-    rows.push(
-      row(
-        "Rotated from",
-        <Link key="v" href={`/keys/${k.rotatedFromId}`}>
-          the previous key
-        </Link>,
-      ),
-    );
-  if (k.rotatedToId)
-    rows.push(
-      row(
-        "Rotated to",
-        <Link key="v" href={`/keys/${k.rotatedToId}`}>
-          the new key
-        </Link>,
-      ),
-    );
-  if (k.revokeTime) rows.push(row("Revoked", <RelativeTime key="v" time={k.revokeTime} />));
+  if (k.rotatedFromId) rows.push(row("Rotated from", <Link href={`/keys/${k.rotatedFromId}`}>the previous key</Link>));
+  if (k.rotatedToId) rows.push(row("Rotated to", <Link href={`/keys/${k.rotatedToId}`}>the new key</Link>));
+  if (k.revokeTime) rows.push(row("Revoked", <RelativeTime time={k.revokeTime} />));
   if (k.revocationReason) rows.push(row("Revocation reason", k.revocationReason));
   return <DetailsCard rows={rows} />;
 }
