@@ -1,8 +1,8 @@
 import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { lazy, Suspense, useEffect, useState } from "react";
-import { Loading } from "./components/bits.js";
 import { BrandMark } from "./components/brand.js";
 import { ConsoleUnavailable } from "./components/console-unavailable.js";
+import { Loading } from "./components/loading.js";
 import { OutageBanner } from "./components/outage-banner.js";
 import { useSignOut } from "./hooks/use-sign-out.js";
 import { useOutage } from "./outage.js";

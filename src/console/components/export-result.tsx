@@ -2,7 +2,7 @@ import { downloadPath } from "../download-path.js";
 import { count } from "../format.js";
 import type { StartExport } from "../hooks/use-start-export.js";
 import { Link } from "../router.js";
-import { ErrorNote } from "./bits.js";
+import { ErrorNote } from "./error-note.js";
 
 /** What became of an export just asked for: downloading now, mailed later, or the gateway's refusal. */
 export function ExportResult({ state }: { state: StartExport }) {

@@ -1,14 +1,15 @@
 import { keepPreviousData, useMutation, useQuery } from "@tanstack/react-query";
 import { type FormEvent, lazy, Suspense, useEffect, useMemo, useState } from "react";
 import { VERIFY_CODE_WORDS, type VerifyCodeWord } from "../../shared/contract/words.js";
-import { ErrorNote, Field, Loading } from "../components/bits.js";
 import { CardTable } from "../components/card-table.js";
 import { Crumbs } from "../components/crumbs.js";
 import { type DetailRow, DetailsCard, detailRow as row } from "../components/details-card.js";
 import { Dialog } from "../components/dialog.js";
 import { DialogActions } from "../components/dialog-actions.js";
 import { EnableToggle } from "../components/enable-toggle.js";
+import { ErrorNote } from "../components/error-note.js";
 import { ExportResult } from "../components/export-result.js";
+import { Field } from "../components/field.js";
 import { FilterSelect } from "../components/filter-select.js";
 import { FormErrorNote } from "../components/form-error-note.js";
 import {
@@ -19,6 +20,7 @@ import {
   type KeyFormValues,
   updateInput,
 } from "../components/key-form.js";
+import { Loading } from "../components/loading.js";
 import { PagedList } from "../components/paged-list.js";
 import { RelativeTime } from "../components/relative-time.js";
 import { StatusBadge } from "../components/status.js";
