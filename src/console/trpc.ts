@@ -66,7 +66,7 @@ function readFailed(error: unknown): void {
   else if (isUnavailable(error)) startOutage(errorMessage(error));
 }
 
-/** Any answer at all ends an outage; the reads it made fail load again, without waiting for the admin. */
+/** A successful answer ends an outage; the reads it made fail load again, without waiting for the admin. */
 function answered(): void {
   if (endOutage()) void queryClient.refetchQueries({ type: "active", predicate: (q) => q.state.status === "error" });
 }
