@@ -1,14 +1,18 @@
 import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { lazy, Suspense, useEffect, useState } from "react";
-import { Loading } from "./components/bits.js";
 import { BrandMark } from "./components/brand.js";
+import { ConsoleUnavailable } from "./components/console-unavailable.js";
+import { Loading } from "./components/loading.js";
+import { OutageBanner } from "./components/outage-banner.js";
+import { useSignOut } from "./hooks/use-sign-out.js";
+import { useOutage } from "./outage.js";
 import { AuditPage } from "./pages/audit.js";
 import { ExportsPage } from "./pages/exports.js";
 import { KeysPage } from "./pages/keys.js";
 import { goNext, SignInPage } from "./pages/sign-in.js";
 import { Link, navigate, safeNext, useLocation } from "./router.js";
 import { MeContext } from "./session.js";
-import { errorMessage, trpc, trpcClient, whenSignedOut } from "./trpc.js";
+import { httpStatusOf, trpc, whenSignedOut } from "./trpc.js";
 
 // The pages with forms and the chart load when first opened: the keys list comes first.
 const CreateKeyPage = lazy(() => import("./pages/create-key.js"));
@@ -23,11 +27,23 @@ const NAV: Array<[string, string, (path: string) => boolean]> = [
   ["/audit", "Audit log", (p) => p.startsWith("/audit")],
 ];
 
+/** How often the console asks again while the gateway answers 503. */
+const OUTAGE_RETRY_MS = 3_000;
+
 export function App() {
   const location = useLocation();
   const queryClient = useQueryClient();
   const [signedOut, setSignedOut] = useState(false);
-  const me = useQuery({ ...trpc.me.queryOptions(), retry: false, staleTime: 60_000, enabled: !signedOut });
+  const outage = useOutage();
+  const me = useQuery({
+    ...trpc.me.queryOptions(),
+    retry: false,
+    staleTime: 60_000,
+    enabled: !signedOut,
+    // The cheapest call that goes through the session: its first success ends the outage (trpc.ts).
+    refetchInterval: outage ? OUTAGE_RETRY_MS : false,
+  });
+  const signOut = useSignOut(() => setSignedOut(true));
 
   useEffect(() => {
     whenSignedOut(() => {
@@ -38,28 +54,24 @@ export function App() {
 
   const onSignInPage = location.path === "/sign-in";
   const next = safeNext(location.query.get("next"));
+  // Only the gateway refusing the session signs out; a 503 or no answer leaves it as it is.
+  const refused = signedOut || (me.isError && isSignedOutError(me.error));
 
   useEffect(() => {
     if (me.data && !signedOut && onSignInPage) goNext(next);
   }, [me.data, signedOut, onSignInPage, next]);
   useEffect(() => {
     // Any page asked for while signed out: sign in, then come back to it.
-    if ((signedOut || me.isError) && !onSignInPage) {
+    if (refused && !onSignInPage) {
       const here = `${location.path}${location.query.size ? `?${location.query}` : ""}`;
       navigate(here === "/" ? "/sign-in" : `/sign-in?next=${encodeURIComponent(here)}`, { replace: true });
     }
-  }, [signedOut, me.isError, onSignInPage, location]);
+  }, [refused, onSignInPage, location]);
 
-  if (onSignInPage || signedOut || me.isError) {
-    if (me.isError && !signedOut && !isSignedOutError(me.error)) {
-      return (
-        <main className="sign-in">
-          <p className="error" role="alert">
-            The gateway could not be reached: {errorMessage(me.error)}
-          </p>
-        </main>
-      );
-    }
+  if (!refused && me.isError && !me.data) {
+    return <ConsoleUnavailable error={me.error} retrying={outage !== undefined} />;
+  }
+  if (onSignInPage || refused) {
     if (me.data && !signedOut) return <Loading what="the console" />;
     return (
       <SignInPage
@@ -70,16 +82,6 @@ export function App() {
     );
   }
   if (!me.data) return <Loading what="the console" />;
-
-  const signOut = async () => {
-    try {
-      await trpcClient.session.signOut.mutate();
-    } finally {
-      queryClient.clear();
-      setSignedOut(true);
-      navigate("/sign-in", { replace: true });
-    }
-  };
 
   return (
     <MeContext.Provider value={me.data}>
@@ -111,6 +113,7 @@ export function App() {
         </div>
       </header>
       <main id="main" className="page">
+        <OutageBanner message={outage} />
         <Suspense fallback={<Loading what="the page" />}>
           <Route path={location.path} />
         </Suspense>
@@ -140,6 +143,6 @@ function Route({ path }: { path: string }) {
 }
 
 function isSignedOutError(error: unknown): boolean {
-  const status = (error as { data?: { httpStatus?: number } } | null)?.data?.httpStatus;
+  const status = httpStatusOf(error);
   return status === 401 || status === 403;
 }

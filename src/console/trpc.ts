@@ -3,6 +3,7 @@ import { createTRPCClient, httpBatchLink, httpLink, splitLink, TRPCClientError }
 import type { inferRouterInputs, inferRouterOutputs } from "@trpc/server";
 import { createTRPCOptionsProxy } from "@trpc/tanstack-react-query";
 import type { AppRouter } from "../gateway/routers/_app.js";
+import { endOutage, startOutage } from "./outage.js";
 
 /**
  * The console's client of the gateway, typed by the gateway's AppRouter (a
@@ -48,25 +49,40 @@ export function whenSignedOut(handler: () => void): void {
   onSignedOut = handler;
 }
 
-function isUnauthorized(error: unknown): boolean {
-  return error instanceof TRPCClientError && (error.data as { httpStatus?: number } | undefined)?.httpStatus === 401;
+/** The HTTP status the gateway answered with; undefined when there was no answer (network, CORS). */
+export function httpStatusOf(error: unknown): number | undefined {
+  if (!(error instanceof TRPCClientError)) return undefined;
+  return (error.data as { httpStatus?: number } | undefined)?.httpStatus;
+}
+
+/** 503: something the gateway needs is away for now; the same call works again later. */
+export function isUnavailable(error: unknown): boolean {
+  return httpStatusOf(error) === 503;
+}
+
+/** A read answered 503: the whole console is affected (every call authenticates), so outage.ts shows it. */
+function readFailed(error: unknown): void {
+  if (httpStatusOf(error) === 401) onSignedOut();
+  else if (isUnavailable(error)) startOutage(errorMessage(error));
+}
+
+/** A successful answer ends an outage; the reads it made fail load again, without waiting for the admin. */
+function answered(): void {
+  if (endOutage()) void queryClient.refetchQueries({ type: "active", predicate: (q) => q.state.status === "error" });
 }
 
 export const queryClient = new QueryClient({
-  queryCache: new QueryCache({
-    onError: (error) => {
-      if (isUnauthorized(error)) onSignedOut();
-    },
-  }),
+  queryCache: new QueryCache({ onError: readFailed, onSuccess: answered }),
   mutationCache: new MutationCache({
+    // A change's 503 shows at its own form or button: an export's job queue can be away while all else works.
     onError: (error) => {
-      if (isUnauthorized(error)) onSignedOut();
+      if (httpStatusOf(error) === 401) onSignedOut();
     },
+    onSuccess: answered,
   }),
   defaultOptions: {
     queries: {
-      retry: (count, error) =>
-        count < 2 && !(error instanceof TRPCClientError && (error.data as { httpStatus?: number })?.httpStatus),
+      retry: (count, error) => count < 2 && httpStatusOf(error) === undefined,
       staleTime: 5_000,
       refetchOnWindowFocus: false,
     },

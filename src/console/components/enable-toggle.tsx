@@ -1,4 +1,4 @@
-import { ErrorNote } from "./bits.js";
+import { ErrorNote } from "./error-note.js";
 
 /** The Disable/Enable button of a key or an endpoint, with the gateway's refusal under it. */
 export function EnableToggle(props: { enabled: boolean; busy: boolean; error: unknown; onToggle: () => void }) {

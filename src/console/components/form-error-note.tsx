@@ -1,4 +1,4 @@
-import { ErrorNote } from "./bits.js";
+import { ErrorNote } from "./error-note.js";
 
 /** The gateway's refusal of a form, unless its messages already stand at their fields. */
 export function FormErrorNote({ error, fieldErrors }: { error: unknown; fieldErrors: Record<string, string> }) {

@@ -1,7 +1,7 @@
 import { PERMISSION_WORDS, type PermissionWord, REFILL_INTERVAL_WORDS } from "../../shared/contract/words.js";
 import { PERMISSION_LABELS } from "../format.js";
 import type { FieldIssue, Inputs, Key } from "../trpc.js";
-import { Field } from "./bits.js";
+import { Field } from "./field.js";
 import { FieldError } from "./field-error.js";
 
 /**

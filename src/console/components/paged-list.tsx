@@ -1,6 +1,6 @@
 import type { ReactNode } from "react";
 import type { Paging } from "../paging.js";
-import { ErrorNote } from "./bits.js";
+import { ErrorNote } from "./error-note.js";
 import { Pager } from "./pager.js";
 
 /** What a keyset-paged list query gives this component: useQuery's result, narrowed. */

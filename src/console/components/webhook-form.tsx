@@ -1,6 +1,6 @@
 import { WEBHOOK_EVENT_TYPES } from "../../shared/contract/events.js";
 import type { Inputs, Webhook } from "../trpc.js";
-import { Field } from "./bits.js";
+import { Field } from "./field.js";
 import { FieldError } from "./field-error.js";
 
 /**

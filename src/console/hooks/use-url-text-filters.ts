@@ -26,16 +26,22 @@ export function useUrlTextFilters<P extends string>(
     setDrafts((before) => ({ ...before, ...textsOf(current, moved) }));
   }
 
+  // useLocation and `current` are new objects at each render: the timer must restart only when the
+  // typed text or the URL changes, not when a list's answer re-renders the page mid-pause.
+  const { path } = location;
+  const search = location.query.toString();
   useEffect(() => {
     const timer = setTimeout(() => {
-      const typed = paramsOf(current).filter((p) => drafts[p].trim() !== (current[p] ?? ""));
+      const query = new URLSearchParams(search);
+      const params = paramsOf(drafts);
+      const typed = params.filter((p) => drafts[p].trim() !== (query.get(p)?.trim() ?? ""));
       if (typed.length > 0) {
-        const changes = Object.fromEntries(paramsOf(current).map((p) => [p, drafts[p].trim()]));
-        navigate(withQuery(location, changes), { replace: true });
+        const changes = Object.fromEntries(params.map((p) => [p, drafts[p].trim()]));
+        navigate(withQuery({ path, query }, changes), { replace: true });
       }
     }, pauseMs);
     return () => clearTimeout(timer);
-  }, [drafts, current, location, pauseMs]);
+  }, [drafts, path, search, pauseMs]);
 
   const setDraft = (param: P, text: string) => setDrafts((before) => ({ ...before, [param]: text }));
   return [drafts, setDraft];

@@ -1,8 +1,8 @@
-import { keepPreviousData, type UseMutationResult, useMutation, useQuery } from "@tanstack/react-query";
-import { ErrorNote } from "../components/bits.js";
+import { keepPreviousData, useQuery } from "@tanstack/react-query";
 import { CardTable } from "../components/card-table.js";
 import { PagedList } from "../components/paged-list.js";
 import { RelativeTime } from "../components/relative-time.js";
+import { downloadPath } from "../download-path.js";
 import {
   absoluteTime,
   bytes,
@@ -13,58 +13,9 @@ import {
   relativeTime,
   STATUS_LABELS,
 } from "../format.js";
-import { useInvalidate } from "../hooks/use-invalidate.js";
 import { usePaging } from "../paging.js";
-import { Link } from "../router.js";
 import { useIsAdmin } from "../session.js";
-import { type ExportEntry, type Inputs, type Outputs, trpc } from "../trpc.js";
-
-/** The path and query of a download link: the browser fetches it from this origin, with the session cookie. */
-export function downloadPath(url: string): string {
-  const u = new URL(url, window.location.origin);
-  return `${u.pathname}${u.search}`;
-}
-
-type StartExport = UseMutationResult<Outputs["exports"]["create"], unknown, Inputs["exports"]["create"]>;
-
-/** exports.create: at most 1,000 rows download at once; more are written by a worker and mailed as a link. */
-export function useStartExport(): StartExport {
-  const exportsChanged = useInvalidate(trpc.exports.list.queryKey());
-  return useMutation(
-    trpc.exports.create.mutationOptions({
-      onSuccess: async (answer) => {
-        if (answer.downloadUrl) window.location.assign(downloadPath(answer.downloadUrl));
-        await exportsChanged();
-      },
-    }),
-  ) as StartExport;
-}
-
-export function ExportResult({ state }: { state: StartExport }) {
-  if (state.isPending)
-    return (
-      <p className="note" aria-live="polite">
-        Preparing the export…
-      </p>
-    );
-  if (state.error) return <ErrorNote error={state.error} />;
-  const answer = state.data;
-  if (!answer) return null;
-  if (answer.downloadUrl) {
-    return (
-      <p className="note" aria-live="polite">
-        Exported {count(answer.export.rowCount)} rows: the download has started.{" "}
-        <a href={downloadPath(answer.downloadUrl)}>Download again</a>
-      </p>
-    );
-  }
-  return (
-    <p className="note" aria-live="polite">
-      This export has {count(answer.export.matchingRows)} rows, more than 1,000: a link will be mailed to you when the
-      file is ready. It is also listed under <Link href="/exports">Exports</Link>.
-    </p>
-  );
-}
+import { type ExportEntry, trpc } from "../trpc.js";
 
 const STATE_LABELS = { pending: "Pending", ready: "Ready", failed: "Failed", expired: "Expired" } as const;
 

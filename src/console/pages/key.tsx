@@ -1,13 +1,15 @@
 import { keepPreviousData, useMutation, useQuery } from "@tanstack/react-query";
 import { type FormEvent, lazy, Suspense, useEffect, useMemo, useState } from "react";
 import { VERIFY_CODE_WORDS, type VerifyCodeWord } from "../../shared/contract/words.js";
-import { ErrorNote, Field, Loading } from "../components/bits.js";
 import { CardTable } from "../components/card-table.js";
 import { Crumbs } from "../components/crumbs.js";
 import { type DetailRow, DetailsCard, detailRow as row } from "../components/details-card.js";
 import { Dialog } from "../components/dialog.js";
 import { DialogActions } from "../components/dialog-actions.js";
 import { EnableToggle } from "../components/enable-toggle.js";
+import { ErrorNote } from "../components/error-note.js";
+import { ExportResult } from "../components/export-result.js";
+import { Field } from "../components/field.js";
 import { FilterSelect } from "../components/filter-select.js";
 import { FormErrorNote } from "../components/form-error-note.js";
 import {
@@ -18,17 +20,18 @@ import {
   type KeyFormValues,
   updateInput,
 } from "../components/key-form.js";
+import { Loading } from "../components/loading.js";
 import { PagedList } from "../components/paged-list.js";
 import { RelativeTime } from "../components/relative-time.js";
 import { StatusBadge } from "../components/status.js";
 import { TokenOnce } from "../components/token-once.js";
 import { count, duration, OUTCOME_LABELS, PERMISSION_LABELS, plural, relativeTime } from "../format.js";
 import { useInvalidate } from "../hooks/use-invalidate.js";
+import { useStartExport } from "../hooks/use-start-export.js";
 import { usePaging } from "../paging.js";
 import { Link, navigate } from "../router.js";
 import { useIsAdmin } from "../session.js";
 import { fieldIssues, type Key, trpc } from "../trpc.js";
-import { ExportResult, useStartExport } from "./exports.js";
 
 const UsageChart = lazy(() => import("../components/usage-chart.js"));
 
@@ -130,12 +133,7 @@ function KeyEnableToggle({ keyItem: k }: { keyItem: Key }) {
 
 function KeyDetails({ keyItem: k }: { keyItem: Key }) {
   const rows: DetailRow[] = [
-    row(
-      "ID",
-      <span key="v" className="mono">
-        {k.id}
-      </span>,
-    ),
+    row("ID", <span className="mono">{k.id}</span>),
     row("Description", k.description ?? "—"),
     row("Permission", PERMISSION_LABELS[k.permission]),
     row("Domain", k.domainId ?? "—"),
@@ -150,12 +148,12 @@ function KeyDetails({ keyItem: k }: { keyItem: Key }) {
           ))
         : "—",
     ),
-    row("Created", <RelativeTime key="v" time={k.createTime} />),
+    row("Created", <RelativeTime time={k.createTime} />),
     row("Created by", k.createdBy ?? "—"),
-    row("Updated", <RelativeTime key="v" time={k.updateTime} />),
+    row("Updated", <RelativeTime time={k.updateTime} />),
     row("Last used", <RelativeTime time={k.lastUsedTime} never="never" neverTitle="never used" />),
     row("Requests", count(k.requestCount)),
-    row("Expires", k.expireTime ? <RelativeTime key="v" time={k.expireTime} /> : "never"),
+    row("Expires", k.expireTime ? <RelativeTime time={k.expireTime} /> : "never"),
     row("Enabled", k.enabled ? "Yes" : "No"),
     row("Allowed CIDRs", k.allowedCidrs.length ? k.allowedCidrs.join(", ") : "any address"),
     row(
@@ -171,36 +169,11 @@ function KeyDetails({ keyItem: k }: { keyItem: Key }) {
         ? `${count(k.refill.amount)} ${k.refill.interval === "monthly" ? `monthly${k.refill.dayOfMonth ? ` on day ${k.refill.dayOfMonth}` : ""}` : "daily"}`
         : "none",
     ),
-    row(
-      "Claims",
-      k.claims ? (
-        <code key="v" className="mono claims">
-          {JSON.stringify(k.claims)}
-        </code>
-      ) : (
-        "—"
-      ),
-    ),
+    row("Claims", k.claims ? <code className="mono claims">{JSON.stringify(k.claims)}</code> : "—"),
   ];
-  if (k.rotatedFromId)
-    rows.push(
-      row(
-        "Rotated from",
-        <Link key="v" href={`/keys/${k.rotatedFromId}`}>
-          the previous key
-        </Link>,
-      ),
-    );
-  if (k.rotatedToId)
-    rows.push(
-      row(
-        "Rotated to",
-        <Link key="v" href={`/keys/${k.rotatedToId}`}>
-          the new key
-        </Link>,
-      ),
-    );
-  if (k.revokeTime) rows.push(row("Revoked", <RelativeTime key="v" time={k.revokeTime} />));
+  if (k.rotatedFromId) rows.push(row("Rotated from", <Link href={`/keys/${k.rotatedFromId}`}>the previous key</Link>));
+  if (k.rotatedToId) rows.push(row("Rotated to", <Link href={`/keys/${k.rotatedToId}`}>the new key</Link>));
+  if (k.revokeTime) rows.push(row("Revoked", <RelativeTime time={k.revokeTime} />));
   if (k.revocationReason) rows.push(row("Revocation reason", k.revocationReason));
   return <DetailsCard rows={rows} />;
 }

@@ -6,17 +6,18 @@ import {
   type PermissionWord,
 } from "../../shared/contract/words.js";
 import { CardTable } from "../components/card-table.js";
+import { ExportResult } from "../components/export-result.js";
 import { FilterSelect } from "../components/filter-select.js";
 import { PagedList } from "../components/paged-list.js";
 import { RelativeTime } from "../components/relative-time.js";
 import { StatusBadge } from "../components/status.js";
 import { count, PERMISSION_LABELS, STATUS_LABELS } from "../format.js";
+import { useStartExport } from "../hooks/use-start-export.js";
 import { useUrlTextFilters } from "../hooks/use-url-text-filters.js";
 import { usePaging } from "../paging.js";
 import { Link, navigate, useLocation, withQuery } from "../router.js";
 import { useIsAdmin } from "../session.js";
 import { type Key, trpc } from "../trpc.js";
-import { ExportResult, useStartExport } from "./exports.js";
 
 const PAGE_SIZE = 25;
 

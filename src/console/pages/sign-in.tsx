@@ -1,7 +1,7 @@
 import { useQueryClient } from "@tanstack/react-query";
 import { type FormEvent, useState } from "react";
-import { ErrorNote } from "../components/bits.js";
 import { BrandMark } from "../components/brand.js";
+import { ErrorNote } from "../components/error-note.js";
 import { navigate, safeNext, useLocation } from "../router.js";
 import { trpcClient } from "../trpc.js";
 

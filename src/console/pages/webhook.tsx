@@ -1,14 +1,15 @@
 import { keepPreviousData, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { type FormEvent, useState } from "react";
-import { ErrorNote, Loading } from "../components/bits.js";
 import { CardTable } from "../components/card-table.js";
 import { Crumbs } from "../components/crumbs.js";
 import { type DetailRow, DetailsCard, detailRow as row } from "../components/details-card.js";
 import { Dialog } from "../components/dialog.js";
 import { DialogActions } from "../components/dialog-actions.js";
 import { EnableToggle } from "../components/enable-toggle.js";
+import { ErrorNote } from "../components/error-note.js";
 import { FormErrorNote } from "../components/form-error-note.js";
 import { issuesByField } from "../components/key-form.js";
+import { Loading } from "../components/loading.js";
 import { PagedList } from "../components/paged-list.js";
 import { RelativeTime } from "../components/relative-time.js";
 import {

@@ -1,23 +1,5 @@
 import type { ReactNode } from "react";
-import { errorMessage } from "../trpc.js";
 import { FieldError } from "./field-error.js";
-
-export function ErrorNote({ error }: { error: unknown }) {
-  if (!error) return null;
-  return (
-    <p className="error" role="alert">
-      {errorMessage(error)}
-    </p>
-  );
-}
-
-export function Loading({ what }: { what: string }) {
-  return (
-    <p className="muted" aria-live="polite">
-      Loading {what}…
-    </p>
-  );
-}
 
 /** A label above its control, with the gateway's message for that field under it. */
 export function Field(props: {
