@@ -29,6 +29,17 @@ export const ConfigSchema = z.object({
   KEYWARD_GATEWAY_PORT: port(8787),
   KEYWARD_SERVICE_TOKEN: optionalString.pipe(z.string().min(32).optional()),
   KEYWARD_VERIFY_REQUIRES_AUTH: flag(false),
+  // Seals webhook signing secrets at rest (AES-256-GCM); replicas share it. The messages never repeat the value.
+  KEYWARD_SECRETS_KEY: optionalString.pipe(
+    z
+      .string()
+      .regex(/^[A-Za-z0-9+/]+={0,2}$/, "must be base64 (generate one with: openssl rand -base64 32)")
+      .refine(
+        (text) => !/^[A-Za-z0-9+/]+={0,2}$/.test(text) || isKeyOf32Bytes(text),
+        "must be 32 bytes in base64, 44 characters (generate one with: openssl rand -base64 32)",
+      )
+      .optional(),
+  ),
   KEYWARD_TOKEN_PREFIX: z
     .string()
     .regex(/^[a-z][a-z0-9]{0,15}$/, "1-16 lower-case letters and digits, starting with a letter")
@@ -160,6 +171,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw new ConfigError(`Invalid configuration:\n${lines.join("\n")}`);
   }
   return { ...result.data, dataDir: resolve(result.data.KEYWARD_DATA_DIR) };
+}
+
+/** Exactly 32 bytes in canonical base64, so that a truncated or padded paste is refused rather than decoded loosely. */
+function isKeyOf32Bytes(text: string): boolean {
+  const bytes = Buffer.from(text, "base64");
+  return bytes.length === 32 && bytes.toString("base64") === text;
 }
 
 function isUrl(text: string): boolean {

@@ -1,4 +1,5 @@
-import { createCipheriv, createDecipheriv, createHash, randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
+import { type AesGcmSealed, openAesGcm, sealAesGcm } from "../shared/aes-gcm.js";
 
 /**
  * The cryptography of a console session (console-session.ts): the cookie's
@@ -8,11 +9,7 @@ import { createCipheriv, createDecipheriv, createHash, randomBytes } from "node:
  */
 
 /** The admin's token, encrypted with AES-256-GCM under the session's key. */
-export interface SealedToken {
-  iv: Buffer;
-  sealed: Buffer;
-  tag: Buffer;
-}
+export type SealedToken = AesGcmSealed;
 
 /** What a new session's cookie is made of, and where the store files it. */
 export interface SessionSecrets {
@@ -38,22 +35,12 @@ export function parseSessionCookie(cookie: string | undefined): { lookup: string
 }
 
 export function sealToken(token: string, key: Buffer): SealedToken {
-  const iv = randomBytes(12);
-  const cipher = createCipheriv("aes-256-gcm", key, iv);
-  const sealed = Buffer.concat([cipher.update(token, "utf8"), cipher.final()]);
-  return { iv, sealed, tag: cipher.getAuthTag() };
+  return sealAesGcm(token, key);
 }
 
 /** The token; undefined when the key is not the one it was sealed with (or the sealed bytes were altered). */
 export function unsealToken(sealed: SealedToken, key: Buffer): string | undefined {
-  try {
-    // A tag of exactly 16 bytes: a shortened one (stored data altered) would make forgeries cheaper.
-    const decipher = createDecipheriv("aes-256-gcm", key, sealed.iv, { authTagLength: 16 });
-    decipher.setAuthTag(sealed.tag);
-    return Buffer.concat([decipher.update(sealed.sealed), decipher.final()]).toString("utf8");
-  } catch {
-    return undefined;
-  }
+  return openAesGcm(sealed, key);
 }
 
 /** A fresh CSRF token for the double-submit cookie. */

@@ -5,6 +5,8 @@ import { ChangeFollower } from "./coherence/change-follower.js";
 import { EventSignal } from "./events/event-signal.js";
 import { createHandlers } from "./handlers.js";
 import { KeyManager } from "./keys/key-manager.js";
+import { sealStoredWebhookSecrets } from "./keys/seal-stored-secrets.js";
+import { createSecretSealer } from "./keys/secret-seal.js";
 import { createWebhooksApi, type WebhooksApi } from "./keys/webhooks.js";
 import { createRateLimiter } from "./limits/index.js";
 import { createServiceMetrics } from "./service-metrics.js";
@@ -41,6 +43,13 @@ export async function startService(config: Config, options: StartServiceOptions 
   const logger = options.logger ?? createLogger(config.LOG_LEVEL, "service");
   const serviceToken = resolveServiceToken(config);
   const store = await createKeyStore(config, logger);
+  const sealer = createSecretSealer(config.KEYWARD_SECRETS_KEY);
+  try {
+    await sealStoredWebhookSecrets(store, sealer, logger);
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
   const usage = new UsageRecorder(store, logger, config.KEYWARD_LOG_LIMIT_PER_KEY);
   usage.start(config.KEYWARD_USAGE_FLUSH_MS);
   const rateLimiter = createRateLimiter({
@@ -70,6 +79,8 @@ export async function startService(config: Config, options: StartServiceOptions 
     now: options.clock ?? Date.now,
     signal,
     denyCidrs: config.KEYWARD_WEBHOOK_DENY_CIDRS,
+    sealer,
+    logger,
   });
   let follower: ChangeFollower | undefined;
   const metrics = createServiceMetrics(

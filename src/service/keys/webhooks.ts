@@ -4,6 +4,7 @@ import { Webhook } from "standardwebhooks";
 import { uuidv7 } from "uuidv7";
 import { CidrMatcher } from "../../shared/cidr.js";
 import { isWebhookEventType, WEBHOOK_EVENT_TYPES } from "../../shared/contract/events.js";
+import type { Logger } from "../../shared/logger.js";
 import type { EventSignal } from "../events/event-signal.js";
 import { endpointData, eventBody, newEvent } from "../events/payloads.js";
 import type { KeyStore } from "../store/key-store.js";
@@ -18,6 +19,7 @@ import type {
   WebhookEndpointRecord,
 } from "./model.js";
 import { decodeIdCursor, decodeTimeCursor, encodeIdCursor, encodeTimeCursor, pageSize } from "./page-token.js";
+import type { SecretSealer } from "./secret-seal.js";
 import { validateId } from "./validation.js";
 
 /** An endpoint whose every attempt has failed for this long is disabled, and the admins are mailed. */
@@ -96,6 +98,18 @@ interface Deps {
   denyCidrs: readonly string[];
   /** Milliseconds since the epoch by the wall clock: signatures carry it, receivers check it against theirs. */
   wallClock?: () => number;
+  /**
+   * KEYWARD_SECRETS_KEY's sealing. Applied here rather than in the stores'
+   * row mapping: a secret is written once (createEndpoint; updates never
+   * write the column) and read once (prepare, to sign), so two calls cover
+   * every path on both stores, the stores and the SQLite writer thread never
+   * hold the key, and a secret that does not open becomes a failed attempt
+   * here instead of an error in every read of the endpoint. Records from the
+   * store carry the secret as stored; nothing but prepare() reads it.
+   */
+  sealer: SecretSealer;
+  /** Says once per endpoint (per process) that its secret does not open. */
+  logger: Pick<Logger, "error">;
 }
 
 /** A Standard Webhooks secret: whsec_ and base64 of 32 random bytes. */
@@ -172,8 +186,17 @@ function int(value: number, field: string, min: number, max: number): number {
 }
 
 /** Webhook endpoints, their deliveries and attempts, kept by the service like keys. */
-export function createWebhooksApi({ store, now, signal, denyCidrs, wallClock = Date.now }: Deps): WebhooksApi {
+export function createWebhooksApi({
+  store,
+  now,
+  signal,
+  denyCidrs,
+  wallClock = Date.now,
+  sealer,
+  logger,
+}: Deps): WebhooksApi {
   const denied = new CidrMatcher(denyCidrs);
+  const unopenedLogged = new Set<string>();
   function audit(actor: Actor, action: AuditAction, summary: string, changed: string[] = []): AuditEntry {
     return {
       at: now(),
@@ -193,20 +216,21 @@ export function createWebhooksApi({ store, now, signal, denyCidrs, wallClock = D
     return endpoint;
   }
 
-  return {
+  const api: WebhooksApi = {
     async createEndpoint(input, actor) {
       const url = validateWebhookUrl(input.url, denied);
       const description = validateDescription(input.description);
       const eventTypes = validateEventTypes(input.eventTypes);
       const at = now();
       const secret = newWebhookSecret();
+      const id = uuidv7();
       const endpoint: WebhookEndpointRecord = {
-        id: uuidv7(),
+        id,
         url,
         description,
         eventTypes,
         enabled: input.enabled ?? true,
-        secret,
+        secret: sealer.seal(id, secret),
         createdBy: actor.name,
         createdAt: at,
         updatedAt: at,
@@ -358,10 +382,30 @@ export function createWebhooksApi({ store, now, signal, denyCidrs, wallClock = D
         await store.finishWebhookDelivery(id, "failed", now());
         return over(reason ?? "");
       }
+      const opened = sealer.open(endpoint.id, endpoint.secret);
+      if (!opened.ok) {
+        // The operator's key, not the receiver, is at fault: the attempt says so, nothing is sent.
+        if (!unopenedLogged.has(endpoint.id)) {
+          unopenedLogged.add(endpoint.id);
+          logger.error({ endpointId: endpoint.id }, `webhook deliveries cannot be signed: ${opened.reason}`);
+        }
+        const recorded = await api.recordAttempt({
+          deliveryId: idText,
+          attempt: delivery.attempts + 1,
+          responseCode: 0,
+          durationMs: 0,
+          error: opened.reason,
+          succeeded: false,
+          final: true,
+        });
+        // The worker queues no next delivery for a delivery it did not send: the relay hands it out.
+        if (recorded.nextDeliveryId !== "") signal.notify();
+        return over(opened.reason);
+      }
       const body = eventBody(event);
       // Whole seconds, the header's unit; the wall clock, which the receiver checks against its own.
       const timestamp = new Date(Math.floor(wallClock() / 1000) * 1000);
-      const signature = new Webhook(endpoint.secret).sign(event.id, timestamp, body);
+      const signature = new Webhook(opened.secret).sign(event.id, timestamp, body);
       return {
         pending: true,
         reason: "",
@@ -430,6 +474,7 @@ export function createWebhooksApi({ store, now, signal, denyCidrs, wallClock = D
       };
     },
   };
+  return api;
 }
 
 function types(eventTypes: readonly string[]): string {

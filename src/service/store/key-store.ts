@@ -43,6 +43,13 @@ export interface KeyChange {
  * Methods are asynchronous so that a networked database can implement them;
  * the SQLite implementation answers synchronously inside the promise.
  */
+/** A stored webhook secret and what to store instead (sealed-secrets.ts). */
+export interface WebhookSecretChange {
+  endpointId: string;
+  from: string;
+  to: string;
+}
+
 export interface KeyStore {
   /** `events` go to the outbox in the same transaction (so do those of every write below that takes them). */
   insertKey(key: KeyRecord, audit: AuditEntry, events?: readonly EventRecord[]): Promise<void>;
@@ -157,6 +164,12 @@ export interface KeyStore {
   updateWebhookEndpoint(endpoint: WebhookEndpointRecord, audit: AuditEntry): Promise<void>;
   /** Deletes the endpoint and its pending deliveries (NotFoundError when gone); attempts stay. */
   deleteWebhookEndpoint(id: string, audit: AuditEntry): Promise<void>;
+  /**
+   * One transaction: each endpoint's secret becomes `to` where it still is
+   * `from` (another replica may have sealed it first); the number changed.
+   * The only write of a secret after its endpoint's creation.
+   */
+  replaceWebhookSecrets(changes: readonly WebhookSecretChange[]): Promise<number>;
   getEvent(id: string): Promise<StoredEvent | undefined>;
   getEventBySeq(seq: number): Promise<StoredEvent | undefined>;
   /** A new delivery of the event to the endpoint, in a chain of its own; returns its id. */

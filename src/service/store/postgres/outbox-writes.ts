@@ -10,6 +10,7 @@ import type {
   WebhookAttemptRecord,
   WebhookEndpointRecord,
 } from "../../keys/model.js";
+import type { WebhookSecretChange } from "../key-store.js";
 import {
   ATTEMPT_INSERT_COLUMNS,
   attemptToColumns,
@@ -102,6 +103,20 @@ export function deleteWebhookEndpoint(db: PgDatabase, id: string, audit: AuditEn
     }
     await tx.run("DELETE FROM webhook_deliveries WHERE endpoint_id = $1 AND state = 'pending'", [id]);
     await insertAudit(tx, audit);
+  });
+}
+
+export function replaceWebhookSecrets(db: PgDatabase, changes: readonly WebhookSecretChange[]) {
+  return db.transaction(async (tx) => {
+    let replaced = 0;
+    for (const { endpointId, from, to } of changes) {
+      replaced += await tx.run("UPDATE webhook_endpoints SET secret = $3 WHERE id = $1 AND secret = $2", [
+        endpointId,
+        from,
+        to,
+      ]);
+    }
+    return replaced;
   });
 }
 

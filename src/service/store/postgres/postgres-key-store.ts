@@ -24,7 +24,7 @@ import type {
   WebhookDeliveryRecord,
   WebhookEndpointRecord,
 } from "../../keys/model.js";
-import type { KeyChange, KeyStore } from "../key-store.js";
+import type { KeyChange, KeyStore, WebhookSecretChange } from "../key-store.js";
 import {
   type AttemptColumns,
   attemptFromColumns,
@@ -301,6 +301,10 @@ export class PostgresKeyStore implements KeyStore {
 
   async deleteWebhookEndpoint(id: string, audit: AuditEntry): Promise<void> {
     await outbox.deleteWebhookEndpoint(this.db, id, audit);
+  }
+
+  replaceWebhookSecrets(changes: readonly WebhookSecretChange[]): Promise<number> {
+    return outbox.replaceWebhookSecrets(this.db, changes);
   }
 
   async getEvent(id: string): Promise<StoredEvent | undefined> {

@@ -11,6 +11,7 @@ import type {
   WebhookAttemptRecord,
   WebhookEndpointRecord,
 } from "../../keys/model.js";
+import type { WebhookSecretChange } from "../key-store.js";
 import {
   ATTEMPT_INSERT_COLUMNS,
   attemptToColumns,
@@ -40,6 +41,7 @@ export interface OutboxWrites {
   insertEvents(events: readonly EventRecord[]): void;
   insertWebhookEndpoint(endpoint: WebhookEndpointRecord, audit: AuditEntry): void;
   updateWebhookEndpoint(endpoint: WebhookEndpointRecord, audit: AuditEntry): void;
+  replaceWebhookSecrets(changes: readonly WebhookSecretChange[]): number;
   deleteWebhookEndpoint(id: string, audit: AuditEntry): void;
   resendWebhookEvent(endpointId: string, eventSeq: number, at: number, audit: AuditEntry): number;
   relayWebhooks(input: RelayInput): RelayResult;
@@ -76,6 +78,9 @@ export function createOutboxWrites(db: Database.Database): OutboxWrites {
   );
   const endpointExists = db.prepare<[string], number>("SELECT 1 FROM webhook_endpoints WHERE id = ?").pluck();
   const deleteEndpointRow = db.prepare<[string]>("DELETE FROM webhook_endpoints WHERE id = ?");
+  const replaceSecret = db.prepare<[{ to: string; endpointId: string; from: string }]>(
+    "UPDATE webhook_endpoints SET secret = @to WHERE id = @endpointId AND secret = @from",
+  );
   const deletePending = db.prepare<[string]>(
     "DELETE FROM webhook_deliveries WHERE endpoint_id = ? AND state = 'pending'",
   );
@@ -170,6 +175,9 @@ export function createOutboxWrites(db: Database.Database): OutboxWrites {
       insertAuditRow.run(auditToColumns(audit));
     }),
 
+    replaceWebhookSecrets: db.transaction((changes: readonly WebhookSecretChange[]) =>
+      changes.reduce((replaced, change) => replaced + replaceSecret.run(change).changes, 0),
+    ),
     resendWebhookEvent: db.transaction((endpointId: string, eventSeq: number, at: number, audit: AuditEntry) => {
       if (endpointExists.get(endpointId) === undefined) throw new NotFoundError("webhook endpoint", endpointId);
       // A chain of its own: a resend neither waits for nor holds up the key's other deliveries.

@@ -25,7 +25,7 @@ import type {
   WebhookDeliveryRecord,
   WebhookEndpointRecord,
 } from "../../keys/model.js";
-import type { KeyChange, KeyStore } from "../key-store.js";
+import type { KeyChange, KeyStore, WebhookSecretChange } from "../key-store.js";
 import { auditWhere, exportWhere, keyWhere, logWhere } from "./filters.js";
 import { openDatabase } from "./open-database.js";
 import {
@@ -307,6 +307,10 @@ export class SqliteKeyStore implements KeyStore {
 
   async deleteWebhookEndpoint(id: string, audit: AuditEntry): Promise<void> {
     await this.writer.write("deleteWebhookEndpoint", id, audit);
+  }
+
+  async replaceWebhookSecrets(changes: readonly WebhookSecretChange[]): Promise<number> {
+    return this.writer.write("replaceWebhookSecrets", changes);
   }
 
   async getEvent(id: string): Promise<StoredEvent | undefined> {
