@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { ConfigError, ConfigSchema, loadConfig, parseDuration } from "../../src/config.js";
@@ -51,6 +52,33 @@ describe("configuration", () => {
     expect(() => loadConfig({ KEYWARD_WEBHOOK_DENY_CIDRS: "10.0.0.0/8,metadata.internal,10.0.0.0/33" })).toThrow(
       /KEYWARD_WEBHOOK_DENY_CIDRS: not an address or CIDR: metadata\.internal, 10\.0\.0\.0\/33/,
     );
+  });
+
+  it("takes a KEYWARD_SECRETS_KEY of 32 base64 bytes and refuses any other without repeating it", () => {
+    expect(loadConfig({}).KEYWARD_SECRETS_KEY).toBeUndefined();
+    expect(loadConfig({ KEYWARD_SECRETS_KEY: "" }).KEYWARD_SECRETS_KEY).toBeUndefined();
+    const good = randomBytes(32).toString("base64");
+    expect(loadConfig({ KEYWARD_SECRETS_KEY: good }).KEYWARD_SECRETS_KEY).toBe(good);
+    const bad = [
+      ["not base64", `secret!${"A".repeat(37)}`, /must be base64/],
+      ["base64url, not base64", `${randomBytes(32).toString("base64url").slice(0, 40)}-_Zz`, /must be base64/],
+      ["16 bytes", randomBytes(16).toString("base64"), /must be 32 bytes/],
+      ["33 bytes", randomBytes(33).toString("base64"), /must be 32 bytes/],
+      ["32 bytes without padding", good.replace(/=+$/, ""), /must be 32 bytes/],
+    ] as const;
+    for (const [what, value, reason] of bad) {
+      let message = "";
+      try {
+        loadConfig({ KEYWARD_SECRETS_KEY: value });
+      } catch (error) {
+        expect(error, what).toBeInstanceOf(ConfigError);
+        message = (error as Error).message;
+      }
+      expect(message, what).toMatch(/KEYWARD_SECRETS_KEY: /);
+      expect(message, what).toMatch(reason);
+      expect(message, what).not.toContain(value);
+      expect(message, what).not.toContain(value.slice(0, 12));
+    }
   });
 
   it("is documented: every variable has a row in the README", () => {
