@@ -21,6 +21,8 @@ export interface TempStore {
   dir: string;
   /** Runs SQL on the store's database from another connection (for rows the store would not write). */
   exec(sql: string): Promise<void>;
+  /** Reads rows from another connection, as stored (the columns the store's mapping would change on the way). */
+  query<R = Record<string, unknown>>(sql: string): Promise<R[]>;
   /** Closes the store (if still open) and removes the directory. */
   cleanup(): Promise<void>;
 }
@@ -38,6 +40,14 @@ export function openTempStore(inactiveDays = INACTIVE_DAYS): TempStore {
       const db = new Database(file);
       try {
         db.exec(sql);
+      } finally {
+        db.close();
+      }
+    },
+    async query<R>(sql: string) {
+      const db = new Database(file, { readonly: true });
+      try {
+        return db.prepare(sql).all() as R[];
       } finally {
         db.close();
       }
@@ -81,6 +91,7 @@ export function storeBackends(): StoreBackend[] {
         async exec(sql) {
           await db.query(sql);
         },
+        query: (sql) => db.query(sql),
         async cleanup() {
           await store.close();
         },
