@@ -279,12 +279,19 @@ export interface StackOptions {
   logger?: Logger;
   /** Start even though Redis is down (the outage tests). */
   redisMayBeDown?: boolean;
+  /** A data dir of the test's own, kept at close (a restart on the same database); default a fresh one, removed at close. */
+  dataDir?: string;
+}
+
+/** A temp data dir for stacks started on it one after another (`dataDir`); the test removes it. */
+export function newStackDataDir(): string {
+  return mkdtempSync(join(scratchRoot(), "keyward-workers-"));
 }
 
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const redisUrl = options.redisUrl ?? SHARED_REDIS_URL;
   if (!options.redisMayBeDown) await requireRedis(redisUrl);
-  const dataDir = mkdtempSync(join(scratchRoot(), "keyward-workers-"));
+  const dataDir = options.dataDir ?? newStackDataDir();
   const prefix = uniquePrefix();
   const smtp = await startSmtpSink();
   const gatewayPort = await freePort();
@@ -383,7 +390,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       await service.close();
       await smtp.close();
       await dropPrefix(redisUrl, prefix);
-      rmSync(dataDir, { recursive: true, force: true });
+      if (!options.dataDir) rmSync(dataDir, { recursive: true, force: true });
     },
   };
 

@@ -81,6 +81,9 @@ export function createOutboxWrites(db: Database.Database): OutboxWrites {
   const replaceSecret = db.prepare<[{ to: string; endpointId: string; from: string }]>(
     "UPDATE webhook_endpoints SET secret = @to WHERE id = @endpointId AND secret = @from",
   );
+  const replaceSecrets = db.transaction((changes: readonly WebhookSecretChange[]) =>
+    changes.reduce((replaced, change) => replaced + replaceSecret.run(change).changes, 0),
+  );
   const deletePending = db.prepare<[string]>(
     "DELETE FROM webhook_deliveries WHERE endpoint_id = ? AND state = 'pending'",
   );
@@ -175,9 +178,20 @@ export function createOutboxWrites(db: Database.Database): OutboxWrites {
       insertAuditRow.run(auditToColumns(audit));
     }),
 
-    replaceWebhookSecrets: db.transaction((changes: readonly WebhookSecretChange[]) =>
-      changes.reduce((replaced, change) => replaced + replaceSecret.run(change).changes, 0),
-    ),
+    replaceWebhookSecrets(changes) {
+      // The plain secrets being sealed must not stay readable in the file: secure_delete zeroes
+      // the space the old values leave, and a truncating checkpoint drops the WAL's old pages.
+      const secureDelete = db.pragma("secure_delete", { simple: true });
+      db.pragma("secure_delete = ON");
+      try {
+        return replaceSecrets(changes);
+      } finally {
+        db.pragma(`secure_delete = ${Number(secureDelete)}`);
+        try {
+          db.pragma("wal_checkpoint(TRUNCATE)");
+        } catch {} // a reader holds the WAL: the writer's periodic checkpoint truncates it later.
+      }
+    },
     resendWebhookEvent: db.transaction((endpointId: string, eventSeq: number, at: number, audit: AuditEntry) => {
       if (endpointExists.get(endpointId) === undefined) throw new NotFoundError("webhook endpoint", endpointId);
       // A chain of its own: a resend neither waits for nor holds up the key's other deliveries.
