@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { existsSync, readFileSync } from "node:fs";
 import { pino } from "pino";
 import { Webhook } from "standardwebhooks";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -139,6 +140,20 @@ describe.each(storeBackends())("$name store: sealed webhook secrets", (backend) 
       const secret = secrets[endpoints.findIndex((e) => e.id === prepared.endpointId)] ?? "";
       expect(() => new Webhook(secret).verify(prepared.body, prepared.headers)).not.toThrow();
     }
+  });
+
+  it.skipIf(backend.name !== "sqlite")("leaves no plain secret readable in the SQLite file once sealed", async () => {
+    // Enough rows that sealing (longer values) splits pages, whose old space keeps the old bytes.
+    const secrets = Array.from({ length: 40 }, () => newWebhookSecret());
+    for (const secret of secrets) {
+      await store.insertWebhookEndpoint(plainEndpoint(secret), makeAudit({ action: "webhook.create" }));
+    }
+    expect(await sealStoredWebhookSecrets(store, createSecretSealer(newKey()), logger())).toBe(40);
+    await store.close();
+    const bytes = Buffer.concat(
+      ["", "-wal"].filter((suffix) => existsSync(temp.file + suffix)).map((suffix) => readFileSync(temp.file + suffix)),
+    );
+    expect(secrets.filter((secret) => bytes.includes(secret.slice("whsec_".length)))).toEqual([]);
   });
 
   it("warns of nothing when no endpoint exists", async () => {

@@ -106,8 +106,8 @@ export function deleteWebhookEndpoint(db: PgDatabase, id: string, audit: AuditEn
   });
 }
 
-export function replaceWebhookSecrets(db: PgDatabase, changes: readonly WebhookSecretChange[]) {
-  return db.transaction(async (tx) => {
+export async function replaceWebhookSecrets(db: PgDatabase, changes: readonly WebhookSecretChange[]) {
+  const replaced = await db.transaction(async (tx) => {
     let replaced = 0;
     for (const { endpointId, from, to } of changes) {
       replaced += await tx.run("UPDATE webhook_endpoints SET secret = $3 WHERE id = $1 AND secret = $2", [
@@ -118,6 +118,10 @@ export function replaceWebhookSecrets(db: PgDatabase, changes: readonly WebhookS
     }
     return replaced;
   });
+  // The replaced rows' old versions (the plain secrets) stay in the table's pages until rewritten;
+  // VACUUM FULL rewrites this small table at once (a moment's exclusive lock, once per sealing).
+  if (replaced > 0) await db.run("VACUUM FULL webhook_endpoints");
+  return replaced;
 }
 
 export function resendWebhookEvent(

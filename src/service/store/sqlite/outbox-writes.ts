@@ -179,18 +179,9 @@ export function createOutboxWrites(db: Database.Database): OutboxWrites {
     }),
 
     replaceWebhookSecrets(changes) {
-      // The plain secrets being sealed must not stay readable in the file: secure_delete zeroes
-      // the space the old values leave, and a truncating checkpoint drops the WAL's old pages.
-      const secureDelete = db.pragma("secure_delete", { simple: true });
-      db.pragma("secure_delete = ON");
-      try {
-        return replaceSecrets(changes);
-      } finally {
-        db.pragma(`secure_delete = ${Number(secureDelete)}`);
-        try {
-          db.pragma("wal_checkpoint(TRUNCATE)");
-        } catch {} // a reader holds the WAL: the writer's periodic checkpoint truncates it later.
-      }
+      const replaced = replaceSecrets(changes);
+      if (replaced > 0) dropOldPlainSecrets(db);
+      return replaced;
     },
     resendWebhookEvent: db.transaction((endpointId: string, eventSeq: number, at: number, audit: AuditEntry) => {
       if (endpointExists.get(endpointId) === undefined) throw new NotFoundError("webhook endpoint", endpointId);
@@ -274,4 +265,19 @@ export function createOutboxWrites(db: Database.Database): OutboxWrites {
       return { nextDeliveryId, endpointDisabled };
     }),
   };
+}
+
+/**
+ * The plain secrets just sealed stay readable in the file's free space and
+ * the WAL's old pages (secure_delete does not reach the space a page split
+ * leaves): VACUUM rewrites the file without them and the truncating
+ * checkpoint empties the WAL. Once per sealing, at start. Best effort: if a
+ * reader holds the database, the sealing stands and the old bytes go with
+ * the space SQLite reuses.
+ */
+function dropOldPlainSecrets(db: Database.Database): void {
+  try {
+    db.exec("VACUUM");
+    db.pragma("wal_checkpoint(TRUNCATE)");
+  } catch {}
 }
