@@ -1,0 +1,3 @@
+import { sealedSecretsSuite } from "./sealed-secrets-suite.js";
+
+sealedSecretsSuite("SQLite");
