@@ -8,25 +8,33 @@ const PAGE = 500;
 /**
  * At the service's start: with KEYWARD_SECRETS_KEY set, seals every webhook
  * secret still stored in plain text (written before the key was set) in one
- * transaction, and logs how many; without it, warns once if any endpoint
- * exists. Idempotent: sealed rows are left alone, and a row another replica
- * sealed meanwhile is not sealed twice (the store replaces only an unchanged
+ * transaction, and logs how many. Without it, warns if any secret is stored
+ * unsealed, and says so if some are sealed (their deliveries will fail).
+ * Idempotent: sealed rows are left alone, and a row another replica sealed
+ * meanwhile is not sealed twice (the store replaces only an unchanged
  * secret). Returns the number sealed.
  */
 export async function sealStoredWebhookSecrets(
   store: KeyStore,
   sealer: SecretSealer,
-  logger: Pick<Logger, "info" | "warn">,
+  logger: Pick<Logger, "info" | "warn" | "error">,
 ): Promise<number> {
-  if (!sealer.sealing) {
-    const [any] = await store.listWebhookEndpoints(1);
-    if (any) logger.warn("webhook signing secrets are stored unsealed; set KEYWARD_SECRETS_KEY");
-    return 0;
-  }
   const changes: WebhookSecretChange[] = [];
+  let alreadySealed = 0;
   for await (const endpoint of everyEndpoint(store)) {
-    if (isSealed(endpoint.secret)) continue;
-    changes.push({ endpointId: endpoint.id, from: endpoint.secret, to: sealer.seal(endpoint.id, endpoint.secret) });
+    if (isSealed(endpoint.secret)) alreadySealed += 1;
+    else
+      changes.push({ endpointId: endpoint.id, from: endpoint.secret, to: sealer.seal(endpoint.id, endpoint.secret) });
+  }
+  if (!sealer.sealing) {
+    if (changes.length > 0) logger.warn("webhook signing secrets are stored unsealed; set KEYWARD_SECRETS_KEY");
+    if (alreadySealed > 0) {
+      logger.error(
+        { sealedEndpoints: alreadySealed },
+        "webhook signing secrets are sealed but KEYWARD_SECRETS_KEY is not set: those endpoints get no deliveries",
+      );
+    }
+    return 0;
   }
   const sealed = changes.length === 0 ? 0 : await store.replaceWebhookSecrets(changes);
   logger.info({ sealed }, "webhook signing secrets sealed with KEYWARD_SECRETS_KEY");

@@ -129,6 +129,13 @@ describe.each(storeBackends())("$name store: sealed webhook secrets", (backend) 
     }
     for (const text of [...secrets, key]) expect(lines.join("")).not.toContain(text);
 
+    // Started again without the key: no "unsealed" warning (none is), but an error that the sealed ones will fail.
+    lines = [];
+    expect(await sealStoredWebhookSecrets(store, unkeyed, logger())).toBe(0);
+    expect(lines.map((line) => JSON.parse(line) as Record<string, unknown>)).toEqual([
+      expect.objectContaining({ sealedEndpoints: 2, msg: expect.stringMatching(/KEYWARD_SECRETS_KEY is not set/) }),
+    ]);
+
     // Idempotent: a second start seals nothing and leaves the rows as they are.
     expect(await sealStoredWebhookSecrets(store, sealer, logger())).toBe(0);
     for (const [i, e] of endpoints.entries()) expect(await storedSecret(e.id)).toBe(sealedRows[i]);
