@@ -17,7 +17,7 @@
  * docs/benchmarks.md (appended the first time). Target: under 0.3 ms added
  * at p50 on loopback.
  */
-import { type ChildProcess, execSync, fork, spawn } from "node:child_process";
+import { type ChildProcess, execSync, spawn } from "node:child_process";
 import { once } from "node:events";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { Agent, request } from "node:http";
@@ -35,7 +35,9 @@ import { Permission } from "../src/gen/keyward/v1/key_pb.js";
 import { VerifyCode, VerifyKeyResponseSchema } from "../src/gen/keyward/v1/verify_pb.js";
 import { startChildService, stopChildService } from "../test/support/child-service.js";
 import { createKeyServiceGrpcClient } from "../test/support/grpc-client.js";
+import { BENCH_DIR, forkScript, nextMessage, stopChild } from "./lib/children.js";
 import { RawGrpcConnection } from "./lib/raw-h2.js";
+import { RESULTS_DIR } from "./lib/servers.js";
 import { grpcFrame, VERIFY_PATH } from "./lib/wire.js";
 
 const root = resolve(import.meta.dirname, "..");
@@ -214,27 +216,13 @@ let directRefused = 0;
 
 /** bench/echo-server.ts (grpc-js, bytes in and out, no decoding) answering every call with `answer`. */
 async function startEcho(answer: Uint8Array): Promise<{ child: ChildProcess; port: number }> {
-  const child = fork(
-    join(root, "bench/echo-server.ts"),
+  const child = forkScript(
+    join(BENCH_DIR, "echo-server.ts"),
     ["--codec", "buffer", "--response", Buffer.from(answer).toString("hex")],
-    {
-      execArgv: ["--import", "tsx"],
-      stdio: ["ignore", "inherit", "inherit", "ipc"],
-    },
+    { logFile: join(RESULTS_DIR, "logs", `client-${startedAt.toISOString().replace(/[:.]/g, "-")}`, "echo.log") },
   );
-  const port = await new Promise<number>((done, fail) => {
-    child.on("message", (message: { t?: string; grpcPort?: number }) => {
-      if (message?.t === "ready" && message.grpcPort !== undefined) done(message.grpcPort);
-    });
-    child.once("exit", (code) => fail(new Error(`the echo server exited with ${code}`)));
-  });
-  return { child, port };
-}
-
-async function stopChild(child: ChildProcess) {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  child.kill("SIGTERM");
-  await once(child, "exit");
+  const ready = await nextMessage<{ t: "ready"; grpcPort: number }>(child, "ready", 60_000);
+  return { child, port: ready.grpcPort };
 }
 
 async function latencies() {
