@@ -13,6 +13,12 @@ export function normalizeCidr(text: string): string | null {
   return `${address.toLowerCase()}/${prefix}`;
 }
 
+/** A URL's host when it is a literal IP address (an IPv6 one without its brackets), else undefined. */
+export function literalAddressOf(url: URL): string | undefined {
+  const host = url.hostname.startsWith("[") ? url.hostname.slice(1, -1) : url.hostname;
+  return isIP(host) === 0 ? undefined : host;
+}
+
 /** Matches addresses against a list of CIDRs: a key's allowlist (built once per cached key), the webhook deny list. */
 export class CidrMatcher {
   private readonly list = new BlockList();

@@ -1,8 +1,7 @@
 import { randomBytes } from "node:crypto";
-import { isIP } from "node:net";
 import { Webhook } from "standardwebhooks";
 import { uuidv7 } from "uuidv7";
-import { CidrMatcher } from "../../shared/cidr.js";
+import { CidrMatcher, literalAddressOf } from "../../shared/cidr.js";
 import { isWebhookEventType, WEBHOOK_EVENT_TYPES } from "../../shared/contract/events.js";
 import type { Logger } from "../../shared/logger.js";
 import type { EventSignal } from "../events/event-signal.js";
@@ -143,8 +142,8 @@ export function validateWebhookUrl(value: string | undefined, denied: CidrMatche
   if (url.hostname === "") throw new ValidationError(field, "must name a host");
   if (url.hash !== "") throw new ValidationError(field, "must not have a #fragment");
   // Host names are not resolved here: what they resolve to may change, so the workers check it at each delivery.
-  const address = url.hostname.replace(/^\[(.*)\]$/, "$1");
-  if (isIP(address) !== 0 && denied.matches(address)) {
+  const address = literalAddressOf(url);
+  if (address !== undefined && denied.matches(address)) {
     throw new ValidationError(field, `${address} is in KEYWARD_WEBHOOK_DENY_CIDRS: webhooks are never sent there`);
   }
   return url.href;

@@ -1,6 +1,6 @@
 import { Agent as HttpAgent, request as httpRequest } from "node:http";
 import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
-import { isIP } from "node:net";
+import { literalAddressOf } from "../../shared/cidr.js";
 import type { AddressGuard } from "./address-guard.js";
 
 export interface WebhookSender {
@@ -31,8 +31,8 @@ export function createWebhookSender(guard: AddressGuard): WebhookSender {
       return new Promise<number>((resolve, reject) => {
         const url = new URL(urlText);
         // A literal address is connected to without a lookup, so the guard's lookup never sees it: checked here.
-        const address = url.hostname.replace(/^\[(.*)\]$/, "$1");
-        const refused = isIP(address) !== 0 ? guard.refusal(address) : undefined;
+        const address = literalAddressOf(url);
+        const refused = address === undefined ? undefined : guard.refusal(address);
         if (refused) return reject(refused);
         const secure = url.protocol === "https:";
         const send = secure ? httpsRequest : httpRequest;
