@@ -294,12 +294,11 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const dataDir = options.dataDir ?? newStackDataDir();
   const prefix = uniquePrefix();
   const smtp = await startSmtpSink();
-  const gatewayPort = await freePort();
   const env = {
     KEYWARD_DATA_DIR: dataDir,
     KEYWARD_SERVICE_PORT: "0",
     KEYWARD_CONNECT_PORT: "0",
-    KEYWARD_GATEWAY_PORT: String(gatewayPort),
+    KEYWARD_GATEWAY_PORT: "0",
     KEYWARD_USAGE_FLUSH_MS: "50",
     REDIS_URL: redisUrl,
     SMTP_URL: smtp.url,
@@ -307,8 +306,10 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     LOG_LEVEL: "silent",
     ...options.env,
   };
-  const config: Config = { ...loadConfig(env), KEYWARD_QUEUE_PREFIX: prefix };
-  const workerConfig: Config = options.workerEnv
+  // The gateway binds port 0 and the configs take the port it got: a port
+  // picked free beforehand can be taken by another socket before it listens.
+  let config: Config = { ...loadConfig(env), KEYWARD_QUEUE_PREFIX: prefix };
+  let workerConfig: Config = options.workerEnv
     ? { ...loadConfig({ ...env, ...options.workerEnv }), KEYWARD_QUEUE_PREFIX: prefix }
     : config;
   const logger = options.logger ?? pino({ level: "silent" });
@@ -320,10 +321,20 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   };
   const service = await startService(config, { logger, clock: () => clock.now });
   const serviceUrl = `http://127.0.0.1:${service.connectPort}`;
-  let gateway: RunningGateway | undefined;
+  let gateway: RunningGateway;
+  try {
+    gateway = await startGateway(config, { logger, serviceToken: service.serviceToken, serviceUrl });
+  } catch (error) {
+    await service.close();
+    await smtp.close();
+    if (!options.dataDir) rmSync(dataDir, { recursive: true, force: true });
+    throw error;
+  }
+  config = { ...config, KEYWARD_GATEWAY_PORT: gateway.port };
+  workerConfig = { ...workerConfig, KEYWARD_GATEWAY_PORT: gateway.port };
   const running: RunningWorkers[] = [];
   const direct = createServiceClient({ baseUrl: serviceUrl, serviceToken: service.serviceToken });
-  const url = `http://127.0.0.1:${gatewayPort}`;
+  const url = `http://127.0.0.1:${gateway.port}`;
 
   const stack: Stack = {
     config,
@@ -385,7 +396,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     },
     async close() {
       for (const w of running) await w.close();
-      await gateway?.close();
+      await gateway.close();
       direct.close();
       await service.close();
       await smtp.close();
@@ -395,7 +406,6 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   };
 
   try {
-    gateway = await startGateway(config, { logger, serviceToken: service.serviceToken, serviceUrl });
     const admin = await direct.client.createKey(
       { name: "Admin", scopes: [ADMIN_SCOPE], claims: { email: "admin@example.com" } },
       asActor("harness"),
