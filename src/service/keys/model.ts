@@ -370,6 +370,13 @@ export interface AttemptOutcome {
   succeeded: boolean;
   /** No retry follows. */
   final: boolean;
+  /**
+   * The receiver failed it (a status, a timeout, a refused connection): it
+   * counts toward disabling the endpoint. False when Keyward could not send
+   * at all (its own secrets key does not open the signing secret): an
+   * operator's mistake neither starts nor extends the endpoint's failing time.
+   */
+  receiverFailed: boolean;
   /** The endpoint is disabled when it has been failing since this moment or earlier. */
   disableIfFailingSince: number;
   /** Written when this attempt disables the endpoint. */

@@ -388,15 +388,18 @@ export function createWebhooksApi({
           unopenedLogged.add(endpoint.id);
           logger.error({ endpointId: endpoint.id }, `webhook deliveries cannot be signed: ${opened.reason}`);
         }
-        const recorded = await api.recordAttempt({
-          deliveryId: idText,
-          attempt: delivery.attempts + 1,
-          responseCode: 0,
-          durationMs: 0,
-          error: opened.reason,
-          succeeded: false,
-          final: true,
-        });
+        const recorded = await record(
+          {
+            deliveryId: idText,
+            attempt: delivery.attempts + 1,
+            responseCode: 0,
+            durationMs: 0,
+            error: opened.reason,
+            succeeded: false,
+            final: true,
+          },
+          false,
+        );
         // The worker queues no next delivery for a delivery it did not send: the relay hands it out.
         if (recorded.nextDeliveryId !== "") signal.notify();
         return over(opened.reason);
@@ -421,58 +424,65 @@ export function createWebhooksApi({
       };
     },
 
-    async recordAttempt(input) {
-      const id = deliveryId(input.deliveryId);
-      const attemptNumber = int(input.attempt, "attempt", 1, 1000);
-      const responseCode = int(input.responseCode, "response_code", 0, 999);
-      const durationMs = int(input.durationMs, "duration_ms", 0, 86_400_000);
-      if ([...input.error].length > 1000) throw new ValidationError("error", "must be at most 1,000 characters");
-      const delivery = await store.getWebhookDelivery(id);
-      if (!delivery) throw new NotFoundError("webhook delivery", input.deliveryId);
-      const event = await store.getEventBySeq(delivery.eventSeq);
-      const endpoint = await store.getWebhookEndpoint(delivery.endpointId);
-      const at = now();
-      const reason = `every delivery attempt failed for ${FAILING_DISABLE_MS / 86_400_000} days`;
-      const disabledData = endpoint ? endpointData({ ...endpoint, enabled: false, disabledReason: reason }) : {};
-      const result = await store.recordWebhookAttempt(
-        {
-          deliveryId: id,
-          endpointId: delivery.endpointId,
-          eventId: event?.id ?? "",
-          eventType: event?.type ?? "",
-          attempt: attemptNumber,
-          at,
-          succeeded: input.succeeded,
-          responseCode: responseCode === 0 ? null : responseCode,
-          durationMs,
-          error: input.succeeded ? null : input.error || "failed",
-          manual: delivery.manual,
-        },
-        {
-          succeeded: input.succeeded,
-          final: input.final,
-          disableIfFailingSince: at - FAILING_DISABLE_MS,
-          disabledReason: reason,
-          disabledEvent: newEvent("webhook_endpoint.disabled", at, { endpoint: disabledData }, { mail: true }),
-          disabledAudit: {
-            at,
-            actor: "service",
-            actorKeyId: null,
-            action: "webhook.auto_disable",
-            keyId: null,
-            exportId: null,
-            summary: `disabled webhook endpoint ${delivery.endpointId}: ${reason}`,
-            changedFields: ["enabled"],
-          },
-        },
-      );
-      if (result.endpointDisabled) signal.notify();
-      return {
-        nextDeliveryId: result.nextDeliveryId === null ? "" : String(result.nextDeliveryId),
-        endpointDisabled: result.endpointDisabled,
-      };
-    },
+    recordAttempt: (input) => record(input, true),
   };
+
+  /** `receiverFailed`: a failure counts toward disabling the endpoint (see AttemptOutcome). */
+  async function record(
+    input: AttemptInput,
+    receiverFailed: boolean,
+  ): Promise<{ nextDeliveryId: string; endpointDisabled: boolean }> {
+    const id = deliveryId(input.deliveryId);
+    const attemptNumber = int(input.attempt, "attempt", 1, 1000);
+    const responseCode = int(input.responseCode, "response_code", 0, 999);
+    const durationMs = int(input.durationMs, "duration_ms", 0, 86_400_000);
+    if ([...input.error].length > 1000) throw new ValidationError("error", "must be at most 1,000 characters");
+    const delivery = await store.getWebhookDelivery(id);
+    if (!delivery) throw new NotFoundError("webhook delivery", input.deliveryId);
+    const event = await store.getEventBySeq(delivery.eventSeq);
+    const endpoint = await store.getWebhookEndpoint(delivery.endpointId);
+    const at = now();
+    const reason = `every delivery attempt failed for ${FAILING_DISABLE_MS / 86_400_000} days`;
+    const disabledData = endpoint ? endpointData({ ...endpoint, enabled: false, disabledReason: reason }) : {};
+    const result = await store.recordWebhookAttempt(
+      {
+        deliveryId: id,
+        endpointId: delivery.endpointId,
+        eventId: event?.id ?? "",
+        eventType: event?.type ?? "",
+        attempt: attemptNumber,
+        at,
+        succeeded: input.succeeded,
+        responseCode: responseCode === 0 ? null : responseCode,
+        durationMs,
+        error: input.succeeded ? null : input.error || "failed",
+        manual: delivery.manual,
+      },
+      {
+        succeeded: input.succeeded,
+        final: input.final,
+        receiverFailed,
+        disableIfFailingSince: at - FAILING_DISABLE_MS,
+        disabledReason: reason,
+        disabledEvent: newEvent("webhook_endpoint.disabled", at, { endpoint: disabledData }, { mail: true }),
+        disabledAudit: {
+          at,
+          actor: "service",
+          actorKeyId: null,
+          action: "webhook.auto_disable",
+          keyId: null,
+          exportId: null,
+          summary: `disabled webhook endpoint ${delivery.endpointId}: ${reason}`,
+          changedFields: ["enabled"],
+        },
+      },
+    );
+    if (result.endpointDisabled) signal.notify();
+    return {
+      nextDeliveryId: result.nextDeliveryId === null ? "" : String(result.nextDeliveryId),
+      endpointDisabled: result.endpointDisabled,
+    };
+  }
   return api;
 }
 

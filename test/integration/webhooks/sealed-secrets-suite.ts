@@ -125,7 +125,7 @@ export function sealedSecretsSuite(label: string, database?: () => TestDatabase)
       for (const text of [...secrets, firstKey]) expect(logged).not.toContain(text);
     });
 
-    it("restarted under another key: the attempt fails saying so, the receiver gets nothing, nothing crashes", async () => {
+    it("restarted under another key: the attempt fails saying so without counting against the endpoint, the receiver gets nothing, nothing crashes", async () => {
       const otherKey = newKey();
       const captured = captureLogger("info");
       s = await start({ KEYWARD_SECRETS_KEY: otherKey }, captured.logger);
@@ -146,8 +146,11 @@ export function sealedSecretsSuite(label: string, database?: () => TestDatabase)
             "the endpoint's secret is sealed with another KEYWARD_SECRETS_KEY (or for another endpoint)",
           );
         }
-        // Reads of the endpoint answer as always: its secret is never needed there.
-        expect((await s.direct.getWebhookEndpoint({ id: endpointId })).endpoint?.id).toBe(endpointId);
+        // Reads of the endpoint answer as always: its secret is never needed there. The operator's
+        // key, not the receiver, failed: the endpoint is not counted as failing (nor, in 3 days, disabled).
+        const { endpoint } = await s.direct.getWebhookEndpoint({ id: endpointId });
+        expect(endpoint).toMatchObject({ id: endpointId, enabled: true });
+        expect(endpoint?.failingSince).toBeUndefined();
       }
       await sleep(500);
       expect(receiver.requests.slice(before).filter(forKey(keyId))).toEqual([]);

@@ -42,13 +42,21 @@ describe.each(storeBackends())("$name store: the outbox", (backend) => {
   const outcome = (over: Partial<AttemptOutcome> = {}): AttemptOutcome => ({
     succeeded: true,
     final: false,
+    receiverFailed: true,
     disableIfFailingSince: NOW - 3 * DAY_MS,
     disabledReason: "failing",
     disabledEvent: newEvent("webhook_endpoint.disabled", NOW, {}, { mail: true }),
     disabledAudit: makeAudit({ action: "webhook.auto_disable", actor: "service" }),
     ...over,
   });
-  async function attempt(deliveryId: number, endpointId: string, succeeded: boolean, at = NOW, final = false) {
+  async function attempt(
+    deliveryId: number,
+    endpointId: string,
+    succeeded: boolean,
+    at = NOW,
+    final = false,
+    receiverFailed = true,
+  ) {
     return store.recordWebhookAttempt(
       {
         deliveryId,
@@ -63,7 +71,7 @@ describe.each(storeBackends())("$name store: the outbox", (backend) => {
         error: succeeded ? null : "HTTP 500",
         manual: false,
       },
-      outcome({ succeeded, final, disableIfFailingSince: at - 3 * DAY_MS }),
+      outcome({ succeeded, final, receiverFailed, disableIfFailingSince: at - 3 * DAY_MS }),
     );
   }
 
@@ -127,6 +135,25 @@ describe.each(storeBackends())("$name store: the outbox", (backend) => {
     const mails = await relay();
     expect(mails.mailEvents.map((m) => m.type)).toEqual(["webhook_endpoint.disabled"]);
     expect((await relay([], false, [mails.mailEvents[0]?.id as string])).mailEvents).toEqual([]);
+  });
+
+  it("an attempt Keyward could not send (its secrets key does not open the secret) ends its delivery but never disables the endpoint", async () => {
+    const e = endpoint();
+    await store.insertWebhookEndpoint(e, makeAudit({ action: "webhook.create" }));
+    for (let i = 0; i < 3; i++) {
+      const key = makeKey();
+      await store.insertKey(key, makeAudit({ keyId: key.id }), [keyEvent("key.created", key, NOW, 30)]);
+    }
+    const [a, b, c] = (await relay()).deliveryIds as [number, number, number];
+    const unsent = await attempt(a, e.id, false, NOW, true, false);
+    expect(unsent.endpointDisabled).toBe(false);
+    expect((await store.getWebhookDelivery(a))?.state).toBe("failed");
+    expect((await store.getWebhookEndpoint(e.id))?.failingSince).toBeNull();
+    // The receiver failed once; days of the operator's wrong key later, the endpoint is still on and its failing time unchanged.
+    await attempt(b, e.id, false, NOW + DAY_MS, true);
+    const later = await attempt(c, e.id, false, NOW + 5 * DAY_MS, true, false);
+    expect(later.endpointDisabled).toBe(false);
+    expect(await store.getWebhookEndpoint(e.id)).toMatchObject({ enabled: true, failingSince: NOW + DAY_MS });
   });
 
   it("updates endpoints only at the version read, and deletes them with their pending deliveries", async () => {

@@ -234,7 +234,7 @@ export function recordWebhookAttempt(
       await tx.run("UPDATE webhook_endpoints SET failing_since = NULL WHERE id = $1 AND failing_since IS NOT NULL", [
         attempt.endpointId,
       ]);
-    } else {
+    } else if (outcome.receiverFailed) {
       await tx.run("UPDATE webhook_endpoints SET failing_since = coalesce(failing_since, $2::bigint) WHERE id = $1", [
         attempt.endpointId,
         attempt.at,

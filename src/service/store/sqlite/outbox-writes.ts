@@ -242,7 +242,7 @@ export function createOutboxWrites(db: Database.Database): OutboxWrites {
       let endpointDisabled = false;
       if (outcome.succeeded) {
         endpointAnswered.run(attempt.endpointId);
-      } else {
+      } else if (outcome.receiverFailed) {
         endpointFailed.run({ id: attempt.endpointId, at: attempt.at });
         const disabled = disableFailing.get({
           id: attempt.endpointId,
