@@ -194,7 +194,7 @@ export function createWebhooksApi({
   sealer,
   logger,
 }: Deps): WebhooksApi {
-  const denied = new CidrMatcher(denyCidrs);
+  const denied = new CidrMatcher(denyCidrs, { throughTranslators: true });
   const unopenedLogged = new Set<string>();
   function audit(actor: Actor, action: AuditAction, summary: string, changed: string[] = []): AuditEntry {
     return {

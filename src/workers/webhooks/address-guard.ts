@@ -32,7 +32,7 @@ export interface AddressGuard {
 }
 
 export function createAddressGuard(denyCidrs: readonly string[], resolve: ResolveAll = dnsLookup): AddressGuard {
-  const denied = new CidrMatcher(denyCidrs);
+  const denied = new CidrMatcher(denyCidrs, { throughTranslators: true });
   const refusal = (address: string) => (denied.matches(address) ? new DeniedAddressError(address) : undefined);
   const lookup: LookupFunction = (hostname, options, callback) => {
     resolve(hostname, { ...options, all: true }, (error, addresses) => {

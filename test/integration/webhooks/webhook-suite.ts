@@ -123,6 +123,9 @@ export function webhookSuite(label: string, databaseUrl?: () => string): void {
         ["http://[fd00:ec2::254]/", "fd00:ec2::254"],
         // URLs write IPv4-mapped IPv6 in hex: ::ffff:a9fe:a9fe is 169.254.169.254.
         ["http://[::ffff:169.254.169.254]/", "::ffff:a9fe:a9fe"],
+        // The same address through a NAT64 gateway and a 6to4 relay.
+        ["http://[64:ff9b::169.254.169.254]/", "64:ff9b::a9fe:a9fe"],
+        ["http://[2002:a9fe:a9fe::1]/", "2002:a9fe:a9fe::1"],
       ];
       const refusal = (address: string) => ({
         code: Code.InvalidArgument,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { CidrMatcher, normalizeCidr } from "../../../src/shared/cidr.js";
+import { CidrMatcher, normalizeCidr, translatedIpv4 } from "../../../src/shared/cidr.js";
 
 describe("CIDR allowlists", () => {
   it("normalise addresses and ranges and refuse anything else", () => {
@@ -23,5 +23,25 @@ describe("CIDR allowlists", () => {
     expect(m.matches("::ffff:a01:101")).toBe(true);
     expect(m.matches("::ffff:b00:1")).toBe(false);
     expect(m.matches("not an ip")).toBe(false);
+  });
+
+  it("read the IPv4 address a NAT64 or 6to4 address reaches, in any IPv6 spelling", () => {
+    expect(translatedIpv4("64:ff9b::a9fe:a9fe")).toBe("169.254.169.254");
+    expect(translatedIpv4("64:ff9b::169.254.169.254")).toBe("169.254.169.254");
+    expect(translatedIpv4("64:FF9B:0:0:0:0:a01:203")).toBe("10.1.2.3");
+    expect(translatedIpv4("2002:a9fe:a9fe::1")).toBe("169.254.169.254");
+    expect(translatedIpv4("2002:a9fe:a9fe:1:2:3:4:5")).toBe("169.254.169.254");
+    for (const other of ["::1", "::", "fe80::1", "64:ff9b:1::a9fe:a9fe", "2001:db8::1", "10.0.0.1", "nope"]) {
+      expect(translatedIpv4(other), other).toBeUndefined();
+    }
+  });
+
+  it("match through translators only when asked: deny lists do, a key's allowlist does not", () => {
+    const deny = new CidrMatcher(["169.254.0.0/16"], { throughTranslators: true });
+    expect(deny.matches("64:ff9b::a9fe:a9fe")).toBe(true);
+    expect(deny.matches("2002:a9fe:1::")).toBe(true);
+    expect(deny.matches("64:ff9b::a01:203")).toBe(false);
+    const allow = new CidrMatcher(["169.254.0.0/16"]);
+    expect(allow.matches("64:ff9b::a9fe:a9fe")).toBe(false);
   });
 });

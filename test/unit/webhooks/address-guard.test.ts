@@ -32,6 +32,11 @@ const names = table({
   "mapped.internal": ["::ffff:169.254.169.254"],
   "mapped-hex.internal": ["::ffff:a9fe:a9fe"],
   "this-network.internal": ["0.0.0.0"],
+  // The metadata address through a NAT64 gateway (RFC 6052) and a 6to4 relay (RFC 3056).
+  "nat64.internal": ["64:ff9b::a9fe:a9fe"],
+  "nat64-quad.internal": ["64:ff9b::169.254.169.254"],
+  "6to4.internal": ["2002:a9fe:a9fe::1"],
+  "nat64-good.internal": ["64:ff9b::a01:203"],
   // Round-robin DNS, or a rebinding name answering a public and the metadata address together.
   "mixed.internal": ["10.1.2.3", "fd00:1::7", "169.254.169.254"],
   "several-good.internal": ["10.1.2.3", "fd00:1::7", "192.168.0.9"],
@@ -71,6 +76,20 @@ describe("the webhook address guard", () => {
     expect((await look(guard, "mapped-hex.internal")).error?.message).toBe(
       "refused: ::ffff:a9fe:a9fe is in KEYWARD_WEBHOOK_DENY_CIDRS",
     );
+  });
+
+  it("refuses IPv6 addresses that reach a denied IPv4 address through NAT64 or 6to4", async () => {
+    for (const name of ["nat64.internal", "nat64-quad.internal", "6to4.internal"]) {
+      const { error } = await look(guard, name);
+      expect(error, name).toBeInstanceOf(DeniedAddressError);
+    }
+    expect((await look(guard, "nat64.internal")).error?.message).toBe(
+      "refused: 64:ff9b::a9fe:a9fe is in KEYWARD_WEBHOOK_DENY_CIDRS",
+    );
+    // Through NAT64 to an internal address that is not denied: delivered.
+    expect(await look(guard, "nat64-good.internal")).toEqual({ error: null, address: "64:ff9b::a01:203", family: 6 });
+    expect(guard.refusal("2002:a01:203::1")).toBeUndefined();
+    expect(guard.refusal("::1")).toBeUndefined();
   });
 
   it("lets internal addresses through, in the shape the caller asked for", async () => {
