@@ -165,6 +165,7 @@ export async function startWorkers(config: Config, options: WorkersOptions): Pro
     logger: logger.child({ job: "webhook" }),
     sender: webhookSender,
     timeoutMs: options.webhookTimeoutMs ?? 15_000,
+    attempts: retryDelays.length + 1,
   };
   const deliver = createDeliveryProcessor(deliveryDeps);
   const mailNotice = createNoticeMailProcessor({

@@ -18,6 +18,12 @@ export interface DeliveryJobDeps {
   sender: WebhookSender;
   /** How long an endpoint has to answer; default 15 s. */
   timeoutMs: number;
+  /**
+   * Attempts per delivery: the retry schedule's length plus one. The
+   * schedule is this worker's (the job's own `attempts` is set when it is
+   * queued): a delivery ends after the last delay of the schedule in use.
+   */
+  attempts: number;
 }
 
 export type DeliveryResult =
@@ -46,7 +52,7 @@ export function createDeliveryProcessor(deps: DeliveryJobDeps) {
     if (!parsed.success) throw new UnrecoverableError("the delivery job carries no valid delivery id");
     const { deliveryId } = parsed.data;
     const attempt = job.attemptsMade + 1;
-    const final = attempt >= (job.opts.attempts ?? 1);
+    const final = attempt >= attemptsOf(job, deps);
     const prepared = await call(() => deps.service.prepareWebhookDelivery({ deliveryId }));
     if (!prepared.pending) return { outcome: "skipped", reason: prepared.reason };
 
@@ -103,7 +109,7 @@ export function createDeliveryProcessor(deps: DeliveryJobDeps) {
 export function createDeliveryFailureHandler(deps: DeliveryJobDeps) {
   return async function onDeliveryFailed(job: Job | undefined, error: Error): Promise<void> {
     if (!job || job.name !== WEBHOOK_DELIVERY_JOB) return;
-    const final = error.name === "UnrecoverableError" || job.attemptsMade >= (job.opts.attempts ?? 1);
+    const final = error.name === "UnrecoverableError" || job.attemptsMade >= attemptsOf(job, deps);
     if (!final || !/stalled/i.test(error.message)) return;
     const parsed = WebhookDeliveryJobDataSchema.safeParse(job.data);
     if (!parsed.success) return;
@@ -123,6 +129,8 @@ export function createDeliveryFailureHandler(deps: DeliveryJobDeps) {
     }
   };
 }
+
+const attemptsOf = (job: Job, deps: DeliveryJobDeps) => Math.min(job.opts.attempts ?? 1, deps.attempts);
 
 export async function queueDelivery(queue: Queue, deliveryId: string): Promise<void> {
   await queue.add(WEBHOOK_DELIVERY_JOB, { deliveryId }, webhookDeliveryJobOptions(deliveryId));

@@ -53,8 +53,13 @@ describe("webhook deliveries to an address in the workers' KEYWARD_WEBHOOK_DENY_
       const eventId = attempts[0]?.eventId;
       expect(attempts.filter((a) => a.eventId === eventId).map((a) => a.attempt)).toEqual([3, 2, 1]);
     }
-    // Nothing late either: the last attempts were recorded after their refusals.
+    // Nothing late either: the last attempts were recorded after their refusals, and the schedule of two
+    // retries ended each delivery at its third attempt (no fourth, whatever a job's default attempts are).
     await sleep(300);
     expect(receiver.requests).toHaveLength(0);
+    for (const endpoint of [literal, byName]) {
+      const page = await s.direct.listWebhookAttempts({ endpointId: endpoint.endpoint?.id as string });
+      expect(Math.max(...page.attempts.map((a) => a.attempt))).toBe(3);
+    }
   });
 });
