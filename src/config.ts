@@ -40,6 +40,24 @@ export const ConfigSchema = z.object({
       )
       .optional(),
   ),
+  // Keys that sealed webhook secrets before the current one (a rotation): they still open them, the
+  // next start seals those again under KEYWARD_SECRETS_KEY; they never seal. Comma-separated.
+  KEYWARD_SECRETS_KEY_PREVIOUS: z
+    .string()
+    .default("")
+    .transform((text, ctx): string[] => {
+      const entries = text
+        .split(",")
+        .map((part) => part.trim())
+        .filter((part) => part !== "");
+      const bad = entries.flatMap((entry, i) => (isKeyOf32Bytes(entry) ? [] : [i + 1]));
+      if (bad.length === 0) return entries;
+      ctx.addIssue({
+        code: "custom",
+        message: `entry ${bad.join(", ")} is not 32 bytes in base64, 44 characters (comma-separated keys, each like KEYWARD_SECRETS_KEY)`,
+      });
+      return z.NEVER;
+    }),
   KEYWARD_TOKEN_PREFIX: z
     .string()
     .regex(/^[a-z][a-z0-9]{0,15}$/, "1-16 lower-case letters and digits, starting with a letter")
@@ -169,6 +187,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (!result.success) {
     const lines = result.error.issues.map((i) => `  ${i.path.join(".")}: ${i.message}`);
     throw new ConfigError(`Invalid configuration:\n${lines.join("\n")}`);
+  }
+  if (result.data.KEYWARD_SECRETS_KEY_PREVIOUS.length > 0 && result.data.KEYWARD_SECRETS_KEY === undefined) {
+    throw new ConfigError(
+      "Invalid configuration:\n  KEYWARD_SECRETS_KEY_PREVIOUS: needs KEYWARD_SECRETS_KEY: previous keys open secrets, the current one seals them",
+    );
   }
   return { ...result.data, dataDir: resolve(result.data.KEYWARD_DATA_DIR) };
 }

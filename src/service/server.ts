@@ -43,7 +43,7 @@ export async function startService(config: Config, options: StartServiceOptions 
   const logger = options.logger ?? createLogger(config.LOG_LEVEL, "service");
   const serviceToken = resolveServiceToken(config);
   const store = await createKeyStore(config, logger);
-  const sealer = createSecretSealer(config.KEYWARD_SECRETS_KEY);
+  const sealer = createSecretSealer(config.KEYWARD_SECRETS_KEY, config.KEYWARD_SECRETS_KEY_PREVIOUS);
   try {
     await sealStoredWebhookSecrets(store, sealer, logger);
   } catch (error) {

@@ -81,6 +81,30 @@ describe("configuration", () => {
     }
   });
 
+  it("takes KEYWARD_SECRETS_KEY_PREVIOUS as a list of such keys, only beside KEYWARD_SECRETS_KEY, never repeating a bad one", () => {
+    const [current, a, b] = [0, 1, 2].map(() => randomBytes(32).toString("base64")) as [string, string, string];
+    expect(loadConfig({}).KEYWARD_SECRETS_KEY_PREVIOUS).toEqual([]);
+    expect(
+      loadConfig({ KEYWARD_SECRETS_KEY: current, KEYWARD_SECRETS_KEY_PREVIOUS: ` ${a} , ${b},` })
+        .KEYWARD_SECRETS_KEY_PREVIOUS,
+    ).toEqual([a, b]);
+    const short = randomBytes(16).toString("base64");
+    expect(() => loadConfig({ KEYWARD_SECRETS_KEY: current, KEYWARD_SECRETS_KEY_PREVIOUS: `${a},${short}` })).toThrow(
+      /KEYWARD_SECRETS_KEY_PREVIOUS: entry 2 is not 32 bytes in base64/,
+    );
+    let message = "";
+    try {
+      loadConfig({ KEYWARD_SECRETS_KEY: current, KEYWARD_SECRETS_KEY_PREVIOUS: short });
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    expect(message).toMatch(/entry 1 is not 32 bytes/);
+    expect(message).not.toContain(short);
+    expect(() => loadConfig({ KEYWARD_SECRETS_KEY_PREVIOUS: a })).toThrow(
+      /KEYWARD_SECRETS_KEY_PREVIOUS: needs KEYWARD_SECRETS_KEY/,
+    );
+  });
+
   it("is documented: every variable has a row in the README", () => {
     const readme = readFileSync(new URL("../../README.md", import.meta.url), "utf8");
     for (const name of Object.keys(ConfigSchema.shape)) expect(readme, name).toContain(`| \`${name}\` |`);

@@ -7,27 +7,38 @@ const PAGE = 500;
 
 /**
  * At the service's start: with KEYWARD_SECRETS_KEY set, seals every webhook
- * secret still stored in plain text (written before the key was set) in one
- * transaction, and logs how many. Without it, warns if any secret is stored
- * unsealed, and says so if some are sealed (their deliveries will fail).
- * Idempotent: sealed rows are left alone, and a row another replica sealed
- * meanwhile is not sealed twice (the store replaces only an unchanged
- * secret). Returns the number sealed.
+ * secret still stored in plain text (written before the key was set) and
+ * seals again under it every secret that only a KEYWARD_SECRETS_KEY_PREVIOUS
+ * key opens (a rotation), in one transaction, and logs how many; secrets no
+ * configured key opens are counted in an error line (their deliveries fail).
+ * Without a key, warns if any secret is stored unsealed, and says so if some
+ * are sealed. Idempotent: a row another replica changed meanwhile is not
+ * changed twice (the store replaces only an unchanged secret). Returns the
+ * number of rows written.
  */
 export async function sealStoredWebhookSecrets(
   store: KeyStore,
   sealer: SecretSealer,
   logger: Pick<Logger, "info" | "warn" | "error">,
 ): Promise<number> {
-  const changes: WebhookSecretChange[] = [];
+  const plain: WebhookSecretChange[] = [];
+  const stale: WebhookSecretChange[] = [];
+  let unopenable = 0;
   let alreadySealed = 0;
   for await (const endpoint of everyEndpoint(store)) {
-    if (isSealed(endpoint.secret)) alreadySealed += 1;
-    else
-      changes.push({ endpointId: endpoint.id, from: endpoint.secret, to: sealer.seal(endpoint.id, endpoint.secret) });
+    if (!isSealed(endpoint.secret)) {
+      plain.push({ endpointId: endpoint.id, from: endpoint.secret, to: sealer.seal(endpoint.id, endpoint.secret) });
+      continue;
+    }
+    alreadySealed += 1;
+    const opened = sealer.open(endpoint.id, endpoint.secret);
+    if (!opened.ok) unopenable += 1;
+    else if (opened.stale) {
+      stale.push({ endpointId: endpoint.id, from: endpoint.secret, to: sealer.seal(endpoint.id, opened.secret) });
+    }
   }
   if (!sealer.sealing) {
-    if (changes.length > 0) logger.warn("webhook signing secrets are stored unsealed; set KEYWARD_SECRETS_KEY");
+    if (plain.length > 0) logger.warn("webhook signing secrets are stored unsealed; set KEYWARD_SECRETS_KEY");
     if (alreadySealed > 0) {
       logger.error(
         { sealedEndpoints: alreadySealed },
@@ -36,9 +47,16 @@ export async function sealStoredWebhookSecrets(
     }
     return 0;
   }
-  const sealed = changes.length === 0 ? 0 : await store.replaceWebhookSecrets(changes);
-  logger.info({ sealed }, "webhook signing secrets sealed with KEYWARD_SECRETS_KEY");
-  return sealed;
+  if (unopenable > 0) {
+    logger.error(
+      { endpoints: unopenable },
+      "webhook signing secrets sealed with a key that is neither KEYWARD_SECRETS_KEY nor in KEYWARD_SECRETS_KEY_PREVIOUS: those endpoints get no deliveries",
+    );
+  }
+  const sealed = plain.length === 0 ? 0 : await store.replaceWebhookSecrets(plain);
+  const resealed = stale.length === 0 ? 0 : await store.replaceWebhookSecrets(stale);
+  logger.info({ sealed, resealed }, "webhook signing secrets sealed with KEYWARD_SECRETS_KEY");
+  return sealed + resealed;
 }
 
 async function* everyEndpoint(store: KeyStore): AsyncGenerator<WebhookEndpointRecord> {

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { asActor } from "../../../src/shared/contract/service-client.js";
 import type { TestDatabase } from "../../support/postgres.js";
 import { captureLogger, eventually, newStackDataDir, type Stack, sleep, startStack } from "../workers/harness.js";
-import { type Receiver, signatureHeaders, startReceiver } from "./receiver.js";
+import { type Received, type Receiver, signatureHeaders, startReceiver } from "./receiver.js";
 
 const admin = asActor({ name: "admin@example.com" });
 const newKey = () => randomBytes(32).toString("base64");
@@ -18,6 +18,20 @@ function dataDirBytes(dataDir: string): Buffer {
     readdirSync(dataDir, { withFileTypes: true })
       .filter((entry) => entry.isFile())
       .map((entry) => readFileSync(join(dataDir, entry.name))),
+  );
+}
+
+/** For each request, the index of the one secret among `secrets` its signature verifies with (-1: none). */
+function signedWith(requests: Received[], secrets: string[]): number[] {
+  return requests.map((r) =>
+    secrets.findIndex((secret) => {
+      try {
+        new Webhook(secret).verify(r.body, signatureHeaders(r));
+        return true;
+      } catch {
+        return false;
+      }
+    }),
   );
 }
 
@@ -104,16 +118,7 @@ export function sealedSecretsSuite(label: string, database?: () => TestDatabase)
       const requests = await receiver.waitFor(2, forKey(keyId));
       const secrets = [plainSecret, sealedSecret];
       // Each request verifies with exactly one of the two secrets: one request per endpoint.
-      const verifiedWith = requests.map((r) =>
-        secrets.findIndex((secret) => {
-          try {
-            new Webhook(secret).verify(r.body, signatureHeaders(r));
-            return true;
-          } catch {
-            return false;
-          }
-        }),
-      );
+      const verifiedWith = signedWith(requests, secrets);
       expect(verifiedWith.sort()).toEqual([0, 1]);
 
       await s.close();
@@ -160,6 +165,23 @@ export function sealedSecretsSuite(label: string, database?: () => TestDatabase)
       expect(errors.map((l) => l.endpointId).sort()).toEqual([plainEndpoint, sealedEndpoint].sort());
       const logged = JSON.stringify(captured.lines());
       for (const text of [plainSecret, sealedSecret, firstKey, otherKey]) expect(logged).not.toContain(text);
+    });
+
+    it("rotated to a new key with the first as KEYWARD_SECRETS_KEY_PREVIOUS: sealed again at start, signed as before, then the previous key can go", async () => {
+      await s?.close();
+      const rotatedKey = newKey();
+      const captured = captureLogger("info");
+      s = await start({ KEYWARD_SECRETS_KEY: rotatedKey, KEYWARD_SECRETS_KEY_PREVIOUS: firstKey }, captured.logger);
+      expect(captured.lines()).toContainEqual(expect.objectContaining({ sealed: 0, resealed: 2 }));
+      await s.close();
+
+      s = await start({ KEYWARD_SECRETS_KEY: rotatedKey });
+      const keyId = await keyEvent(s, "rotated");
+      const requests = await receiver.waitFor(2, forKey(keyId));
+      const verifiedWith = signedWith(requests, [plainSecret, sealedSecret]);
+      expect(verifiedWith.sort()).toEqual([0, 1]);
+      const logged = JSON.stringify(captured.lines());
+      for (const text of [plainSecret, sealedSecret, firstKey, rotatedKey]) expect(logged).not.toContain(text);
     });
   });
 }

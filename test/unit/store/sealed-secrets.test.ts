@@ -94,7 +94,7 @@ describe.each(storeBackends())("$name store: sealed webhook secrets", (backend) 
     expect(await storedSecret(endpoint.id)).toBe(stored);
 
     const read = await store.getWebhookEndpoint(endpoint.id);
-    expect(read && sealer.open(read.id, read.secret)).toEqual({ ok: true, secret });
+    expect(read && sealer.open(read.id, read.secret)).toEqual({ ok: true, secret, stale: false });
 
     const [delivery] = await deliveries();
     const prepared = await webhooks.prepare(delivery ?? "");
@@ -125,7 +125,7 @@ describe.each(storeBackends())("$name store: sealed webhook secrets", (backend) 
       sealedRows.push(stored);
       expect(stored.startsWith("kwsealed1:")).toBe(true);
       expect(stored).not.toContain(secrets[i]);
-      expect(sealer.open(e.id, stored)).toEqual({ ok: true, secret: secrets[i] });
+      expect(sealer.open(e.id, stored)).toEqual({ ok: true, secret: secrets[i], stale: false });
     }
     for (const text of [...secrets, key]) expect(lines.join("")).not.toContain(text);
 
@@ -147,6 +147,48 @@ describe.each(storeBackends())("$name store: sealed webhook secrets", (backend) 
       const secret = secrets[endpoints.findIndex((e) => e.id === prepared.endpointId)] ?? "";
       expect(() => new Webhook(secret).verify(prepared.body, prepared.headers)).not.toThrow();
     }
+  });
+
+  it("rotates KEYWARD_SECRETS_KEY: previous keys still open and sign, and the next start seals again under the new key", async () => {
+    const [oldKey, newerKey, strangerKey] = [newKey(), newKey(), newKey()];
+    const before = api(createSecretSealer(oldKey));
+    const kept = await before.createEndpoint({ url: "https://a.example.com/x" }, ADMIN);
+    const lost = await api(createSecretSealer(strangerKey)).createEndpoint({ url: "https://b.example.com/x" }, ADMIN);
+    const sealedWithOld = await storedSecret(kept.endpoint.id);
+    const sealedWithStranger = await storedSecret(lost.endpoint.id);
+
+    // Mid-rotation (this replica has the new key, the rows are still the old key's): deliveries are signed as before.
+    const rotating = createSecretSealer(newerKey, [oldKey]);
+    expect(rotating.open(kept.endpoint.id, sealedWithOld)).toEqual({ ok: true, secret: kept.secret, stale: true });
+    for (const id of await deliveries()) {
+      const prepared = await api(rotating).prepare(id);
+      if (prepared.endpointId !== kept.endpoint.id) continue;
+      expect(() => new Webhook(kept.secret).verify(prepared.body, prepared.headers)).not.toThrow();
+    }
+
+    // The start seals it again under the new key, and says the stranger's is opened by no key.
+    lines = [];
+    expect(await sealStoredWebhookSecrets(store, rotating, logger())).toBe(1);
+    const logged = lines.map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(logged).toEqual([
+      expect.objectContaining({ endpoints: 1, msg: expect.stringMatching(/neither KEYWARD_SECRETS_KEY nor in/) }),
+      expect.objectContaining({ sealed: 0, resealed: 1 }),
+    ]);
+    const resealed = await storedSecret(kept.endpoint.id);
+    expect(resealed).not.toBe(sealedWithOld);
+    expect(createSecretSealer(newerKey).open(kept.endpoint.id, resealed)).toEqual({
+      ok: true,
+      secret: kept.secret,
+      stale: false,
+    });
+    expect(createSecretSealer(oldKey).open(kept.endpoint.id, resealed).ok).toBe(false);
+    // What no key opens is left as it is: setting its key back still recovers it.
+    expect(await storedSecret(lost.endpoint.id)).toBe(sealedWithStranger);
+    for (const text of [kept.secret, lost.secret, oldKey, newerKey, strangerKey]) {
+      expect(lines.join("")).not.toContain(text);
+    }
+    // Done: a second start writes nothing, and the previous key can go.
+    expect(await sealStoredWebhookSecrets(store, rotating, logger())).toBe(0);
   });
 
   // A file scan is SQLite's alone (registered only there, never a skipped test); PostgreSQL's live rows are
