@@ -15,6 +15,12 @@ const optionalString = z
   .string()
   .optional()
   .transform((v) => (v === undefined || v.trim() === "" ? undefined : v.trim()));
+/** The non-empty, trimmed entries of a comma-separated value. */
+const commaEntries = (text: string): string[] =>
+  text
+    .split(",")
+    .map((part) => part.trim())
+    .filter((part) => part !== "");
 
 /**
  * Every environment variable Keyward reads, with its default. Parsed once at
@@ -46,10 +52,7 @@ export const ConfigSchema = z.object({
     .string()
     .default("")
     .transform((text, ctx): string[] => {
-      const entries = text
-        .split(",")
-        .map((part) => part.trim())
-        .filter((part) => part !== "");
+      const entries = commaEntries(text);
       const bad = entries.flatMap((entry, i) => (isKeyOf32Bytes(entry) ? [] : [i + 1]));
       if (bad.length === 0) return entries;
       ctx.addIssue({
@@ -99,10 +102,7 @@ export const ConfigSchema = z.object({
       const text = v.trim();
       if (text === "" || text === "false") return false;
       if (text === "true") return true;
-      const list = text
-        .split(",")
-        .map((part) => part.trim())
-        .filter(Boolean);
+      const list = commaEntries(text);
       if (list.every((part) => /^[0-9a-fA-F.:]+(\/\d{1,3})?$/.test(part))) return list;
       ctx.addIssue({ code: "custom", message: 'must be "false", "true", or addresses/CIDRs separated by commas' });
       return z.NEVER;
@@ -113,12 +113,7 @@ export const ConfigSchema = z.object({
   KEYWARD_CORS_ORIGINS: z
     .string()
     .default("")
-    .transform((text) =>
-      text
-        .split(",")
-        .map((origin) => origin.trim())
-        .filter((origin) => origin !== ""),
-    )
+    .transform(commaEntries)
     .pipe(
       z.array(
         z.string().refine(isOrigin, "each entry must be an origin such as https://console.example.com (no path, no *)"),
@@ -130,10 +125,7 @@ export const ConfigSchema = z.object({
     .string()
     .default("169.254.0.0/16,fe80::/10,fd00:ec2::254/128,0.0.0.0/8")
     .transform((text, ctx): string[] => {
-      const entries = text
-        .split(",")
-        .map((part) => part.trim())
-        .filter((part) => part !== "");
+      const entries = commaEntries(text);
       const bad = entries.filter((entry) => normalizeCidr(entry) === null);
       if (bad.length === 0) return entries.map((entry) => normalizeCidr(entry) as string);
       ctx.addIssue({
