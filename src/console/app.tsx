@@ -43,7 +43,7 @@ export function App() {
     // The cheapest call that goes through the session: its first success ends the outage (trpc.ts).
     refetchInterval: outage ? OUTAGE_RETRY_MS : false,
   });
-  const signOut = useSignOut(() => setSignedOut(true));
+  const { signOut, failure: signOutFailure } = useSignOut(() => setSignedOut(true));
 
   useEffect(() => {
     whenSignedOut(() => {
@@ -113,6 +113,11 @@ export function App() {
         </div>
       </header>
       <main id="main" className="page">
+        {signOutFailure ? (
+          <p className="error sign-out-failure" role="alert">
+            {signOutFailure}
+          </p>
+        ) : null}
         <OutageBanner message={outage} />
         <Suspense fallback={<Loading what="the page" />}>
           <Route path={location.path} />

@@ -19,12 +19,14 @@ export function startOutage(text: string): void {
   notify();
 }
 
-/** Whether there was an outage to end: the caller then reloads what it made fail. */
-export function endOutage(): boolean {
-  if (message === undefined) return false;
+export function inOutage(): boolean {
+  return message !== undefined;
+}
+
+export function endOutage(): void {
+  if (message === undefined) return;
   message = undefined;
   notify();
-  return true;
 }
 
 function subscribe(listener: () => void): () => void {

@@ -1,9 +1,9 @@
-import { MutationCache, QueryCache, QueryClient } from "@tanstack/react-query";
+import { MutationCache, type Query, QueryCache, QueryClient } from "@tanstack/react-query";
 import { createTRPCClient, httpBatchLink, httpLink, splitLink, TRPCClientError } from "@trpc/client";
 import type { inferRouterInputs, inferRouterOutputs } from "@trpc/server";
 import { createTRPCOptionsProxy } from "@trpc/tanstack-react-query";
 import type { AppRouter } from "../gateway/routers/_app.js";
-import { endOutage, startOutage } from "./outage.js";
+import { endOutage, inOutage, startOutage } from "./outage.js";
 
 /**
  * The console's client of the gateway, typed by the gateway's AppRouter (a
@@ -66,19 +66,35 @@ function readFailed(error: unknown): void {
   else if (isUnavailable(error)) startOutage(errorMessage(error));
 }
 
-/** A successful answer ends an outage; the reads it made fail load again, without waiting for the admin. */
-function answered(): void {
-  if (endOutage()) void queryClient.refetchQueries({ type: "active", predicate: (q) => q.state.status === "error" });
+const failedUnavailable = (q: Query) => q.state.status === "error" && isUnavailable(q.state.error);
+let recovering = false;
+
+/**
+ * A successful answer during an outage: the reads it made fail load again,
+ * without waiting for the admin, and the outage ends once none of them
+ * still answers 503. Ending it at the first success would make the banner
+ * come and go every few seconds while one read keeps failing and the
+ * outage probe (app.tsx) succeeds.
+ */
+async function answered(): Promise<void> {
+  if (!inOutage() || recovering) return;
+  recovering = true;
+  try {
+    await queryClient.refetchQueries({ type: "active", predicate: failedUnavailable });
+    if (queryClient.getQueryCache().findAll({ type: "active", predicate: failedUnavailable }).length === 0) endOutage();
+  } finally {
+    recovering = false;
+  }
 }
 
 export const queryClient = new QueryClient({
-  queryCache: new QueryCache({ onError: readFailed, onSuccess: answered }),
+  queryCache: new QueryCache({ onError: readFailed, onSuccess: () => void answered() }),
   mutationCache: new MutationCache({
     // A change's 503 shows at its own form or button: an export's job queue can be away while all else works.
     onError: (error) => {
       if (httpStatusOf(error) === 401) onSignedOut();
     },
-    onSuccess: answered,
+    onSuccess: () => void answered(),
   }),
   defaultOptions: {
     queries: {

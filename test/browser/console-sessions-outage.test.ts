@@ -94,6 +94,9 @@ describe("the console while its sessions' Redis is away", { timeout: 90_000 }, (
     expect(await banner(page).getAttribute("role")).toBe("alert");
     expect(new URL(page.url()).pathname).toBe("/audit");
     expect(await page.locator(".who-email").textContent()).toBe("admin@example.com");
+    // Said once, by the banner: the page's own note points at it rather than repeat it.
+    await page.getByText("The gateway cannot answer now: see the notice at the top of the page.").waitFor();
+    expect(await page.getByText(UNAVAILABLE).count()).toBe(1);
     await screenshot(page, "sessions-down-signed-in-1280");
   });
 
@@ -142,6 +145,28 @@ describe("the console while its sessions' Redis is away", { timeout: 90_000 }, (
     await heading(page, "API keys").waitFor({ timeout: RECOVERY_MS });
     await page.getByRole("link", { name: "Checkout service", exact: true }).waitFor();
     expect(await sameDocument(page)).toBe(true);
+  });
+
+  it("keeps the admin signed in when Sign out gets no answer at all, and says so by the button", async () => {
+    await context.setOffline(true);
+    try {
+      await page.getByRole("button", { name: "Sign out" }).click();
+      await expect
+        .poll(() => page.locator(".sign-out-failure").textContent())
+        .toBe("Sign out did not go through (the gateway did not answer). You are still signed in; try again.");
+      expect(await page.locator(".sign-out-failure").getAttribute("role")).toBe("alert");
+      expect(new URL(page.url()).pathname).toBe("/keys");
+      expect(await page.locator(".who-email").textContent()).toBe("admin@example.com");
+      await screenshot(page, "offline-sign-out-1280");
+    } finally {
+      await context.setOffline(false);
+    }
+    await page.getByRole("button", { name: "Sign out" }).click();
+    await page.getByLabel("API key").waitFor();
+    expect(await page.locator(".sign-out-failure").count()).toBe(0);
+    // Signed out for real: the gateway no longer knows the cookie.
+    await page.goto(`${k.url}/keys`);
+    await page.getByLabel("API key").waitFor();
   });
 
   it("threw no script error through it all", () => {
