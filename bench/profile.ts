@@ -4,7 +4,7 @@
  *   npx tsx bench/profile.ts                      Keyward, hot keys, 64 streams on 1 connection, 10 s
  *   npx tsx bench/profile.ts --target echo        the grpc-js echo baseline, same load, for comparison
  *   npx tsx bench/profile.ts --tokens cold --keys 1000000 --cache 100000
- *   npx tsx bench/profile.ts --semi-space default --duration 20 --concurrency 16
+ *   npx tsx bench/profile.ts --semi-space 64 --duration 20 --concurrency 16
  *   npx tsx bench/profile.ts --protocol connect-h1   Keyward's Connect port (HTTP/1.1, one connection per stream)
  *
  * The server runs V8's sampling profiler (the one behind `node --cpu-prof`,
@@ -70,7 +70,7 @@ const profileFile = path.join(
   `${target}-${values.protocol}-${values.tokens}-c${values.concurrency}-${stamp}.cpuprofile`,
 );
 // As `npm start` runs the service, unless told otherwise ("default": V8's own setting).
-const semi = values["semi-space"] ?? "64";
+const semi = values["semi-space"] ?? "default";
 const nodeFlags = semi === "default" ? [] : [`--max-semi-space-size=${semi}`];
 const spec: InstanceSpec = { id: "profile", keys: Number(values.keys), cacheSize: Number(values.cache), nodeFlags };
 const profilerEnv = { BENCH_CPU_PROFILE: profileFile, BENCH_CPU_PROFILE_INTERVAL_US: values.interval };

@@ -128,7 +128,8 @@ const PROPAGATION_BOUND_MS = 100;
 const POLL_LIMIT_MS = 5000;
 /** The trials of one setup stop after this long whatever their number (the load beside them lasts 590 s at most). */
 const TRIALS_LIMIT_MS = 480_000;
-const SEMI_SPACE = ["--max-semi-space-size=64"];
+/** Node flags of the replicas: none, as `npm start` runs them. */
+const SEMI_SPACE: string[] = [];
 const stamp = new Date().toISOString().replace(/[:.]/g, "-");
 const LOG_DIR = path.join(RESULTS_DIR, "logs", `replicas-${stamp}`);
 const SERVICE_TOKEN = `bench-${randomBytes(24).toString("hex")}`;

@@ -6,8 +6,8 @@
  *   npm run bench -- --quick          1 run of 3 s per scenario, 10k-key database, console only
  *   npm run bench                     3 runs of 10 s per scenario (10k and 1M keys), writes docs
  *   npm run bench -- --only hot-c64,hot-c1 --runs 5 --duration 20
- *   npm run bench -- --semi-space default  Keyward instances without --max-semi-space-size
- *                                     (the default is 64, as `npm start` runs it; the
+ *   npm run bench -- --semi-space 64  Keyward instances with --max-semi-space-size=64
+ *                                     (the default is V8's own, as `npm start` runs it; the
  *                                     -semispace scenarios run with the other setting)
  *   npm run bench -- --no-docs        full mode without touching docs/ (--docs writes them in quick mode)
  *
@@ -82,8 +82,9 @@ const writeDocs = values["no-docs"] ? false : (values.docs ?? !quick);
 const hotKeys = Number(values["hot-keys"]);
 const largeKeys = Number(values["large-keys"]);
 const coldCount = Number(values["cold-count"]);
-// Keyward is measured as `npm start` runs it (--max-semi-space-size=64); "default" measures V8's own setting.
-const semiSpace = values["semi-space"] ?? "64";
+// Keyward is measured as `npm start` runs it (V8's default semi-space); "64" (or another size in MB)
+// measures --max-semi-space-size=<that>.
+const semiSpace = values["semi-space"] ?? "default";
 const pinned = values.pin ? "server: cpu 0, load generator: cpu 1" : null;
 if (!(runs >= 1 && runs <= 20 && durationMs >= 500 && durationMs <= 120_000 && warmupMs <= 30_000)) {
   throw new Error("--runs 1-20, --duration 0.5-120 s, --warmup up to 30 s");
@@ -102,7 +103,7 @@ const LOG_DIR = path.join(RESULTS_DIR, "logs", stamp);
 // --- what runs ---------------------------------------------------------------
 
 const mainFlags = semiSpace === "default" ? [] : [`--max-semi-space-size=${semiSpace}`];
-const altFlags = semiSpace === "64" ? [] : ["--max-semi-space-size=64"];
+const altFlags = semiSpace === "default" ? ["--max-semi-space-size=64"] : [];
 const semiLabel = (flags: string[]) => (flags.length > 0 ? flags.join(" ") : "V8 default semi-space");
 
 const instances: InstanceSpec[] = [

@@ -19,8 +19,8 @@ import { freePort } from "../test/support/free-port.js";
 
 const root = resolve(import.meta.dirname, "..");
 const runs = Number(process.argv[process.argv.indexOf("--runs") + 1]) || 15;
-const COMPILED = ["--max-semi-space-size=64", join(root, "bin/keyward.js")];
-const SOURCES = ["--max-semi-space-size=64", join(root, "bin/keyward-dev.js")];
+const COMPILED = [join(root, "bin/keyward.js")];
+const SOURCES = [join(root, "bin/keyward-dev.js")];
 /** `npm start` itself, as the README's first command runs it (compiled). */
 const NPM_START: string[] = [];
 

@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --max-semi-space-size=64
+#!/usr/bin/env node
 // `npm run dev -- <command>`: the keyward command from the TypeScript sources, through tsx.
 import { register } from "tsx/esm/api";
 

@@ -16,8 +16,7 @@ export interface ChildService {
 
 /** Starts the service in its own process on free ports over `dataDir`. */
 export async function startChildService(dataDir: string, env: Record<string, string> = {}): Promise<ChildService> {
-  // The same V8 young generation as `npm start` gives the service.
-  const child = spawn(process.execPath, ["--max-semi-space-size=64", "--import", "tsx", entry], {
+  const child = spawn(process.execPath, ["--import", "tsx", entry], {
     env: {
       ...process.env,
       KEYWARD_DATA_DIR: dataDir,
