@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-// V8's default young generation: with --max-semi-space-size=64 VerifyKey on hot keys lost
-// throughput and doubled its p99 (docs/benchmarks.md, "Effect of --max-semi-space-size").
+// V8's default young generation: --max-semi-space-size=64 raised VerifyKey's p99 on hot keys
+// 1.4-2.6x (docs/benchmarks.md, "Effect of --max-semi-space-size").
 // The keyward command runs the JavaScript that `npm ci` compiled into dist/ (the `prepare`
 // script); `npm run dev -- <command>` runs the TypeScript sources instead.
 import { existsSync } from "node:fs";
