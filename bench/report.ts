@@ -89,16 +89,20 @@ function runsTable(results: BenchResults): string {
 }
 
 function semiSpaceText(results: BenchResults, byId: Map<string, ScenarioSummary>): string {
-  const base = byId.get("hot-c64");
+  // Runs before 2026-11-29 had no fresh main instance: their base is hot-c64, after other scenarios.
+  const fresh = byId.get("hot-c64-fresh");
+  const base = fresh ?? byId.get("hot-c64");
+  const baseInstance = fresh ? "k10k-fresh" : "k10k";
   const alt = byId.get("hot-c64-semispace");
-  if (!base || !alt) return "Not measured in this run (scenarios `hot-c64` and `hot-c64-semispace`).";
+  if (!base || !alt) return "Not measured in this run (scenarios `hot-c64-fresh` and `hot-c64-semispace`).";
   const flags = (id: string) => {
     const f = results.instances.find((i) => i.id === id)?.nodeFlags ?? [];
     return f.length > 0 ? `\`${f.join(" ")}\`` : "V8's default semi-space";
   };
   const gc = (s: ScenarioSummary) => dec(s.keyward.gcMsPerSec, 0);
   return (
-    `Hot keys, 64 streams, each against its own alternating baseline: with ${flags("k10k")} Keyward reached ` +
+    `Hot keys, 64 streams, ${fresh ? "each on an instance that served nothing before" : "the first on an instance that served the scenarios above"}, ` +
+    `each against its own alternating baseline: with ${flags(baseInstance)} Keyward reached ` +
     `${pct(base.rpsRatio)} of the baseline (${int(base.keyward.rps)} req/s, p99 ${ms(base.keyward.p99)} ms = ${dec(base.p99Ratio, 2)}× baseline, ` +
     `GC ${gc(base)} ms per second, event-loop delay p99 ${dec(base.keyward.eldP99, 2)} ms); with ${flags("k10k-alt")} ` +
     `${pct(alt.rpsRatio)} (${int(alt.keyward.rps)} req/s, p99 ${ms(alt.keyward.p99)} ms = ${dec(alt.p99Ratio, 2)}× baseline, ` +
