@@ -77,10 +77,7 @@ export class CidrMatcher {
   matches(ip: string): boolean {
     const family = isIP(ip);
     if (family === 0) return false;
-    // An IPv4-mapped IPv6 address (::ffff:a.b.c.d) is checked as IPv4 too.
-    if (family === 6 && ip.toLowerCase().startsWith("::ffff:") && isIP(ip.slice(7)) === 4) {
-      return this.list.check(ip.slice(7), "ipv4") || this.list.check(ip, "ipv6");
-    }
+    // BlockList matches an IPv4-mapped IPv6 address (::ffff:a.b.c.d, or in hex) against IPv4 ranges itself.
     if (this.list.check(ip, family === 4 ? "ipv4" : "ipv6")) return true;
     const reached = this.options.throughTranslators && family === 6 ? translatedIpv4(ip) : undefined;
     return reached !== undefined && this.list.check(reached, "ipv4");
