@@ -9,12 +9,12 @@ const PAGE = 500;
  * At the service's start: with KEYWARD_SECRETS_KEY set, seals every webhook
  * secret still stored in plain text (written before the key was set) and
  * seals again under it every secret that only a KEYWARD_SECRETS_KEY_PREVIOUS
- * key opens (a rotation), in one transaction, and logs how many; secrets no
- * configured key opens are counted in an error line (their deliveries fail).
- * Without a key, warns if any secret is stored unsealed, and says so if some
- * are sealed. Idempotent: a row another replica changed meanwhile is not
- * changed twice (the store replaces only an unchanged secret). Returns the
- * number of rows written.
+ * key opens (a rotation), one transaction for each of the two, and logs how
+ * many of each (sealed, resealed); secrets no configured key opens are
+ * counted in an error line (their deliveries fail). Without a key, warns if
+ * any secret is stored unsealed, and says so if some are sealed. Idempotent:
+ * a row another replica changed meanwhile is not changed twice (the store
+ * replaces only an unchanged secret). Returns the number of rows written.
  */
 export async function sealStoredWebhookSecrets(
   store: KeyStore,
